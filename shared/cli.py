@@ -1,0 +1,103 @@
+"""The `kefu` command: run one service, create topics, bring the whole platform up."""
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from pathlib import Path
+
+from shared.service import SERVICES
+from shared.settings import SettingsError, load_settings
+
+
+def run_service(name: str) -> int:
+    import uvicorn
+
+    from shared.policy import PolicyError
+
+    try:
+        settings = load_settings()
+        app = importlib.import_module(f"services.{name}.app").build(settings)
+    except (SettingsError, PolicyError) as error:
+        print(f"kefu run {name}: {error}", file=sys.stderr)
+        return 2
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="0.0.0.0",
+            port=settings.http_port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=12,
+        )
+    )
+    # uvicorn re-raises the stop signal after its graceful shutdown; a service that stopped
+    # cleanly on SIGTERM must exit 0, so that re-raise lands in a handler that does nothing.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
+    server.run()
+    return 0 if server.started else 1
+
+
+def topics_create(partitions: int | None, replication_factor: int) -> int:
+    from shared.admin import create_topics
+
+    settings = load_settings()
+    created = asyncio.run(
+        create_topics(settings, partitions or settings.topic_partitions, replication_factor)
+    )
+    print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
+    return 0
+
+
+def write_docs(path: Path) -> int:
+    from shared.asyncapi import asyncapi_yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(asyncapi_yaml(), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one service")
+    run.add_argument("service", choices=SERVICES)
+    topics = commands.add_parser("topics", help="manage topics")
+    topics_commands = topics.add_subparsers(dest="topics_command", required=True)
+    create = topics_commands.add_parser("create", help="create every kefu topic")
+    create.add_argument("--partitions", type=int, help="default KEFU_TOPIC_PARTITIONS or 6")
+    create.add_argument("--replication-factor", type=int, default=1)
+    up = commands.add_parser("up", help="the whole platform on this machine, embedded stack")
+    up.add_argument("--data-dir", type=Path, default=Path(".kefu"))
+    up.add_argument("--kafka-port", type=int, default=9092)
+    up.add_argument("--mongo-port", type=int, default=27017)
+    up.add_argument("--smtp-port", type=int, default=1025)
+    up.add_argument("--http-port", type=int, default=8081, help="first service port")
+    docs = commands.add_parser("docs", help="write the AsyncAPI document")
+    docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_service(args.service)
+        if args.command == "topics":
+            return topics_create(args.partitions, args.replication_factor)
+        if args.command == "docs":
+            return write_docs(args.out)
+        from shared.up import up
+
+        return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
+    except SettingsError as error:
+        print(f"kefu: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

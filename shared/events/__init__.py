@@ -1,0 +1,15 @@
+"""The canonical event contract (contract section 3): envelope, data models, registry."""
+
+from shared.events.base import EventData
+from shared.events.envelope import CloudEvent, UnknownEventType, decode_event, new_event
+from shared.events.registry import EVENT_TYPES, event_types_on
+
+__all__ = [
+    "EVENT_TYPES",
+    "CloudEvent",
+    "EventData",
+    "UnknownEventType",
+    "decode_event",
+    "event_types_on",
+    "new_event",
+]

@@ -1,0 +1,69 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) around every canonical event."""
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.base import EventData, Timestamp, utc_now
+
+DataT = TypeVar("DataT", bound=EventData)
+
+
+class UnknownEventType(ValueError):
+    """A well-formed event whose type this version does not know; consumers skip it."""
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, description="unique; deterministic where a retry may repeat it")
+    source: str = Field(description="kefu/<service>")
+    type: str = Field(description="kefu.<entity>.<past-tense verb>")
+    time: Timestamp
+    subject: str = Field(description="ticket_id or agent_id")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschemaversion: int = 1
+    correlationid: str = Field(description="id of the inbound message or command of the chain")
+    causationid: str | None = Field(None, description="id of the event this one reacts to")
+    data: DataT
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def new_event(
+    data: DataT,
+    *,
+    id: str,
+    source: str,
+    correlationid: str,
+    causationid: str | None = None,
+    time: Any = None,
+) -> CloudEvent[DataT]:
+    return CloudEvent[type(data)](  # type: ignore[misc]
+        id=id,
+        source=source,
+        type=data.event_type,
+        time=time or utc_now(),
+        subject=data.event_subject(),
+        correlationid=correlationid,
+        causationid=causationid,
+        data=data,
+    )
+
+
+class _RawEnvelope(CloudEvent[Any]):  # type: ignore[type-var]
+    data: dict[str, Any]
+
+
+def decode_event(raw: bytes | str) -> CloudEvent[Any]:
+    """Parse and validate an event; raises ValidationError or UnknownEventType."""
+    from shared.events.registry import EVENT_TYPES
+
+    envelope = _RawEnvelope.model_validate_json(raw)
+    model = EVENT_TYPES.get(envelope.type)
+    if model is None:
+        raise UnknownEventType(envelope.type)
+    data = model.model_validate(envelope.data)
+    return CloudEvent[model](**{**envelope.model_dump(exclude={"data"}), "data": data})  # type: ignore[valid-type]

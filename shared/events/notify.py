@@ -1,0 +1,52 @@
+"""Events on `notify.requests` (any service) and `notify.deliveries` (notify)."""
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from shared.events.base import EventData, Timestamp
+from shared.topics import Topic
+
+NotifyChannel = Literal["email", "sms", "webhook"]
+
+
+class NotifyRequested(EventData):
+    event_type: ClassVar[str] = "kefu.notify.requested"
+    topic: ClassVar[Topic] = Topic.NOTIFY_REQUESTS
+    notification_id: str
+    ticket_id: str
+    channel: NotifyChannel
+    to: str
+    template: str
+    locale: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliveryEvent(EventData):
+    topic: ClassVar[Topic] = Topic.NOTIFY_DELIVERIES
+    notification_id: str
+    ticket_id: str
+
+
+class NotifySent(DeliveryEvent):
+    event_type: ClassVar[str] = "kefu.notify.sent"
+    channel: NotifyChannel
+    template: str
+    provider_id: str | None
+    attempts: int
+    at: Timestamp
+
+
+class NotifyFailed(DeliveryEvent):
+    event_type: ClassVar[str] = "kefu.notify.failed"
+    channel: NotifyChannel
+    error: str
+    attempts: int
+    final: bool
+    at: Timestamp
+
+
+class NotifySuppressed(DeliveryEvent):
+    event_type: ClassVar[str] = "kefu.notify.suppressed"
+    reason: Literal["opted_out", "quiet_hours", "duplicate"]
+    at: Timestamp

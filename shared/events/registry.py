@@ -1,0 +1,43 @@
+"""Every event type kefu writes, by its CloudEvents `type`."""
+
+from shared.events import agent, notify, ops, routing, sla, survey, ticket
+from shared.events.base import EventData
+from shared.topics import Topic
+
+_MODELS: list[type[EventData]] = [
+    ticket.TicketOpened,
+    ticket.MessageReceived,
+    ticket.AgentReplied,
+    ticket.NoteAdded,
+    ticket.StatusChanged,
+    ticket.PriorityChanged,
+    ticket.Reopened,
+    ticket.TransferRequested,
+    ticket.Escalated,
+    agent.AgentStatusChanged,
+    routing.TicketAssigned,
+    routing.TicketQueued,
+    routing.TicketUnassigned,
+    sla.SlaStarted,
+    sla.SlaWarning,
+    sla.SlaBreached,
+    sla.SlaEscalated,
+    sla.SlaMet,
+    notify.NotifyRequested,
+    notify.NotifySent,
+    notify.NotifyFailed,
+    notify.NotifySuppressed,
+    survey.SurveyIssued,
+    survey.SurveyResponded,
+    survey.SurveyExpired,
+    ops.KpiSnapshot,
+    ops.SurgeStarted,
+    ops.SurgeEnded,
+    ops.DeadLetter,
+]
+
+EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in _MODELS}
+
+
+def event_types_on(topic: Topic) -> list[type[EventData]]:
+    return [model for model in _MODELS if model.topic is topic]

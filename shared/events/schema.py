@@ -1,0 +1,30 @@
+"""Typed envelopes per event type and per topic, for handler signatures and AsyncAPI."""
+
+from functools import cache
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, create_model
+
+from shared.events.base import EventData
+from shared.events.envelope import CloudEvent
+from shared.events.registry import event_types_on
+from shared.topics import Topic
+
+
+@cache
+def typed_envelope(model: type[EventData]) -> type[CloudEvent[Any]]:
+    """`CloudEvent[TicketOpened]` whose `type` is the literal `kefu.ticket.opened`."""
+    return create_model(
+        model.__name__ + "Event",
+        __base__=CloudEvent[model],  # type: ignore[valid-type]
+        type=(Literal[model.event_type], Field(description="CloudEvents type")),
+    )
+
+
+@cache
+def envelope_schema(topic: Topic) -> Any:
+    """The union of every envelope a topic carries, discriminated by `type`."""
+    envelopes = tuple(typed_envelope(model) for model in event_types_on(topic))
+    if len(envelopes) == 1:
+        return envelopes[0]
+    return Annotated[Union[envelopes], Field(discriminator="type")]  # noqa: UP007

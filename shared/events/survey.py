@@ -1,0 +1,35 @@
+"""Events on `survey.events`, written by survey."""
+
+from typing import ClassVar, Literal
+
+from shared.events.base import EventData, Timestamp
+from shared.topics import Topic
+
+SurveyKind = Literal["csat", "nps"]
+
+
+class SurveyEvent(EventData):
+    topic: ClassVar[Topic] = Topic.SURVEY_EVENTS
+    survey_id: str
+    ticket_id: str
+
+
+class SurveyIssued(SurveyEvent):
+    event_type: ClassVar[str] = "kefu.survey.issued"
+    kind: SurveyKind
+    url: str
+    expires_at: Timestamp
+
+
+class SurveyResponded(SurveyEvent):
+    event_type: ClassVar[str] = "kefu.survey.responded"
+    kind: SurveyKind
+    score: int
+    comment: str | None
+    agent_id: str | None
+    at: Timestamp
+
+
+class SurveyExpired(SurveyEvent):
+    event_type: ClassVar[str] = "kefu.survey.expired"
+    at: Timestamp

@@ -1,0 +1,112 @@
+"""Events on `ticket.events`, written by intake."""
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from shared.events.base import (
+    Channel,
+    CustomerTier,
+    EventData,
+    Priority,
+    SupportTier,
+    TicketStatus,
+    Timestamp,
+)
+from shared.topics import Topic
+
+
+class Customer(BaseModel):
+    id: str | None = Field(None, description="the adapter's customer id, if known")
+    address: str = Field(description="email address, E.164 phone or handle")
+    name: str | None = None
+    tier: CustomerTier = "standard"
+
+
+class Party(BaseModel):
+    address: str
+    name: str | None = None
+
+
+class TicketEvent(EventData):
+    topic: ClassVar[Topic] = Topic.TICKET_EVENTS
+    ticket_id: str
+
+
+class TicketOpened(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.opened"
+    channel: Channel
+    customer: Customer
+    subject: str | None = None
+    priority: Priority
+    category: list[str] = Field(min_length=3, max_length=3, description="[l1, l2, l3]")
+    skills: list[str]
+    tier: SupportTier = 1
+    locale: str
+    first_message_id: str
+    follow_up_of: str | None = Field(None, description="the closed ticket this one follows")
+    opened_at: Timestamp
+
+
+class MessageReceived(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.message_received"
+    message_id: str
+    channel: Channel
+    sender: Party = Field(alias="from", serialization_alias="from")
+    text: str
+    received_at: Timestamp
+
+
+class AgentReplied(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.agent_replied"
+    agent_id: str
+    command_id: str
+    public: bool = True
+    replied_at: Timestamp
+
+
+class NoteAdded(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.note_added"
+    agent_id: str
+    command_id: str
+    at: Timestamp
+
+
+class StatusChanged(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.status_changed"
+    from_status: TicketStatus = Field(alias="from", serialization_alias="from")
+    to: TicketStatus
+    by: str = Field(description="agent_id or `system`")
+    at: Timestamp
+
+
+class PriorityChanged(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.priority_changed"
+    from_priority: Priority = Field(alias="from", serialization_alias="from")
+    to: Priority
+    by: str
+    at: Timestamp
+
+
+class Reopened(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.reopened"
+    by: str
+    at: Timestamp
+
+
+class TransferRequested(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.transfer_requested"
+    from_agent_id: str | None
+    to_agent_id: str | None
+    to_skill: str | None
+    reason: str | None
+    at: Timestamp
+
+
+class Escalated(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.escalated"
+    from_tier: SupportTier
+    to_tier: SupportTier
+    reason: str | None
+    by: str
+    at: Timestamp

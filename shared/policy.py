@@ -1,0 +1,232 @@
+"""The policy file (KEFU_CONFIG, YAML): classification, routing, SLA, survey and notify rules."""
+
+import re
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from shared.durations import parse_duration
+from shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message names the file and the key."""
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r}") from None
+    return name
+
+
+class ClassificationSet(_Strict):
+    priority: Priority | None = None
+    category: list[str] | None = Field(None, min_length=3, max_length=3)
+    skills: list[str] | None = None
+    tier: SupportTier | None = None
+
+
+class ClassificationDefault(_Strict):
+    priority: Priority = "P3"
+    category: list[str] = Field(["general", "inquiry", "other"], min_length=3, max_length=3)
+    skills: list[str] = ["general"]
+    tier: SupportTier = 1
+
+
+class ClassificationRule(_Strict):
+    keywords: list[str] = Field(default_factory=list, description="empty matches everything")
+    channels: list[Channel] | None = None
+    set: ClassificationSet
+
+
+class Classification(_Strict):
+    default: ClassificationDefault = ClassificationDefault()
+    rules: list[ClassificationRule] = Field(default_factory=list)
+
+
+class Routing(_Strict):
+    strategy: Literal["least_loaded", "round_robin"] = "least_loaded"
+    sticky_owner: bool = True
+    relax_after: Duration | None = Field(None, description="then any fitting higher-tier agent")
+
+
+class Calendar(_Strict):
+    timezone: str
+    hours: dict[str, str] = Field(description='day or day range → "09:00-12:00,13:00-18:00"')
+    holidays: list[str] = Field(default_factory=list, description="ISO dates")
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_well_formed(cls, hours: dict[str, str]) -> dict[str, str]:
+        for days, spans in hours.items():
+            weekday_range(days)
+            for span in spans.split(","):
+                opening_span(span)
+        return hours
+
+
+def weekday_range(days: str) -> list[int]:
+    """`mon-fri` → [0..4]; `sat` → [5]."""
+    first, _, last = days.strip().lower().partition("-")
+    if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+        raise ValueError(f"{days!r} is not a day or day range like mon-fri")
+    start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+    return list(range(start, end + 1)) if start <= end else [*range(start, 7), *range(end + 1)]
+
+
+def opening_span(span: str) -> tuple[time, time]:
+    """`09:00-18:00` → (09:00, 18:00); `24:00` is not allowed, use 23:59."""
+    match = _SPAN.match(span.strip())
+    if not match:
+        raise ValueError(f"{span!r} is not a span like 09:00-18:00")
+    h1, m1, h2, m2 = map(int, match.groups())
+    try:
+        opens, closes = time(h1, m1), time(h2, m2)
+    except ValueError:
+        raise ValueError(f"{span!r} has an impossible time") from None
+    if opens >= closes:
+        raise ValueError(f"{span!r} closes before it opens")
+    return opens, closes
+
+
+class PolicyMatch(_Strict):
+    priority: list[Priority] | None = None
+    tier: list[SupportTier] | None = None
+    channel: list[Channel] | None = None
+    customer_tier: list[CustomerTier] | None = None
+
+
+class SlaTargets(_Strict):
+    first_response: Duration | None = None
+    next_reply: Duration | None = None
+    resolution: Duration | None = None
+
+
+class EscalationStep(_Strict):
+    at: str = Field(description="`breach` or `breach+<duration>`")
+    notify: list[str] = Field(default_factory=list, description="roles or agent ids")
+    raise_tier: bool = False
+
+    @field_validator("at")
+    @classmethod
+    def _at_well_formed(cls, at: str) -> str:
+        escalation_offset(at)
+        return at
+
+    @property
+    def offset(self) -> timedelta:
+        return escalation_offset(self.at)
+
+
+def escalation_offset(at: str) -> timedelta:
+    base, plus, rest = at.replace(" ", "").partition("+")
+    if base != "breach" or (plus and not rest):
+        raise ValueError(f"{at!r} must be `breach` or `breach+<duration>`")
+    return parse_duration(rest) if rest else timedelta(0)
+
+
+class SlaPolicy(_Strict):
+    name: str
+    when: PolicyMatch = PolicyMatch()
+    calendar: str = "24x7"
+    targets: SlaTargets
+    warn_at: float = Field(0.8, gt=0, lt=1)
+    pause_on: list[TicketStatus] = Field(default_factory=lambda: ["pending"])
+    escalation: list[EscalationStep] = Field(default_factory=list)
+
+
+class Sla(_Strict):
+    calendars: dict[str, Calendar] = Field(default_factory=dict)
+    policies: list[SlaPolicy] = Field(default_factory=list)
+
+    @field_validator("policies")
+    @classmethod
+    def _names_unique(cls, policies: list[SlaPolicy]) -> list[SlaPolicy]:
+        names = [policy.name for policy in policies]
+        if len(names) != len(set(names)):
+            raise ValueError("policy names must be unique")
+        return policies
+
+    @model_validator(mode="after")
+    def _calendars_defined(self) -> "Sla":
+        for policy in self.policies:
+            if policy.calendar != "24x7" and policy.calendar not in self.calendars:
+                raise ValueError(
+                    f"policy {policy.name!r} names calendar {policy.calendar!r}, "
+                    f"which sla.calendars does not define"
+                )
+        return self
+
+
+class Survey(_Strict):
+    kind: Literal["csat", "nps"] = "csat"
+    delay: Duration = timedelta(0)
+    expires: Duration = timedelta(days=7)
+
+
+class QuietHours(_Strict):
+    timezone: str
+    start: time = Field(alias="from")
+    end: time = Field(alias="to")
+    except_priority: list[Priority] = Field(default_factory=list)
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+
+class Notify(_Strict):
+    staff: dict[str, list[str]] = Field(default_factory=dict, description="role → addresses")
+    quiet_hours: QuietHours | None = None
+
+
+class Policy(_Strict):
+    classification: Classification = Classification()
+    routing: Routing = Routing()
+    sla: Sla = Sla()
+    survey: Survey = Survey()
+    notify: Notify = Notify()
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy at `path` (or the built-in defaults); a bad file raises PolicyError."""
+    if path is None:
+        return Policy()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise PolicyError(f"{path}: cannot read the policy file: {error}") from None
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in error.errors()
+        )
+        raise PolicyError(f"{path}: {problems}") from None

@@ -1,0 +1,115 @@
+"""What every kefu service is made of, and its ASGI app with /healthz, /readyz and /metrics."""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, make_asgi_app
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from shared.bus import Bus, make_broker
+from shared.logs import configure_logging, get_logger
+from shared.policy import Policy, load_policy
+from shared.settings import Settings
+from shared.store import AppliedIds, Document, connect, database, ensure_indexes
+
+SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics")
+STARTUP_RETRY_S = 60
+log = get_logger("kefu.service")
+
+
+@dataclass
+class Service:
+    name: str
+    settings: Settings
+    policy: Policy
+    broker: KafkaBroker
+    bus: Bus
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    registry: CollectorRegistry
+    indexes: dict[str, list[IndexModel]] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, name: str, settings: Settings, indexes: Mapping[str, Sequence[IndexModel]] = {}
+    ) -> "Service":
+        configure_logging(settings.log_level, settings.log_format, service=name)
+        policy = load_policy(settings.config)
+        registry = CollectorRegistry()
+        broker = make_broker(settings, name)
+        broker.add_middleware(KafkaPrometheusMiddleware(registry=registry, app_name=name))
+        mongo = connect(settings)
+        db = database(mongo, settings)
+        applied_collection = f"{name}_applied_ids"
+        applied = AppliedIds(db[applied_collection], timedelta(seconds=settings.dedupe_ttl_s))
+        all_indexes = {**{k: list(v) for k, v in indexes.items()}}
+        all_indexes[applied_collection] = AppliedIds.indexes()
+        return cls(
+            name=name,
+            settings=settings,
+            policy=policy,
+            broker=broker,
+            bus=Bus(broker, settings, name, applied),
+            mongo=mongo,
+            db=db,
+            registry=registry,
+            indexes=all_indexes,
+        )
+
+    def collection_name(self, short: str) -> str:
+        """Each service owns its collections; the name says whose they are."""
+        return f"{self.name}_{short}"
+
+    async def ready(self) -> bool:
+        try:
+            await self.db.command("ping")
+        except PyMongoError:
+            return False
+        return await self.broker.ping(timeout=2.0)
+
+    async def _prepare_store(self) -> None:
+        deadline = asyncio.get_running_loop().time() + STARTUP_RETRY_S
+        while True:
+            try:
+                await ensure_indexes(self.db, self.indexes)
+                return
+            except PyMongoError as error:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                log.warning("store not reachable yet", error=repr(error))
+                await asyncio.sleep(1)
+
+    async def _close_store(self) -> None:
+        await self.mongo.close()
+
+    def app(self, routes: Sequence[tuple[str, Any]] = ()) -> AsgiFastStream:
+        @get(include_in_schema=False)
+        async def healthz(scope: Any) -> AsgiResponse:
+            return AsgiResponse(b"ok", 200)
+
+        @get(include_in_schema=False)
+        async def readyz(scope: Any) -> AsgiResponse:
+            if await self.ready():
+                return AsgiResponse(b"ready", 200)
+            return AsgiResponse(b"broker or store unreachable", 503)
+
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=[
+                ("/healthz", healthz),
+                ("/readyz", readyz),
+                ("/metrics", make_asgi_app(self.registry)),
+                *routes,
+            ],
+            on_startup=[self._prepare_store],
+            after_shutdown=[self._close_store],
+            logger=get_logger("faststream.app"),
+        )

@@ -1,0 +1,89 @@
+"""Every KEFU_* environment variable (contract section 6), validated once at start-up."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["agent", "supervisor", "admin"]
+ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
+
+
+class SettingsError(ValueError):
+    """A KEFU_* variable is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=1000, description="consumer session timeout; real Kafka wants ≥ 6000"
+    )
+    mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
+    mongodb_db: str = "kefu"
+    topic_prefix: str = "kefu."
+    topic_partitions: int = Field(6, ge=1, description="partitions for `kefu topics create`")
+    config: Path | None = Field(None, description="path of the YAML policy file")
+    http_port: int = Field(8080, ge=0, le=65535)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "kefu@localhost"
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
+    survey_secret: SecretStr = SecretStr("change-me")
+    public_url: str = "http://127.0.0.1:8085"
+    api_tokens: SecretStr = SecretStr("")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest inbound body")
+    dedupe_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long applied ids are kept")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens_well_formed(cls, value: SecretStr) -> SecretStr:
+        parse_api_tokens(value.get_secret_value())
+        return value
+
+    def tokens(self) -> dict[str, Role]:
+        """Token → role, from KEFU_API_TOKENS (`token:role,token:role`)."""
+        return parse_api_tokens(self.api_tokens.get_secret_value())
+
+
+def parse_api_tokens(raw: str) -> dict[str, Role]:
+    tokens: dict[str, Role] = {}
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        token, _, role = pair.rpartition(":")
+        if not token or role not in ROLE_RANK:
+            raise ValueError("each entry must be token:role with role agent, supervisor or admin")
+        tokens[token] = role  # type: ignore[assignment]
+    return tokens
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a bad value raises SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"KEFU_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,106 @@
+"""`kefu up`: the embedded stack plus all six services, supervised until Ctrl-C or SIGTERM."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.admin import create_topics
+from shared.embedded import EmbeddedError, EmbeddedStack, Process, wait_for_port
+from shared.service import SERVICES
+from shared.settings import load_settings
+
+DEFAULT_POLICY = Path("deploy/policy.yaml")
+RESTART_DELAY_S = 2.0
+
+
+def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_port: int) -> int:
+    stack = EmbeddedStack(data_dir.resolve(), kafka_port, mongo_port, smtp_port)
+    try:
+        stack.start()
+    except EmbeddedError as error:
+        print(f"kefu up: {error}", file=sys.stderr)
+        return 1
+    env = {**os.environ, **stack.env()}
+    if "KEFU_CONFIG" not in env and DEFAULT_POLICY.exists():
+        env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
+    env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
+    stopping = _stop_on_signals()
+    services: dict[str, Process] = {}
+    try:
+        settings = load_settings(kafka_bootstrap=stack.kafka_bootstrap)
+        asyncio.run(create_topics(settings, settings.topic_partitions))
+        for offset, name in enumerate(SERVICES):
+            services[name] = _start_service(name, http_port + offset, env, data_dir)
+        for process in services.values():
+            wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
+        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"))
+        _supervise(services, env, data_dir, stopping)
+    except (EmbeddedError, OSError) as error:
+        print(f"kefu up: {error}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping kefu …", flush=True)
+        for process in services.values():
+            process.stop(timeout=15)
+        stack.stop()
+    return 0
+
+
+def _stop_on_signals() -> list[bool]:
+    stopping = [False]
+
+    def request_stop(*_: object) -> None:
+        stopping[0] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stopping
+
+
+def _start_service(name: str, port: int, env: dict[str, str], data_dir: Path) -> Process:
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", name],
+        env={**env, "KEFU_HTTP_PORT": str(port)},
+        stdout=(logs / f"{name}.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return Process(name, port, popen)
+
+
+def _supervise(
+    services: dict[str, Process], env: dict[str, str], data_dir: Path, stopping: list[bool]
+) -> None:
+    while not stopping[0]:
+        for name, process in services.items():
+            if process.popen.poll() is not None:
+                print(f"{name} exited with {process.popen.returncode}; restarting", flush=True)
+                time.sleep(RESTART_DELAY_S)
+                services[name] = _start_service(name, process.port, env, data_dir)
+        time.sleep(0.5)
+
+
+def _print_endpoints(
+    stack: EmbeddedStack, services: dict[str, Process], data_dir: Path, policy: str | None
+) -> None:
+    lines = [
+        "kefu is up. Ctrl-C stops everything.",
+        f"  kafka     {stack.kafka_bootstrap}   (Tansu, memory storage)",
+        f"  mongodb   {stack.mongodb_url}   (nx-27017, SQLite files in {stack.mongo_dir})",
+        f"  smtp      127.0.0.1:{stack.smtp_port}   (mails written to {stack.mail_dir})",
+        f"  policy    {policy or 'built-in defaults'}",
+        *(
+            f"  {name:<9} http://127.0.0.1:{process.port}   (/healthz /readyz /metrics)"
+            for name, process in services.items()
+        ),
+        f"  logs      {data_dir.resolve() / 'logs'}",
+        "Publish a customer message to kefu.channel.inbound and it becomes a ticket.",
+    ]
+    print("\n".join(lines), flush=True)
