@@ -1,0 +1,22 @@
+"""Notify: templated email, SMS and webhooks with retries, quiet hours and opt-out.
+
+Not built yet: consumes its topics and logs each event (see the README's status table)."""
+
+from faststream.asgi import AsgiFastStream
+
+from shared.listening import listening_service
+from shared.settings import Settings
+from shared.topics import Topic
+
+READS = (
+    Topic.TICKET_EVENTS,
+    Topic.ROUTING_EVENTS,
+    Topic.SLA_EVENTS,
+    Topic.NOTIFY_REQUESTS,
+    Topic.SURVEY_EVENTS,
+    Topic.OPS_EVENTS,
+)
+
+
+def build(settings: Settings) -> AsgiFastStream:
+    return listening_service("notify", settings, READS)

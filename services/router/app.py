@@ -1,0 +1,20 @@
+"""Router: skills, tier, capacity, least-load, sticky owner, queues.
+
+Not built yet: consumes its topics and logs each event (see the README's status table)."""
+
+from faststream.asgi import AsgiFastStream
+
+from shared.listening import listening_service
+from shared.settings import Settings
+from shared.topics import Topic
+
+READS = (
+    Topic.TICKET_EVENTS,
+    Topic.AGENT_EVENTS,
+    Topic.SLA_EVENTS,
+    Topic.OPS_EVENTS,
+)
+
+
+def build(settings: Settings) -> AsgiFastStream:
+    return listening_service("router", settings, READS)
