@@ -1,0 +1,72 @@
+"""Real servers for every test that needs them, chosen by KEFU_TEST_BACKEND:
+`embedded` (default: Tansu + nx-27017 processes on free ports), `containers`
+(testcontainers Kafka + MongoDB, needs Docker) or `external` (the KEFU_* URLs as given)."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from shared.admin import create_topics
+from shared.embedded import EmbeddedStack, free_port
+from shared.settings import Settings, load_settings
+
+TEST_PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class Backend:
+    kafka_bootstrap: str
+    mongodb_url: str
+    session_timeout_ms: int = 6000  # the least real Kafka accepts by default
+
+
+def _containers() -> Iterator[Backend]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
+        yield Backend(kafka.get_bootstrap_server(), mongo.get_connection_url())
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    kind = os.environ.get("KEFU_TEST_BACKEND", "embedded")
+    if kind == "external":
+        yield Backend(os.environ["KEFU_KAFKA_BOOTSTRAP"], os.environ["KEFU_MONGODB_URL"])
+    elif kind == "containers":
+        yield from _containers()
+    elif kind == "embedded":
+        stack = EmbeddedStack(
+            tmp_path_factory.mktemp("stack"), free_port(), free_port(), free_port()
+        )
+        stack.start()
+        try:
+            yield Backend(stack.kafka_bootstrap, stack.mongodb_url, session_timeout_ms=2000)
+        finally:
+            stack.stop()
+    else:
+        raise pytest.UsageError(f"KEFU_TEST_BACKEND={kind!r}: embedded, containers or external")
+
+
+def isolated_settings(backend: Backend, **overrides: object) -> Settings:
+    """Settings with a topic prefix and database of their own, so tests never share data."""
+    run = uuid.uuid4().hex[:10]
+    return load_settings(
+        kafka_bootstrap=backend.kafka_bootstrap,
+        mongodb_url=backend.mongodb_url,
+        topic_prefix=f"t{run}.",
+        mongodb_db=f"kefu_{run}",
+        log_format="console",
+        kafka_session_timeout_ms=backend.session_timeout_ms,
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def settings(backend: Backend) -> AsyncIterator[Settings]:
+    settings = isolated_settings(backend)
+    await create_topics(settings, TEST_PARTITIONS)
+    yield settings

@@ -1,0 +1,20 @@
+import json
+
+import structlog
+
+from shared.logs import configure_logging, mask
+
+
+def test_mask_hides_emails_and_e164_numbers_but_not_dates() -> None:
+    text = "jane.doe@example.com +8613800138000 at 2026-11-23T04:02:45Z offset 123456789"
+    assert mask(text) == "j***@example.com +*********8000 at 2026-11-23T04:02:45Z offset 123456789"
+
+
+def test_json_log_lines_are_masked_and_carry_bound_ids(capsys) -> None:
+    configure_logging("INFO", "json", service="intake")
+    with structlog.contextvars.bound_contextvars(ticket_id="1001", event_id="e-1"):
+        structlog.get_logger("t").info("message from", sender="jane@example.com")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["sender"] == "j***@example.com"
+    assert line["ticket_id"] == "1001" and line["event_id"] == "e-1"
+    assert line["service"] == "intake" and line["level"] == "info"
