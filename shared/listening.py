@@ -15,14 +15,10 @@ from shared.topics import Topic
 def listening_service(name: str, settings: Settings, topics: tuple[Topic, ...]) -> AsgiFastStream:
     service = Service.create(name, settings)
     log = get_logger(f"kefu.{name}")
-    for topic in topics:
-        _log_topic(service, topic, log)
-    return service.app()
+    events: Any = envelope_schema(*topics)
 
-
-def _log_topic(service: Service, topic: Topic, log: Any) -> None:
-    events: Any = envelope_schema(topic)
-
-    @service.bus.subscriber(topic)
+    @service.bus.subscriber(*topics)
     async def on_event(event: events) -> None:
         log.info("event received", received_type=event.type, subject=event.subject)
+
+    return service.app()

@@ -22,9 +22,9 @@ def typed_envelope(model: type[EventData]) -> type[CloudEvent[Any]]:
 
 
 @cache
-def envelope_schema(topic: Topic) -> Any:
-    """The union of every envelope a topic carries, discriminated by `type`."""
-    envelopes = tuple(typed_envelope(model) for model in event_types_on(topic))
+def envelope_schema(*topics: Topic) -> Any:
+    """The union of every envelope the topics carry, discriminated by `type`."""
+    envelopes = tuple(typed_envelope(model) for topic in topics for model in event_types_on(topic))
     if len(envelopes) == 1:
         return envelopes[0]
     return Annotated[Union[envelopes], Field(discriminator="type")]  # noqa: UP007

@@ -55,6 +55,28 @@ async def test_a_repeated_event_id_is_applied_once(settings: Settings) -> None:
     assert seen == ["e-1", "e-2"]
 
 
+async def test_one_consumer_reads_every_topic_of_its_service(settings: Settings) -> None:
+    from shared.events.routing import TicketQueued
+
+    seen: list[str] = []
+    service = Service.create("reader", settings)
+    service.bus.declare_publishes(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+    events: Any = envelope_schema(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+
+    @service.bus.subscriber(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+    async def on_event(event: events) -> None:
+        seen.append(event.type)
+
+    queued = TicketQueued(
+        ticket_id="1001", skills=["tech"], tier=1, reason="no agent", at=datetime.now(UTC)
+    )
+    async with service.app():
+        await service.bus.publish(reopened("e-1"))
+        await service.bus.publish(new_event(queued, id="q-1", source="kefu/t", correlationid="c"))
+        await _wait_until(lambda: len(seen) == 2)
+    assert sorted(seen) == ["kefu.ticket.queued", "kefu.ticket.reopened"]
+
+
 async def test_unknown_types_are_skipped_and_oversized_bodies_dead_lettered(backend) -> None:
     from shared.admin import create_topics
     from tests.conftest import isolated_settings
