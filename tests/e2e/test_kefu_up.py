@@ -1,0 +1,99 @@
+"""`kefu up` (what `make run` starts): the whole platform from one command, and a clean stop."""
+
+import asyncio
+import json
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from shared.embedded import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) -> None:
+    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), free_port()
+    up = _start_up(tmp_path, kafka, mongo, smtp, http)
+    try:
+        banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
+        for port in range(http, http + 6):
+            assert await asyncio.to_thread(_ready, port), banner
+        await _publish(f"127.0.0.1:{kafka}")
+        ticket = await _ticket(f"mongodb://127.0.0.1:{mongo}", within_s=5)
+        assert ticket["subject"] == "Cannot log in"
+        with smtplib.SMTP("127.0.0.1", smtp) as mail:
+            mail.sendmail("kefu@localhost", ["jane@example.com"], "Subject: hi\r\n\r\nbody")
+        assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(up.wait, 40) == 0
+
+
+def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subprocess.Popen:
+    options = {
+        "--data-dir": data_dir,
+        "--kafka-port": kafka,
+        "--mongo-port": mongo,
+        "--smtp-port": smtp,
+        "--http-port": http,
+    }
+    command = [sys.executable, "-m", "shared.cli", "up"]
+    for option, value in options.items():
+        command += [option, str(value)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _read_until(process: subprocess.Popen, marker: str) -> str:
+    seen = ""
+    for line in iter(process.stdout.readline, b""):
+        seen += line.decode()
+        if marker in seen:
+            return seen
+    raise AssertionError(f"kefu up stopped: {seen}")
+
+
+def _ready(port: int) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as reply:
+                return reply.status == 200
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+async def _publish(bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    message = {
+        "channel": "email",
+        "message_id": "<up@mail>",
+        "subject": "Cannot log in",
+        "from": {"address": "jane@example.com"},
+        "text": "Since this morning.",
+    }
+    await producer.send_and_wait("kefu.channel.inbound", json.dumps(message).encode())
+    await producer.stop()
+
+
+async def _ticket(url: str, within_s: float) -> dict:
+    client: AsyncMongoClient = AsyncMongoClient(url)
+    try:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            if found := await client.kefu.analytics_tickets.find_one(
+                {"first_message_id": "<up@mail>"}
+            ):
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError("no ticket in MongoDB")
+    finally:
+        await client.close()
