@@ -13,13 +13,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from shared.embedded import free_port
+from shared.embedded import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) -> None:
-    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), free_port()
+    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), _six_free_ports()
     up = _start_up(tmp_path, kafka, mongo, smtp, http)
     try:
         banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
@@ -34,6 +34,13 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
     finally:
         up.send_signal(signal.SIGINT)
         assert await asyncio.to_thread(up.wait, 40) == 0
+
+
+def _six_free_ports() -> int:
+    base = free_port()
+    while any(port_open(port) for port in range(base, base + 6)):
+        base = free_port()
+    return base
 
 
 def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subprocess.Popen:
