@@ -50,7 +50,7 @@ class Service:
         db = database(mongo, settings)
         applied_collection = f"{name}_applied_ids"
         applied = AppliedIds(db[applied_collection], timedelta(seconds=settings.dedupe_ttl_s))
-        all_indexes = {**{k: list(v) for k, v in indexes.items()}}
+        all_indexes = {name: list(models) for name, models in indexes.items()}
         all_indexes[applied_collection] = AppliedIds.indexes()
         return cls(
             name=name,

@@ -3,7 +3,7 @@
 from faststream.asgi import AsgiFastStream
 
 from services.intake.store import IntakeStore
-from services.intake.tickets import opening_events
+from services.intake.tickets import conversation, opening_events
 from shared.events.base import utc_now
 from shared.inbound import ChannelMessage
 from shared.logs import get_logger
@@ -34,18 +34,7 @@ def build(settings: Settings) -> AsgiFastStream:
             ticket_id = await store.next_ticket_id()
             decided = opening_events(message, ticket_id, service.policy.classification, now)
             events = await store.record(message.dedupe_key, decided, now)
-        opened = events[0].data
-        await store.open_ticket(
-            {
-                "_id": opened.ticket_id,
-                "status": "new",
-                "channel": opened.channel,
-                "customer_address": opened.customer.address,
-                "subject": opened.subject,
-                "message_ids": [message.message_id],
-                "updated_at": opened.opened_at,
-            }
-        )
+        await store.open_ticket(conversation(events[0].data))
         for event in events:
             await bus.publish(event)
         await store.mark_published(message.dedupe_key)

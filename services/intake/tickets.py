@@ -1,6 +1,7 @@
 """Pure decisions: what a customer message that opens a ticket turns into."""
 
 from datetime import datetime
+from typing import Any
 
 from shared.events import CloudEvent, new_event
 from shared.events.ticket import Customer, MessageReceived, Party, TicketOpened
@@ -55,3 +56,16 @@ def opening_events(
             received, id=f"intake:{cause}:message", source=SOURCE, correlationid=cause, time=now
         ),
     ]
+
+
+def conversation(opened: TicketOpened) -> dict[str, Any]:
+    """The state later messages of this ticket are threaded against."""
+    return {
+        "_id": opened.ticket_id,
+        "status": "new",
+        "channel": opened.channel,
+        "customer_address": opened.customer.address,
+        "subject": opened.subject,
+        "message_ids": [opened.first_message_id],
+        "updated_at": opened.opened_at,
+    }
