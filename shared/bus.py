@@ -15,6 +15,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from shared.events import CloudEvent
 from shared.events.schema import envelope_schema
 from shared.guard import Guard
+from shared.inbound import inbound_schema
 from shared.logs import get_logger
 from shared.settings import Settings
 from shared.store import AppliedIds
@@ -99,12 +100,32 @@ class Bus:
                     description=f"CloudEvents written by kefu/{self.service}",
                 )
 
-    async def publish(self, event: CloudEvent[Any]) -> None:
-        """Send one event, keyed so a ticket's events stay in one partition, and wait for acks."""
-        name = self.topic(event.data.topic)
+    def declare_forwards(self, *topics: Topic) -> None:
+        """Publishers for inbound topics, which carry the outside producers' plain JSON."""
+        for topic in topics:
+            name = self.topic(topic)
+            if name not in self._publishers:
+                self._publishers[name] = self.broker.publisher(
+                    name,
+                    schema=inbound_schema(topic),
+                    title=f"{name}:{self.service}",
+                    description=f"inbound payloads accepted over HTTP by kefu/{self.service}",
+                )
+
+    async def forward(self, topic: Topic, payload: bytes, key: str) -> None:
+        """Pass an inbound payload on unchanged, as an outside producer would write it."""
+        await self._publisher(self.topic(topic)).publish(
+            payload, key=key.encode(), headers={"content-type": "application/json"}
+        )
+
+    def _publisher(self, name: str) -> LogicPublisher:
         if name not in self._publishers:
             raise LookupError(f"kefu/{self.service} did not declare that it publishes to {name}")
-        await self._publishers[name].publish(
+        return self._publishers[name]
+
+    async def publish(self, event: CloudEvent[Any]) -> None:
+        """Send one event, keyed so a ticket's events stay in one partition, and wait for acks."""
+        await self._publisher(self.topic(event.data.topic)).publish(
             event.to_bytes(),
             key=event.data.partition_key().encode(),
             headers={
@@ -127,7 +148,7 @@ class Bus:
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            decoder=decode_json,
+            decoder=options.pop("decoder", decode_json),
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,

@@ -168,18 +168,23 @@ class Guard(BaseMiddleware):
 
 def describe(error: BaseException, raw: bytes | None = None) -> str:
     """A reason for the DLQ that a human can act on."""
-    if isinstance(error, ValidationError) and not _peek_json(raw):
-        return "not UTF-8 JSON: expected a JSON object"
-    if isinstance(error, ValidationError):
-        parts = [
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors()[:10]
-        ]
-        return "invalid payload: " + "; ".join(parts)
     if isinstance(error, UnicodeDecodeError | json.JSONDecodeError):
         return f"not UTF-8 JSON: {error}"
+    if isinstance(error, ValidationError) and raw is not None and not _peek_json(raw):
+        return "invalid payload: expected a JSON object with fields"
+    if isinstance(error, ValidationError):
+        parts = [f"{problem['loc']}: {problem['msg']}" for problem in problems(error)[:10]]
+        return "invalid payload: " + "; ".join(parts)
     if isinstance(error, PoisonMessage):
         return str(error)
     return f"unhandled error: {type(error).__name__}: {error}"[:2000]
+
+
+def problems(error: ValidationError) -> list[dict[str, str]]:
+    """Each validation problem as where (`from.address`) and what."""
+    return [
+        {"loc": ".".join(map(str, e["loc"])) or "body", "msg": e["msg"]} for e in error.errors()
+    ]
 
 
 def _is_unknown_event_type(error: BaseException) -> bool:

@@ -1,11 +1,16 @@
 """What outside producers write to `channel.inbound` and `agent.inbound` (contract 2)."""
 
+import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.events.agent import Presence
 from shared.events.base import Channel, CustomerTier, Priority, SupportTier
+from shared.topics import Topic
 
 
 class _Inbound(BaseModel):
@@ -24,10 +29,48 @@ class Thread(_Inbound):
 
 
 class Attachment(_Inbound):
-    filename: str
-    content_type: str
-    size: int = Field(ge=0)
-    url: str
+    """Metadata of a file the adapter stores; kefu never carries the bytes."""
+
+    filename: str = Field(max_length=1024)
+    content_type: str = Field(max_length=255)
+    size: int = Field(ge=0, description="bytes")
+    url: str = Field(max_length=4096)
+
+
+def email_address(address: str) -> str:
+    """The address as email-validator normalises it (domain lower-cased)."""
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"from.address is not a valid email address: {error}") from None
+
+
+def phone_number(address: str) -> str:
+    """The number in E.164 (`+8613800138000`); spaces and dashes in the input are fine."""
+    hint = "from.address must be an E.164 phone number such as +8613800138000"
+    try:
+        number = phonenumbers.parse(address, None)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"{hint}: {error}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{hint}: no such number is in use")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def handle(address: str) -> str:
+    if not address.strip():
+        raise ValueError("from.address must not be blank")
+    return address.strip()
+
+
+SENDER_RULES: dict[str, Callable[[str], str]] = {
+    "email": email_address,
+    "webform": email_address,
+    "sms": phone_number,
+    "voice": phone_number,
+    "chat": handle,
+    "social": handle,
+}
 
 
 class ChannelMessage(_Inbound):
@@ -48,14 +91,41 @@ class ChannelMessage(_Inbound):
     attachments: list[Attachment] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict, description="channel extras, kept as-is")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sender_fits_channel(cls, data: Any) -> Any:
+        """Validate and normalise `from.address` by the channel's rule (email, E.164, handle)."""
+        sender = data.get("from") if isinstance(data, dict) else None
+        channel = data.get("channel") if isinstance(data, dict) else None
+        if isinstance(sender, dict) and isinstance(sender.get("address"), str):
+            rule = SENDER_RULES.get(channel) if isinstance(channel, str) else None
+            if rule:
+                return {**data, "from": {**sender, "address": rule(sender["address"])}}
+        return data
+
+    @model_validator(mode="after")
+    def _chat_has_conversation(self) -> "ChannelMessage":
+        if self.channel == "chat" and not (self.thread and self.thread.conversation_id):
+            raise ValueError("thread.conversation_id is required for chat messages")
+        return self
+
     @property
     def dedupe_key(self) -> str:
         return f"{self.channel}:{self.message_id}"
+
+    def partition_key(self) -> str:
+        """channel + ":" + thread or sender, so one conversation's messages stay in order."""
+        conversation = self.thread.conversation_id if self.thread else None
+        return f"{self.channel}:{conversation or self.sender.address}"
 
 
 class _Command(_Inbound):
     agent_id: str = Field(min_length=1, max_length=128)
     command_id: str = Field(min_length=1, max_length=256, description="dedupe key")
+
+
+class _TicketCommand(_Command):
+    ticket_id: str = Field(min_length=1, max_length=64)
 
 
 class PresenceCommand(_Inbound):
@@ -68,54 +138,77 @@ class PresenceCommand(_Inbound):
     tier: SupportTier = 1
 
 
-class ReplyCommand(_Command):
+class ReplyCommand(_TicketCommand):
     action: Literal["reply"]
-    ticket_id: str
     text: str = Field(max_length=100_000)
     public: bool = True
 
 
-class NoteCommand(_Command):
+class NoteCommand(_TicketCommand):
     action: Literal["note"]
-    ticket_id: str
     text: str = Field(max_length=100_000)
 
 
-class SetStatusCommand(_Command):
+class SetStatusCommand(_TicketCommand):
     action: Literal["set_status"]
-    ticket_id: str
     status: Literal["open", "pending", "on_hold", "solved", "closed"]
 
 
-class SetPriorityCommand(_Command):
+class SetPriorityCommand(_TicketCommand):
     action: Literal["set_priority"]
-    ticket_id: str
     priority: Priority
 
 
-class TransferCommand(_Command):
+class TransferCommand(_TicketCommand):
     action: Literal["transfer"]
-    ticket_id: str
     to_agent_id: str | None = None
     to_skill: str | None = None
     reason: str | None = None
 
+    @model_validator(mode="after")
+    def _has_target(self) -> "TransferCommand":
+        if not (self.to_agent_id or self.to_skill):
+            raise ValueError("a transfer needs to_agent_id or to_skill")
+        return self
 
-class EscalateCommand(_Command):
+
+class EscalateCommand(_TicketCommand):
     action: Literal["escalate"]
-    ticket_id: str
     reason: str | None = None
 
 
-AgentCommand = Annotated[
-    PresenceCommand
-    | ReplyCommand
+TicketCommand = (
+    ReplyCommand
     | NoteCommand
     | SetStatusCommand
     | SetPriorityCommand
     | TransferCommand
-    | EscalateCommand,
-    Field(discriminator="action"),
-]
+    | EscalateCommand
+)
+AgentCommand = Annotated[PresenceCommand | TicketCommand, Field(discriminator="action")]
+_AGENT_COMMAND: TypeAdapter[Any] = TypeAdapter(AgentCommand)
 
-__all__ = ["AgentCommand", "ChannelMessage"]
+
+def inbound_schema(topic: Topic) -> Any:
+    """What outside producers write to an inbound topic, for the AsyncAPI document."""
+    return {Topic.CHANNEL_INBOUND: ChannelMessage, Topic.AGENT_INBOUND: AgentCommand}[topic]
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict UTF-8 JSON (json.loads alone would also guess UTF-16 and UTF-32)."""
+    text = raw.decode("utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def decode_channel_message(raw: bytes) -> ChannelMessage:
+    return ChannelMessage.model_validate(parse_json(raw))
+
+
+def decode_agent_command(raw: bytes) -> PresenceCommand | TicketCommand:
+    return _AGENT_COMMAND.validate_python(parse_json(raw))
+
+
+__all__ = ["AgentCommand", "ChannelMessage", "decode_agent_command", "decode_channel_message"]

@@ -69,6 +69,16 @@ class ClassificationRule(_Strict):
 class Classification(_Strict):
     default: ClassificationDefault = ClassificationDefault()
     rules: list[ClassificationRule] = Field(default_factory=list)
+    raise_priority: dict[CustomerTier, Annotated[int, Field(ge=0, le=3)]] = Field(
+        default_factory=lambda: {"vip": 1, "svip": 2},
+        description="customer tier → priority levels added (P3 → P2 is one), never above P1",
+    )
+
+
+class Threading(_Strict):
+    window: Duration = Field(
+        timedelta(hours=24), description="sms, voice, social: same sender joins within this"
+    )
 
 
 class Routing(_Strict):
@@ -209,6 +219,7 @@ class Notify(_Strict):
 
 class Policy(_Strict):
     classification: Classification = Classification()
+    threading: Threading = Threading()
     routing: Routing = Routing()
     sla: Sla = Sla()
     survey: Survey = Survey()

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     sms_token: SecretStr | None = None
     survey_secret: SecretStr = SecretStr("change-me")
     public_url: str = "http://127.0.0.1:8085"
+    default_locale: str = Field("en", description="BCP 47 locale of messages that name none")
     api_tokens: SecretStr = SecretStr("")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -1,42 +1,48 @@
-"""Intake: the one door into kefu. Turns channel messages into canonical ticket events."""
+"""Intake: the one door into kefu. Channel messages and agent actions, from Kafka or HTTP,
+become canonical ticket and agent events."""
+
+from typing import Any
 
 from faststream.asgi import AsgiFastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 
+from services.intake.handling import Intake
+from services.intake.http import inbound_routes
 from services.intake.store import IntakeStore
-from services.intake.tickets import conversation, opening_events
-from shared.events.base import utc_now
-from shared.inbound import ChannelMessage
-from shared.logs import get_logger
+from shared.inbound import (
+    AgentCommand,
+    ChannelMessage,
+    PresenceCommand,
+    decode_agent_command,
+    decode_channel_message,
+)
 from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
-log = get_logger("kefu.intake")
-
 
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("intake", settings, IntakeStore.indexes())
-    store = IntakeStore(service)
     bus = service.bus
     bus.declare_publishes(Topic.TICKET_EVENTS, Topic.AGENT_EVENTS)
+    intake = Intake(bus, IntakeStore(service), service.policy, settings)
+    agent_topic = bus.topic(Topic.AGENT_INBOUND)
 
-    @bus.subscriber(Topic.CHANNEL_INBOUND)
-    async def on_channel_message(message: ChannelMessage) -> None:
-        """A customer message from a channel adapter."""
-        record = await store.recorded(message.dedupe_key)
-        if record and record.get("published"):
-            log.info("duplicate message skipped", message_key=message.dedupe_key)
-            return
-        if record:
-            events = store.events_of(record)
+    async def decode(message: StreamMessage[Any]) -> ChannelMessage | AgentCommand:
+        """Each inbound topic by its own model; what fails goes to the DLQ with the reason."""
+        if message.raw_message.topic == agent_topic:
+            return decode_agent_command(message.body)
+        return decode_channel_message(message.body)
+
+    @bus.subscriber(Topic.CHANNEL_INBOUND, Topic.AGENT_INBOUND, decoder=decode)
+    async def on_inbound(inbound: ChannelMessage | AgentCommand, message: KafkaMessage) -> None:
+        """A customer message from a channel adapter, or an agent's presence or action."""
+        if isinstance(inbound, ChannelMessage):
+            await intake.on_message(inbound)
+        elif isinstance(inbound, PresenceCommand):
+            await intake.on_presence(inbound, message.raw_message)
         else:
-            now = utc_now()
-            ticket_id = await store.next_ticket_id()
-            decided = opening_events(message, ticket_id, service.policy.classification, now)
-            events = await store.record(message.dedupe_key, decided, now)
-        await store.open_ticket(conversation(events[0].data))
-        for event in events:
-            await bus.publish(event)
-        await store.mark_published(message.dedupe_key)
+            await intake.on_command(inbound)
 
-    return service.app()
+    return service.app(routes=inbound_routes(bus))

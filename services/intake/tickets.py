@@ -1,26 +1,58 @@
-"""Pure decisions: what a customer message that opens a ticket turns into."""
+"""Pure decisions: the events a customer message turns into, and the ticket state after them.
+
+Event ids derive from the message's dedupe key (`intake:email:<message_id>:opened`), so a
+retry decides the same ids; the correlation id is the dedupe key itself.
+"""
 
 from datetime import datetime
 from typing import Any
 
+from services.intake.classify import Classified
+from services.intake.conversation import Conversation, ThreadKeys, message_ref, sender_key
 from shared.events import CloudEvent, new_event
-from shared.events.ticket import Customer, MessageReceived, Party, TicketOpened
+from shared.events.base import EventData
+from shared.events.ticket import (
+    Customer,
+    MessageReceived,
+    Party,
+    Reopened,
+    StatusChanged,
+    TicketOpened,
+)
 from shared.inbound import ChannelMessage
-from shared.policy import Classification
 
 SOURCE = "kefu/intake"
-DEFAULT_LOCALE = "en"
+REOPENED_BY = "customer"
+
+
+def intake_event(data: EventData, cause: str, suffix: str, now: datetime) -> CloudEvent[Any]:
+    return new_event(
+        data, id=f"intake:{cause}:{suffix}", source=SOURCE, correlationid=cause, time=now
+    )
+
+
+def received(message: ChannelMessage, ticket_id: str, now: datetime) -> CloudEvent[Any]:
+    data = MessageReceived(
+        ticket_id=ticket_id,
+        message_id=message.message_id,
+        channel=message.channel,
+        sender=Party(address=message.sender.address, name=message.sender.name),
+        text=message.text,
+        received_at=message.received_at or now,
+    )
+    return intake_event(data, message.dedupe_key, "message", now)
 
 
 def opening_events(
     message: ChannelMessage,
     ticket_id: str,
-    classification: Classification,
+    classified: Classified,
     now: datetime,
-) -> list[CloudEvent[TicketOpened | MessageReceived]]:
-    """`ticket.opened` then `ticket.message_received`, with ids derived from the message."""
-    received_at = message.received_at or now
-    default = classification.default
+    *,
+    locale: str,
+    follow_up_of: str | None = None,
+) -> list[CloudEvent[Any]]:
+    """`ticket.opened` then `ticket.message_received`."""
     opened = TicketOpened(
         ticket_id=ticket_id,
         channel=message.channel,
@@ -31,41 +63,70 @@ def opening_events(
             tier=message.customer_tier,
         ),
         subject=message.subject,
-        priority=default.priority,
-        category=default.category,
-        skills=default.skills,
-        tier=default.tier,
-        locale=message.locale or DEFAULT_LOCALE,
+        priority=classified.priority,
+        category=classified.category,
+        skills=classified.skills,
+        tier=classified.tier,
+        locale=message.locale or locale,
         first_message_id=message.message_id,
-        opened_at=received_at,
+        follow_up_of=follow_up_of,
+        opened_at=message.received_at or now,
     )
-    received = MessageReceived(
-        ticket_id=ticket_id,
-        message_id=message.message_id,
-        channel=message.channel,
-        sender=Party(address=message.sender.address, name=message.sender.name),
-        text=message.text,
-        received_at=received_at,
-    )
-    cause = message.dedupe_key
     return [
-        new_event(
-            opened, id=f"intake:{cause}:opened", source=SOURCE, correlationid=cause, time=now
-        ),
-        new_event(
-            received, id=f"intake:{cause}:message", source=SOURCE, correlationid=cause, time=now
-        ),
+        intake_event(opened, message.dedupe_key, "opened", now),
+        received(message, ticket_id, now),
     ]
 
 
-def conversation(opened: TicketOpened) -> dict[str, Any]:
-    """The state later messages of this ticket are threaded against."""
-    return {
-        "_id": opened.ticket_id,
-        "status": "new",
-        "channel": opened.channel,
-        "customer_address": opened.customer.address,
-        "subject": opened.subject,
-        "message_ids": [opened.first_message_id],
-        "updated_at": opened.opened_at,
-    }
+def opened_conversation(
+    message: ChannelMessage, keys: ThreadKeys, opened: TicketOpened
+) -> Conversation:
+    """The state of a ticket a message has just opened."""
+    return Conversation(
+        ticket_id=opened.ticket_id,
+        number=int(opened.ticket_id),
+        status="new",
+        channel=opened.channel,
+        customer_address=opened.customer.address,
+        sender=sender_key(message.channel, message.sender.address),
+        conversation=keys.conversation,
+        message_refs=[message_ref(message.channel, message.message_id)],
+        priority=opened.priority,
+        tier=opened.tier,
+        updated_at=opened.opened_at,
+    )
+
+
+def joining_events(
+    message: ChannelMessage, ticket: Conversation, reopens: bool, now: datetime
+) -> list[CloudEvent[Any]]:
+    """(`ticket.reopened`,) `ticket.message_received`(, `status_changed` pending → open)."""
+    cause, ticket_id = message.dedupe_key, ticket.ticket_id
+    at = message.received_at or now
+    events = (
+        [intake_event(Reopened(ticket_id=ticket_id, by=REOPENED_BY, at=at), cause, "reopened", now)]
+        if reopens
+        else []
+    )
+    events.append(received(message, ticket_id, now))
+    if ticket.status == "pending":
+        answered = StatusChanged(
+            ticket_id=ticket_id, from_status="pending", to="open", by="system", at=at
+        )
+        events.append(intake_event(answered, cause, "status", now))
+    return events
+
+
+def joined(ticket: Conversation, message: ChannelMessage, now: datetime) -> Conversation:
+    """The ticket after a customer message joined it: solved and pending tickets are open."""
+    received_at = message.received_at or now
+    return ticket.model_copy(
+        update={
+            "status": "open" if ticket.status in ("solved", "pending") else ticket.status,
+            "message_refs": [
+                *ticket.message_refs,
+                message_ref(message.channel, message.message_id),
+            ],
+            "updated_at": max(ticket.updated_at, received_at),
+        }
+    )

@@ -62,6 +62,7 @@ class AgentReplied(TicketEvent):
     agent_id: str
     command_id: str
     public: bool = True
+    text: str = Field("", description="the reply; notify sends it to the customer")
     replied_at: Timestamp
 
 
@@ -69,6 +70,7 @@ class NoteAdded(TicketEvent):
     event_type: ClassVar[str] = "kefu.ticket.note_added"
     agent_id: str
     command_id: str
+    text: str = Field("", description="internal; never sent to the customer")
     at: Timestamp
 
 

@@ -6,27 +6,16 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 
 from services.analytics.app import build
-from services.intake.tickets import opening_events
-from shared.inbound import ChannelMessage
-from shared.policy import Classification
 from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
+from tests.factories import message, opening
 
 
 async def test_ticket_events_fold_into_one_projection_even_when_repeated(
     settings: Settings,
 ) -> None:
-    message = ChannelMessage.model_validate(
-        {
-            "channel": "email",
-            "message_id": "m-1",
-            "from": {"address": "jane@example.com"},
-            "text": "hello",
-            "subject": "Help",
-        }
-    )
-    events = opening_events(message, "1001", Classification(), datetime.now(UTC))
+    events = opening(message("email", "m-1", subject="Help"), now=datetime.now(UTC))
     publisher = Service.create("publisher", settings)
     publisher.bus.declare_publishes(Topic.TICKET_EVENTS)
     async with build(settings), publisher.app():

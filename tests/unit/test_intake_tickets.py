@@ -1,54 +1,108 @@
-from datetime import UTC, datetime
+"""The events a customer message becomes, and the ticket state after them."""
 
-from services.intake.tickets import opening_events
-from shared.inbound import ChannelMessage
-from shared.policy import Classification, ClassificationDefault
+from datetime import UTC, datetime, timedelta
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def message(**extra) -> ChannelMessage:
-    return ChannelMessage.model_validate(
-        {
-            "channel": "email",
-            "message_id": "<a@mail>",
-            "from": {"address": "jane@example.com", "name": "Jane"},
-            "text": "Hello",
-            **extra,
-        }
-    )
+from services.intake.conversation import thread_keys
+from services.intake.tickets import joined, joining_events, opened_conversation
+from shared.policy import Classification
+from tests.factories import NOW, message, opening
 
 
 def test_a_new_ticket_is_opened_then_its_message_received() -> None:
-    opened, received = opening_events(message(subject="Help"), "1001", Classification(), NOW)
+    opened, received = opening(
+        message(subject="Help", **{"from": {"address": "a@b.co", "name": "Jane"}})
+    )
     assert (opened.type, received.type) == ("kefu.ticket.opened", "kefu.ticket.message_received")
     assert opened.data.ticket_id == received.data.ticket_id == "1001"
     assert opened.data.subject == "Help" and opened.data.customer.name == "Jane"
     assert opened.data.opened_at == received.data.received_at == NOW
-    assert opened.correlationid == received.correlationid == "email:<a@mail>"
+    assert opened.correlationid == received.correlationid == "email:m-1"
+    assert opened.data.follow_up_of is None and opened.data.locale == "en"
 
 
 def test_ids_derive_from_the_message_so_a_retry_repeats_them() -> None:
-    first = opening_events(message(), "1001", Classification(), NOW)
-    again = opening_events(message(), "1001", Classification(), NOW)
+    first, again = opening(message()), opening(message())
     assert (
         [e.id for e in first]
         == [e.id for e in again]
-        == ["intake:email:<a@mail>:opened", "intake:email:<a@mail>:message"]
+        == [
+            "intake:email:m-1:opened",
+            "intake:email:m-1:message",
+        ]
     )
 
 
-def test_defaults_come_from_the_policy_and_the_message() -> None:
-    classification = Classification(
-        default=ClassificationDefault(priority="P2", category=["a", "b", "c"], skills=["billing"])
+def test_classification_and_the_message_fill_the_ticket() -> None:
+    policy = Classification.model_validate(
+        {"rules": [{"keywords": ["退款"], "set": {"priority": "P2", "skills": ["billing"]}}]}
     )
     received_at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-    opened, _ = opening_events(
-        message(locale="zh-CN", customer_tier="vip", received_at=received_at.isoformat()),
-        "7",
-        classification,
-        NOW,
+    opened, _ = opening(
+        message(
+            "chat",
+            text="我要退款",
+            locale="zh-CN",
+            customer_tier="vip",
+            received_at=received_at.isoformat(),
+        ),
+        policy=policy,
+        follow_up_of="1000",
     )
-    assert (opened.data.priority, opened.data.skills) == ("P2", ["billing"])
+    assert (opened.data.priority, opened.data.skills) == ("P1", ["billing"])
     assert opened.data.locale == "zh-CN" and opened.data.customer.tier == "vip"
-    assert opened.data.opened_at == received_at
+    assert opened.data.opened_at == received_at and opened.data.follow_up_of == "1000"
+
+
+def conversation_of(first, status="new"):
+    opened = opening(first)[0].data
+    return opened_conversation(first, thread_keys(first), opened).model_copy(
+        update={"status": status}
+    )
+
+
+def test_the_opened_conversation_is_what_later_messages_thread_against() -> None:
+    first = message("chat", "c-1")
+    ticket = conversation_of(first)
+    assert (ticket.ticket_id, ticket.number, ticket.status) == ("1001", 1001, "new")
+    assert ticket.conversation == "chat:conv-1" and ticket.sender == "chat:visitor-42"
+    assert ticket.message_refs == ["chat:c-1"] and ticket.updated_at == NOW
+
+
+def test_joining_an_open_ticket_is_just_the_message() -> None:
+    ticket = conversation_of(message(message_id="<a@x>"), "open")
+    later = message(message_id="<b@x>")
+    events = joining_events(later, ticket, reopens=False, now=NOW)
+    assert [e.type for e in events] == ["kefu.ticket.message_received"]
+    assert events[0].id == "intake:email:<b@x>:message" and events[0].data.ticket_id == "1001"
+    after = joined(ticket, later, NOW + timedelta(hours=1))
+    assert after.message_refs == ["email:a@x", "email:b@x"] and after.status == "open"
+    assert after.updated_at == NOW + timedelta(hours=1)
+
+
+def test_a_solved_ticket_is_reopened_before_the_message() -> None:
+    ticket = conversation_of(message(), "solved")
+    events = joining_events(message(message_id="m-2"), ticket, reopens=True, now=NOW)
+    assert [e.type for e in events] == ["kefu.ticket.reopened", "kefu.ticket.message_received"]
+    assert events[0].data.by == "customer"
+    assert joined(ticket, message(message_id="m-2"), NOW).status == "open"
+
+
+def test_a_customer_answer_opens_a_pending_ticket() -> None:
+    ticket = conversation_of(message(), "pending")
+    events = joining_events(message(message_id="m-2"), ticket, reopens=False, now=NOW)
+    assert [e.type for e in events] == [
+        "kefu.ticket.message_received",
+        "kefu.ticket.status_changed",
+    ]
+    assert (events[1].data.from_status, events[1].data.to, events[1].data.by) == (
+        "pending",
+        "open",
+        "system",
+    )
+    assert joined(ticket, message(message_id="m-2"), NOW).status == "open"
+
+
+def test_on_hold_stays_on_hold() -> None:
+    ticket = conversation_of(message(), "on_hold")
+    assert len(joining_events(message(message_id="m-2"), ticket, False, NOW)) == 1
+    assert joined(ticket, message(message_id="m-2"), NOW).status == "on_hold"

@@ -1,0 +1,158 @@
+"""Pure decisions on agent actions: the canonical event each one becomes, checked against the
+ticket's state. A command the state forbids raises `CommandRejected`, which dead-letters it
+with the reason; setting the status or priority a ticket already has changes nothing.
+
+- A closed ticket is final: nothing changes it (a customer message opens a follow-up).
+- Transfers and escalations need a ticket that is still being worked (not solved).
+- Escalation raises the support tier by one, at most to 3.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from services.intake.conversation import Conversation
+from shared.events import CloudEvent, new_event
+from shared.events.agent import AgentStatusChanged
+from shared.events.base import EventData
+from shared.events.ticket import (
+    AgentReplied,
+    Escalated,
+    NoteAdded,
+    PriorityChanged,
+    StatusChanged,
+    TransferRequested,
+)
+from shared.guard import PoisonMessage
+from shared.inbound import (
+    EscalateCommand,
+    NoteCommand,
+    PresenceCommand,
+    ReplyCommand,
+    SetPriorityCommand,
+    SetStatusCommand,
+    TicketCommand,
+    TransferCommand,
+)
+
+SOURCE = "kefu/intake"
+HIGHEST_TIER = 3
+
+
+class CommandRejected(PoisonMessage):
+    """The ticket's state forbids this action."""
+
+
+def command_event(data: EventData, command_id: str, now: datetime) -> CloudEvent[Any]:
+    return new_event(
+        data, id=f"intake:agent:{command_id}", source=SOURCE, correlationid=command_id, time=now
+    )
+
+
+def presence_event(command: PresenceCommand, event_id: str, at: datetime) -> CloudEvent[Any]:
+    data = AgentStatusChanged(
+        agent_id=command.agent_id,
+        status=command.status,
+        skills=command.skills,
+        capacity=command.capacity,
+        tier=command.tier,
+        at=at,
+    )
+    return new_event(
+        data, id=event_id, source=SOURCE, correlationid=command.command_id or event_id, time=at
+    )
+
+
+def decide_command(
+    command: TicketCommand, ticket: Conversation, now: datetime
+) -> tuple[list[CloudEvent[Any]], Conversation]:
+    """The events of `command` and the ticket after them; raises CommandRejected."""
+    if ticket.status == "closed":
+        raise CommandRejected(
+            f"ticket {ticket.ticket_id} is closed; {command.action} is not possible on a closed "
+            "ticket (a new customer message opens a follow-up)"
+        )
+    data, changes = _decide(command, ticket, now)
+    if data is None:
+        return [], ticket
+    changed = ticket.model_copy(update={**changes, "updated_at": max(ticket.updated_at, now)})
+    return [command_event(data, command.command_id, now)], changed
+
+
+def _decide(
+    command: TicketCommand, ticket: Conversation, now: datetime
+) -> tuple[EventData | None, dict[str, Any]]:
+    ticket_id, agent_id = ticket.ticket_id, command.agent_id
+    match command:
+        case ReplyCommand():
+            replied = AgentReplied(
+                ticket_id=ticket_id,
+                agent_id=agent_id,
+                command_id=command.command_id,
+                public=command.public,
+                text=command.text,
+                replied_at=now,
+            )
+            return replied, {}
+        case NoteCommand():
+            note = NoteAdded(
+                ticket_id=ticket_id,
+                agent_id=agent_id,
+                command_id=command.command_id,
+                text=command.text,
+                at=now,
+            )
+            return note, {}
+        case SetStatusCommand(status=status) if status != ticket.status:
+            changed = StatusChanged(
+                ticket_id=ticket_id, from_status=ticket.status, to=status, by=agent_id, at=now
+            )
+            return changed, {"status": status}
+        case SetPriorityCommand(priority=priority) if priority != ticket.priority:
+            changed = PriorityChanged(
+                ticket_id=ticket_id,
+                from_priority=ticket.priority,
+                to=priority,
+                by=agent_id,
+                at=now,
+            )
+            return changed, {"priority": priority}
+        case TransferCommand():
+            _require_active(ticket, "transferred")
+            transfer = TransferRequested(
+                ticket_id=ticket_id,
+                from_agent_id=agent_id,
+                to_agent_id=command.to_agent_id,
+                to_skill=command.to_skill,
+                reason=command.reason,
+                at=now,
+            )
+            return transfer, {}
+        case EscalateCommand():
+            return _escalation(command, ticket, now)
+    return None, {}
+
+
+def _escalation(
+    command: EscalateCommand, ticket: Conversation, now: datetime
+) -> tuple[EventData, dict[str, Any]]:
+    _require_active(ticket, "escalated")
+    if ticket.tier >= HIGHEST_TIER:
+        raise CommandRejected(
+            f"ticket {ticket.ticket_id} is already at tier {HIGHEST_TIER}, the highest"
+        )
+    escalated = Escalated(
+        ticket_id=ticket.ticket_id,
+        from_tier=ticket.tier,
+        to_tier=ticket.tier + 1,
+        reason=command.reason,
+        by=command.agent_id,
+        at=now,
+    )
+    return escalated, {"tier": ticket.tier + 1}
+
+
+def _require_active(ticket: Conversation, verb: str) -> None:
+    if ticket.status == "solved":
+        raise CommandRejected(
+            f"ticket {ticket.ticket_id} is solved; only a ticket still being worked can be {verb}"
+        )

@@ -1,0 +1,126 @@
+"""Agent actions against the ticket's state: the event each becomes, or why it is refused."""
+
+from datetime import timedelta
+
+import pytest
+from pydantic import TypeAdapter
+
+from services.intake.actions import CommandRejected, decide_command
+from services.intake.conversation import Conversation
+from shared.inbound import AgentCommand
+from tests.factories import NOW, conversation
+
+COMMAND = TypeAdapter(AgentCommand)
+
+
+def ticket(status="open", **fields) -> Conversation:
+    return conversation(status=status, updated_at=NOW - timedelta(hours=1), **fields)
+
+
+def command(action, **fields):
+    return COMMAND.validate_python(
+        {"action": action, "agent_id": "a-1", "command_id": "cmd-1", "ticket_id": "1001", **fields}
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "event_type", "check"),
+    [
+        (
+            "reply",
+            {"text": "On its way"},
+            "kefu.ticket.agent_replied",
+            {"public": True, "text": "On its way"},
+        ),
+        ("reply", {"text": "x", "public": False}, "kefu.ticket.agent_replied", {"public": False}),
+        ("note", {"text": "called them"}, "kefu.ticket.note_added", {"text": "called them"}),
+        (
+            "set_status",
+            {"status": "pending"},
+            "kefu.ticket.status_changed",
+            {"from_status": "open", "to": "pending", "by": "a-1"},
+        ),
+        (
+            "set_priority",
+            {"priority": "P1"},
+            "kefu.ticket.priority_changed",
+            {"from_priority": "P3", "to": "P1"},
+        ),
+        (
+            "transfer",
+            {"to_skill": "billing", "reason": "refund"},
+            "kefu.ticket.transfer_requested",
+            {"from_agent_id": "a-1", "to_skill": "billing"},
+        ),
+        (
+            "escalate",
+            {"reason": "needs a specialist"},
+            "kefu.ticket.escalated",
+            {"from_tier": 1, "to_tier": 2},
+        ),
+    ],
+)
+def test_each_action_becomes_its_event(action, fields, event_type, check) -> None:
+    events, changed = decide_command(command(action, **fields), ticket(), NOW)
+    [event] = events
+    assert event.type == event_type and event.id == "intake:agent:cmd-1"
+    assert event.correlationid == "cmd-1" and event.data.ticket_id == "1001"
+    for field, value in check.items():
+        assert getattr(event.data, field) == value
+    assert changed.updated_at == NOW
+
+
+def test_state_follows_the_actions() -> None:
+    assert (
+        decide_command(command("set_status", status="solved"), ticket(), NOW)[1].status == "solved"
+    )
+    assert decide_command(command("set_priority", priority="P2"), ticket(), NOW)[1].priority == "P2"
+    assert decide_command(command("escalate"), ticket(tier=2), NOW)[1].tier == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("reply", {"text": "x"}),
+        ("note", {"text": "x"}),
+        ("set_status", {"status": "pending"}),
+        ("set_status", {"status": "open"}),
+        ("set_priority", {"priority": "P1"}),
+        ("transfer", {"to_agent_id": "a-2"}),
+        ("escalate", {}),
+    ],
+)
+def test_a_closed_ticket_takes_no_action(action, fields) -> None:
+    with pytest.raises(CommandRejected, match="ticket 1001 is closed"):
+        decide_command(command(action, **fields), ticket("closed"), NOW)
+
+
+@pytest.mark.parametrize(("action", "fields"), [("transfer", {"to_skill": "x"}), ("escalate", {})])
+def test_a_solved_ticket_is_not_transferred_or_escalated(action, fields) -> None:
+    with pytest.raises(CommandRejected, match="is solved"):
+        decide_command(command(action, **fields), ticket("solved"), NOW)
+
+
+def test_a_solved_ticket_can_be_replied_to_reopened_or_closed() -> None:
+    assert decide_command(command("reply", text="x"), ticket("solved"), NOW)[0]
+    assert (
+        decide_command(command("set_status", status="open"), ticket("solved"), NOW)[1].status
+        == "open"
+    )
+    assert (
+        decide_command(command("set_status", status="closed"), ticket("solved"), NOW)[1].status
+        == "closed"
+    )
+
+
+def test_tier_three_is_the_highest() -> None:
+    with pytest.raises(CommandRejected, match="already at tier 3"):
+        decide_command(command("escalate"), ticket(tier=3), NOW)
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"), [("set_status", {"status": "open"}), ("set_priority", {"priority": "P3"})]
+)
+def test_setting_what_is_already_so_changes_nothing(action, fields) -> None:
+    original = ticket()
+    assert decide_command(command(action, **fields), original, NOW) == ([], original)
