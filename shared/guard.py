@@ -60,6 +60,7 @@ class Guard(BaseMiddleware):
         self.applied = applied
         self.max_body_bytes = max_body_bytes
         self.event_id: str | None = None
+        self.correlation_id: str | None = None
         self._log_context: Any = None
 
     @classmethod
@@ -137,7 +138,7 @@ class Guard(BaseMiddleware):
                 letter,
                 id=event_id,
                 source=f"kefu/{self.bus.service}",
-                correlationid=self.event_id or event_id,
+                correlationid=str(self.correlation_id or event_id),
             )
         )
         log.warning("message dead-lettered", error=reason, dlq_id=event_id)
@@ -161,9 +162,17 @@ class Guard(BaseMiddleware):
                 else None,
             )
         elif "message_id" in head or "command_id" in head:
-            fields["correlation_id"] = head.get("message_id") or head.get("command_id")
+            fields["correlation_id"] = inbound_correlation(head)
             fields["ticket_id"] = head.get("ticket_id")
+        self.correlation_id = fields.get("correlation_id")
         return {key: value for key, value in fields.items() if value is not None}
+
+
+def inbound_correlation(head: dict[str, Any]) -> Any:
+    """What intake uses as the correlation id: `<channel>:<message_id>` or the command id."""
+    if "message_id" in head and isinstance(head.get("channel"), str):
+        return f"{head['channel']}:{head['message_id']}"
+    return head.get("message_id") or head.get("command_id")
 
 
 def describe(error: BaseException, raw: bytes | None = None) -> str:

@@ -84,10 +84,14 @@ class RunningIntake:
 
 
 @asynccontextmanager
-async def running_intake(backend: Backend, **overrides: Any) -> AsyncIterator[RunningIntake]:
-    overrides = {"api_tokens": f"{TOKEN}:agent", "config": POLICY, **overrides}
-    settings = isolated_settings(backend, **overrides)
-    await create_topics(settings, TEST_PARTITIONS)
+async def running_intake(
+    backend: Backend, settings: Settings | None = None, **overrides: Any
+) -> AsyncIterator[RunningIntake]:
+    """Intake on its own topics and database, or on those of `settings` (a restart)."""
+    if settings is None:
+        overrides = {"api_tokens": f"{TOKEN}:agent", "config": POLICY, **overrides}
+        settings = isolated_settings(backend, **overrides)
+        await create_topics(settings, TEST_PARTITIONS)
     port = free_port()
     topics = (Topic.TICKET_EVENTS, Topic.AGENT_EVENTS, Topic.DLQ)
     async with served(build(settings), port), TopicReader(settings, *topics) as reader:

@@ -1,0 +1,96 @@
+"""The HTTP door on intake's real port: every status code, and accepted bodies take the
+same path as Kafka input."""
+
+import json
+
+import httpx
+import pytest
+
+from tests.factories import message_body
+from tests.integration.conftest import TOKEN, RunningIntake, unique
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def post(
+    intake: RunningIntake, path: str, body: bytes | dict, headers=AUTH
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        return await client.post(path, content=content, headers=headers)
+
+
+async def test_a_channel_message_is_accepted_and_becomes_a_ticket(intake: RunningIntake) -> None:
+    body = message_body("webform", unique("w-"), subject="Contact form", meta={"page_url": "/help"})
+    response = await post(intake, "/v1/inbound/channel", body)
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": True,
+        "topic": f"{intake.settings.topic_prefix}channel.inbound",
+        "key": "webform:jane@example.com",
+    }
+    opened, _ = await intake.take(2, correlationid=f"webform:{body['message_id']}")
+    assert opened["type"] == "kefu.ticket.opened" and opened["data"]["subject"] == "Contact form"
+
+
+async def test_an_agent_action_is_accepted_and_becomes_its_event(intake: RunningIntake) -> None:
+    agent = unique("agent-")
+    presence = {"action": "presence", "agent_id": agent, "status": "online", "capacity": 2}
+    response = await post(intake, "/v1/inbound/agent", presence)
+    assert response.status_code == 202 and response.json()["key"] == agent
+    [changed] = await intake.take(1, subject=agent)
+    assert changed["type"] == "kefu.agent.status_changed"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": "Basic x"}],
+)
+async def test_without_a_valid_bearer_token_it_is_401(intake: RunningIntake, headers) -> None:
+    response = await post(intake, "/v1/inbound/channel", message_body(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b""])
+async def test_bad_json_is_400(intake: RunningIntake, body: bytes) -> None:
+    response = await post(intake, "/v1/inbound/channel", body)
+    assert response.status_code == 400 and "not UTF-8 JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/v1/inbound/channel", message_body("sms", address="12345"), "body"),
+        ("/v1/inbound/channel", {**message_body(), "channel": "fax"}, "channel"),
+        ("/v1/inbound/channel", [1, 2], "body"),
+        ("/v1/inbound/agent", {"action": "reply", "agent_id": "a"}, "reply.command_id"),
+    ],
+)
+async def test_invalid_payloads_are_422_with_what_is_wrong(
+    intake: RunningIntake, path, body, where
+) -> None:
+    response = await post(intake, path, body)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid payload"
+    assert where in [problem["loc"] for problem in response.json()["detail"]]
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_parsed(intake: RunningIntake) -> None:
+    limit = intake.settings.max_body_bytes
+    response = await post(intake, "/v1/inbound/channel", b"{" * (limit + 1))
+    assert response.status_code == 413
+
+    async def chunks():  # no Content-Length: the limit holds while streaming
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        streamed = await client.post("/v1/inbound/channel", content=chunks(), headers=AUTH)
+    assert streamed.status_code == 413
+
+
+async def test_only_post_is_allowed(intake: RunningIntake) -> None:
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        response = await client.get("/v1/inbound/channel", headers=AUTH)
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
