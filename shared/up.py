@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,6 +29,9 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
     if "KEFU_CONFIG" not in env and DEFAULT_POLICY.exists():
         env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
     env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
+    token = None if "KEFU_API_TOKENS" in env else _local_token(data_dir)
+    if token:
+        env["KEFU_API_TOKENS"] = f"{token}:admin"
     stopping = _stop_on_signals()
     services: dict[str, Process] = {}
     try:
@@ -37,7 +41,7 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
             services[name] = _start_service(name, http_port + offset, env, data_dir)
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
-        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"))
+        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token)
         _supervise(services, env, data_dir, stopping)
     except (EmbeddedError, OSError) as error:
         print(f"kefu up: {error}", file=sys.stderr)
@@ -48,6 +52,16 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
             process.stop(timeout=15)
         stack.stop()
     return 0
+
+
+def _local_token(data_dir: Path) -> str:
+    """An admin token for this machine, made once and kept in the data directory."""
+    path = data_dir / "api-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _stop_on_signals() -> list[bool]:
@@ -88,8 +102,14 @@ def _supervise(
 
 
 def _print_endpoints(
-    stack: EmbeddedStack, services: dict[str, Process], data_dir: Path, policy: str | None
+    stack: EmbeddedStack,
+    services: dict[str, Process],
+    data_dir: Path,
+    policy: str | None,
+    token: str | None,
 ) -> None:
+    intake = f"http://127.0.0.1:{services['intake'].port}"
+    where = f"admin, kept in {data_dir / 'api-token'}"
     lines = [
         "kefu is up. Ctrl-C stops everything.",
         f"  kafka     {stack.kafka_bootstrap}   (Tansu, memory storage)",
@@ -101,6 +121,8 @@ def _print_endpoints(
             for name, process in services.items()
         ),
         f"  logs      {data_dir.resolve() / 'logs'}",
-        "Publish a customer message to kefu.channel.inbound and it becomes a ticket.",
+        f"  token     {token}   ({where})" if token else "  tokens    from KEFU_API_TOKENS",
+        f"POST a customer message to {intake}/v1/inbound/channel (or publish it to "
+        "kefu.channel.inbound) and it becomes a ticket.",
     ]
     print("\n".join(lines), flush=True)

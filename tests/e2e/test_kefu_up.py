@@ -1,7 +1,7 @@
 """`kefu up` (what `make run` starts): the whole platform from one command, and a clean stop."""
 
 import asyncio
-import json
+import re
 import signal
 import smtplib
 import subprocess
@@ -9,8 +9,8 @@ import sys
 import time
 import urllib.request
 
+import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from shared.embedded import free_port, port_open
@@ -25,7 +25,9 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
         banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
         for port in range(http, http + 6):
             assert await asyncio.to_thread(_ready, port), banner
-        await _publish(f"127.0.0.1:{kafka}")
+        token = re.search(r"token\s+(\S+)", banner).group(1)
+        assert (tmp_path / "api-token").read_text() == token
+        await _post(f"http://127.0.0.1:{http}", token)
         ticket = await _ticket(f"mongodb://127.0.0.1:{mongo}", within_s=5)
         assert ticket["subject"] == "Cannot log in"
         with smtplib.SMTP("127.0.0.1", smtp) as mail:
@@ -77,9 +79,7 @@ def _ready(port: int) -> bool:
     return False
 
 
-async def _publish(bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
+async def _post(intake: str, token: str) -> None:
     message = {
         "channel": "email",
         "message_id": "<up@mail>",
@@ -87,8 +87,12 @@ async def _publish(bootstrap: str) -> None:
         "from": {"address": "jane@example.com"},
         "text": "Since this morning.",
     }
-    await producer.send_and_wait("kefu.channel.inbound", json.dumps(message).encode())
-    await producer.stop()
+    async with httpx.AsyncClient(base_url=intake, timeout=10) as client:
+        unauthorised = await client.post("/v1/inbound/channel", json=message)
+        accepted = await client.post(
+            "/v1/inbound/channel", json=message, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert (unauthorised.status_code, accepted.status_code) == (401, 202)
 
 
 async def _ticket(url: str, within_s: float) -> dict:
