@@ -133,5 +133,5 @@ class Intake:
                 ticket_id=getattr(event.data, "ticket_id", None), event_id=event.id
             ):
                 await self.bus.publish(event)
-                log.info("published", event_type=event.type)
+                log.debug("published", event_type=event.type)
         await self.store.mark_published(key)
