@@ -12,7 +12,13 @@ from aiokafka import ConsumerRecord
 
 from services.intake.actions import decide_command, presence_event
 from services.intake.classify import classify
-from services.intake.conversation import Conversation, NewTicket, choose_thread, thread_keys
+from services.intake.conversation import (
+    Conversation,
+    NewTicket,
+    ThreadKeys,
+    choose_thread,
+    thread_keys,
+)
 from services.intake.store import IntakeStore
 from services.intake.tickets import joined, joining_events, opened_conversation, opening_events
 from shared.bus import Bus
@@ -87,7 +93,7 @@ class Intake:
             log.info("ticket changed meanwhile, threading again", ticket_id=ticket.ticket_id)
 
     async def _open(
-        self, message: ChannelMessage, keys: Any, now: datetime, follow_up_of: str | None
+        self, message: ChannelMessage, keys: ThreadKeys, now: datetime, follow_up_of: str | None
     ) -> tuple[Events, Conversation]:
         classified = classify(
             self.policy.classification,
