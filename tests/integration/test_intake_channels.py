@@ -1,12 +1,18 @@
 """Every channel through the real broker and store: valid messages become tickets,
 classified by the policy; invalid ones go to the DLQ with the reason, and intake keeps going."""
 
-import pytest
+import json
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from pydantic import ValidationError
+
+from shared.inbound import decode_channel_message
 from shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import RunningIntake, unique
 from tests.kafka import produce
+from tests.strategies import mutated_messages, raw_inputs
 
 
 def new_address(channel: str) -> str:
@@ -91,3 +97,27 @@ async def test_poison_goes_to_the_dlq_and_the_next_message_still_works(
     assert binary["payload_encoding"] == "base64"
     assert binary["source_topic"] == f"{intake.settings.topic_prefix}channel.inbound"
     assert binary["service"] == "intake"
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(raw=raw_inputs | mutated_messages())
+async def test_whatever_arrives_becomes_events_or_a_dead_letter(
+    intake: RunningIntake, raw: bytes
+) -> None:
+    """Through the real consumer: each value ends as the message's events or a DLQ record
+    with a reason (never an `unhandled error`), and intake keeps consuming."""
+    key = unique("fuzz-")
+    await produce(intake.settings, Topic.CHANNEL_INBOUND, raw, key=key)
+    try:
+        message = decode_channel_message(raw)
+    except (ValidationError, UnicodeDecodeError, json.JSONDecodeError):
+        [letter] = await intake.reader.take(
+            1, lambda e: e["type"] == "kefu.dlq.message" and e["data"]["key"] == key
+        )
+        assert not letter["data"]["error"].startswith("unhandled error"), letter
+        return
+    await intake.take(1, correlationid=message.dedupe_key, type="kefu.ticket.message_received")

@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from services.intake.actions import CommandRejected, decide_command, presence_event
@@ -18,88 +17,10 @@ from shared.inbound import (
     decode_agent_command,
     decode_channel_message,
 )
-from tests.factories import ADDRESSES, conversation, message_body, opening
+from tests.factories import conversation, message_body, opening
+from tests.strategies import mutated_commands, mutated_messages, raw_inputs
 
 REFUSED = (ValidationError, UnicodeDecodeError, json.JSONDecodeError)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-FIELDS = [
-    "channel",
-    "message_id",
-    "from",
-    "text",
-    "received_at",
-    "customer_id",
-    "customer_tier",
-    "subject",
-    "thread",
-    "locale",
-    "attachments",
-    "meta",
-]
-AGENT_FIELDS = [
-    "action",
-    "agent_id",
-    "command_id",
-    "ticket_id",
-    "status",
-    "skills",
-    "capacity",
-    "tier",
-    "text",
-    "public",
-    "priority",
-    "to_agent_id",
-    "to_skill",
-    "reason",
-]
-
-
-@st.composite
-def mutated_messages(draw: Any) -> bytes:
-    body = message_body(draw(st.sampled_from(sorted(ADDRESSES))))
-    for field in draw(st.lists(st.sampled_from(FIELDS), max_size=3)):
-        if draw(st.booleans()):
-            body.pop(field, None)
-        else:
-            body[field] = draw(json_values | st.fixed_dictionaries({"address": json_values}))
-    return json.dumps(body).encode()
-
-
-@st.composite
-def mutated_commands(draw: Any) -> bytes:
-    body: dict[str, Any] = {
-        "action": draw(
-            st.sampled_from(
-                [
-                    "presence",
-                    "reply",
-                    "note",
-                    "set_status",
-                    "set_priority",
-                    "transfer",
-                    "escalate",
-                    "x",
-                ]
-            )
-        ),
-        "agent_id": "a-1",
-        "command_id": "c-1",
-        "ticket_id": "1001",
-        "status": "online",
-        "capacity": 2,
-        "text": "hi",
-        "priority": "P2",
-        "to_skill": "billing",
-    }
-    for field in draw(st.lists(st.sampled_from(AGENT_FIELDS), max_size=3)):
-        body[field] = draw(json_values)
-    return json.dumps(body).encode()
 
 
 def dead_letter(error: Exception, raw: bytes) -> DeadLetter:
@@ -120,9 +41,6 @@ def dead_letter(error: Exception, raw: bytes) -> DeadLetter:
 def assert_round_trips(events: list[Any]) -> None:
     for event in events:
         assert decode_event(event.to_bytes()) == event
-
-
-raw_inputs = st.binary(max_size=300) | json_values.map(lambda value: json.dumps(value).encode())
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
