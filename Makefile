@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint docs clean
+.PHONY: install run test test-unit test-integration test-e2e lint docs bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ test-e2e: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/kefu bench
 
 docs: install
 	$(BIN)/kefu docs --out docs/asyncapi.yaml

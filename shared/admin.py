@@ -11,9 +11,13 @@ from shared.topics import all_topic_names
 
 
 async def create_topics(
-    settings: Settings, partitions: int, replication_factor: int = 1
+    settings: Settings,
+    partitions: int,
+    replication_factor: int = 1,
+    names: list[str] | None = None,
 ) -> list[str]:
-    """Create every kefu topic that does not exist yet; the names created."""
+    """Create every kefu topic (or every one of `names`) that does not exist yet; the names
+    created."""
     security = kafka_security(settings)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -28,7 +32,8 @@ async def create_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in all_topic_names(settings.topic_prefix) if name not in existing]
+        wanted = names or all_topic_names(settings.topic_prefix)
+        missing = [name for name in wanted if name not in existing]
         if missing:
             with suppress(TopicAlreadyExistsError):  # another replica created them meanwhile
                 await admin.create_topics(

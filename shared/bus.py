@@ -1,5 +1,6 @@
 """Kafka through FastStream: the broker factory, CloudEvents publishing and guarded consumers."""
 
+import asyncio
 import json
 import logging
 import ssl
@@ -123,18 +124,25 @@ class Bus:
             raise LookupError(f"kefu/{self.service} did not declare that it publishes to {name}")
         return self._publishers[name]
 
-    async def publish(self, event: CloudEvent[Any]) -> None:
-        """Send one event, keyed so a ticket's events stay in one partition, and wait for acks."""
-        await self._publisher(self.topic(event.data.topic)).publish(
-            event.to_bytes(),
-            key=event.data.partition_key().encode(),
-            headers={
-                "content-type": CLOUDEVENTS_CONTENT_TYPE,
-                "ce_type": event.type,
-                "ce_id": event.id,
-            },
-            correlation_id=event.correlationid,
-        )
+    async def publish(self, *events: CloudEvent[Any]) -> None:
+        """Send events, each keyed so a ticket's events stay in one partition, then wait for
+        all their acks. They are handed to the producer in order and the producer keeps one
+        request in flight per partition, so a ticket's events stay in order."""
+        pending = [
+            await self._publisher(self.topic(event.data.topic)).publish(
+                event.to_bytes(),
+                key=event.data.partition_key().encode(),
+                headers={
+                    "content-type": CLOUDEVENTS_CONTENT_TYPE,
+                    "ce_type": event.type,
+                    "ce_id": event.id,
+                },
+                correlation_id=event.correlationid,
+                no_confirm=True,
+            )
+            for event in events
+        ]
+        await asyncio.gather(*pending)
 
     def subscriber(self, *topics: Topic, **options: Any) -> Callable[[Callable[..., Any]], Any]:
         """The service's consumer: one group member reading all `topics`, guarded

@@ -61,6 +61,15 @@ def write_docs(path: Path) -> int:
     return 0
 
 
+def run_bench(messages: int, rate: float, use_env: bool) -> int:
+    import json
+
+    from shared.bench import bench
+
+    print(json.dumps(bench(messages, rate, use_env), ensure_ascii=False, indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
     commands = root.add_subparsers(dest="command", required=True)
@@ -77,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--mongo-port", type=int, default=27017)
     up.add_argument("--smtp-port", type=int, default=1025)
     up.add_argument("--http-port", type=int, default=8081, help="first service port")
+    bench = commands.add_parser("bench", help="intake throughput and latency vs the raw broker")
+    bench.add_argument("--messages", type=int, default=2000, help="messages in the burst")
+    bench.add_argument("--rate", type=float, default=50, help="paced messages a second")
+    bench.add_argument(
+        "--use-env", action="store_true", help="the KEFU_* servers instead of an embedded stack"
+    )
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -91,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return topics_create(args.partitions, args.replication_factor)
         if args.command == "docs":
             return write_docs(args.out)
+        if args.command == "bench":
+            return run_bench(args.messages, args.rate, args.use_env)
         from shared.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

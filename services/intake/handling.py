@@ -7,7 +7,6 @@ skipped; a recorded but unpublished one (a crash in between) is published again 
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from aiokafka import ConsumerRecord
 
 from services.intake.actions import decide_command, presence_event
@@ -134,10 +133,6 @@ class Intake:
         if record.get("opens"):
             await self.store.open_ticket(record["opens"])
         events = self.store.events_of(record)
-        for event in events:
-            with structlog.contextvars.bound_contextvars(
-                ticket_id=getattr(event.data, "ticket_id", None), event_id=event.id
-            ):
-                await self.bus.publish(event)
-                log.debug("published", event_type=event.type)
+        await self.bus.publish(*events)
+        log.debug("published", event_ids=[event.id for event in events])
         await self.store.mark_published(key)

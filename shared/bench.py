@@ -1,0 +1,251 @@
+"""`kefu bench`: intake's throughput and latency next to the raw broker's, in one run.
+
+On a fresh embedded stack (or the KEFU_* servers with --use-env), with `kefu run intake` as
+its own process, two loads go through the same broker:
+- raw: values produced to a bench topic and consumed back; what the broker alone does here;
+- kefu: customer messages (each opens a ticket) produced to channel.inbound and consumed as
+  `kefu.ticket.message_received` from ticket.events: two hops with validation, threading,
+  classification and the MongoDB writes in between.
+Each load runs as a burst (throughput), then paced at --rate (latency percentiles). The
+result is one JSON object on stdout; the ratios are kefu ÷ raw.
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.admin import create_topics
+from shared.bus import FETCH_MAX_WAIT_MS
+from shared.embedded import EmbeddedStack, Process, free_port
+from shared.settings import Settings, load_settings
+from shared.topics import Topic, topic_name
+
+RAW_TOPIC = "bench.raw"
+Value = tuple[str, bytes, bytes]  # id, key, value
+
+
+@dataclass
+class Load:
+    name: str
+    topic: str
+    read_topic: str
+    make: Callable[[str], Value]
+    received_id: Callable[[bytes], str | None]
+
+
+@dataclass
+class Run:
+    latencies_s: list[float]
+    elapsed_s: float  # first send to last arrival
+
+
+async def measure(settings: Settings, load: Load, count: int, rate: float | None) -> Run:
+    """Send `count` values, as fast as possible or `rate` a second, and time their return."""
+    values = [load.make(f"{load.name}-{uuid.uuid4().hex[:12]}") for _ in range(count)]
+    sent: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(
+        load.read_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # what the services use
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        await _positioned(consumer)
+        arrivals = asyncio.create_task(_arrivals(consumer, load, sent, count))
+        start = time.perf_counter()
+        acks = []
+        for index, (value_id, key, value) in enumerate(values):
+            if rate:
+                await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
+            sent[value_id] = time.perf_counter()
+            acks.append(await producer.send(load.topic, value, key=key))
+        await asyncio.gather(*acks)
+        arrived = await asyncio.wait_for(arrivals, timeout=60 + count / 20)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return Run(
+        latencies_s=[arrived[value_id] - sent[value_id] for value_id in arrived],
+        elapsed_s=max(arrived.values()) - start,
+    )
+
+
+async def _positioned(consumer: AIOKafkaConsumer) -> None:
+    """Wait for the partitions and their end offsets, so nothing sent later is missed."""
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=100)
+    for partition in consumer.assignment():
+        await consumer.position(partition)
+
+
+async def _arrivals(
+    consumer: AIOKafkaConsumer, load: Load, sent: dict[str, float], count: int
+) -> dict[str, float]:
+    arrived: dict[str, float] = {}
+    while len(arrived) < count:
+        batches = await consumer.getmany(timeout_ms=100)
+        now = time.perf_counter()
+        for records in batches.values():
+            for record in records:
+                value_id = load.received_id(record.value)
+                if value_id in sent and value_id not in arrived:
+                    arrived[value_id] = now
+    return arrived
+
+
+def raw_load(settings: Settings) -> Load:
+    topic = f"{settings.topic_prefix}{RAW_TOPIC}"
+    return Load(
+        name="raw",
+        topic=topic,
+        read_topic=topic,
+        make=lambda value_id: (value_id, value_id.encode(), json.dumps({"id": value_id}).encode()),
+        received_id=lambda value: json.loads(value)["id"],
+    )
+
+
+def kefu_load(settings: Settings) -> Load:
+    def customer_message(value_id: str) -> Value:
+        address = f"{value_id}@bench.example"
+        message = {
+            "channel": "email",
+            "message_id": value_id,
+            "from": {"address": address},
+            "subject": "Bench",
+            "text": "My order has not arrived and the tracking page is down.",
+        }
+        return f"email:{value_id}", f"email:{address}".encode(), json.dumps(message).encode()
+
+    def received(value: bytes) -> str | None:
+        event = json.loads(value)
+        is_message = event.get("type") == "kefu.ticket.message_received"
+        return event.get("correlationid") if is_message else None
+
+    return Load(
+        name="kefu",
+        topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
+        read_topic=topic_name(settings.topic_prefix, Topic.TICKET_EVENTS),
+        make=customer_message,
+        received_id=received,
+    )
+
+
+def summary(burst: Run, paced: Run) -> dict[str, Any]:
+    cuts = statistics.quantiles(paced.latencies_s, n=100, method="inclusive")
+    return {
+        "throughput_per_s": round(len(burst.latencies_s) / burst.elapsed_s, 1),
+        "burst_latency_ms": {"p50": _ms(statistics.median(burst.latencies_s))},
+        "latency_ms": {
+            "p50": _ms(cuts[49]),
+            "p90": _ms(cuts[89]),
+            "p99": _ms(cuts[98]),
+            "max": _ms(max(paced.latencies_s)),
+        },
+    }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+async def run_loads(settings: Settings, messages: int, rate: float, backend: str) -> dict[str, Any]:
+    results = {}
+    for load in (raw_load(settings), kefu_load(settings)):
+        await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
+        burst = await measure(settings, load, messages, rate=None)
+        paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
+        results[load.name] = summary(burst, paced)
+    raw, kefu = results["raw"], results["kefu"]
+    return {
+        "benchmark": "channel.inbound → intake → ticket.events (message_received)",
+        "backend": backend,
+        "messages": messages,
+        "paced_rate_per_s": rate,
+        "cpus": os.cpu_count(),
+        "raw_broker": raw,
+        "kefu": kefu,
+        "ratio": {
+            "throughput": round(kefu["throughput_per_s"] / raw["throughput_per_s"], 3),
+            "p50_latency": round(kefu["latency_ms"]["p50"] / raw["latency_ms"]["p50"], 2),
+            "p99_latency": round(kefu["latency_ms"]["p99"] / raw["latency_ms"]["p99"], 2),
+        },
+    }
+
+
+@contextmanager
+def intake_process(settings_env: dict[str, str], log: Path) -> Iterator[Process]:
+    port = free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", "intake"],
+        env={
+            **os.environ,
+            **settings_env,
+            "KEFU_HTTP_PORT": str(port),
+            "KEFU_LOG_LEVEL": "WARNING",
+        },
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    process = Process("intake", port, popen)
+    try:
+        _wait_ready(process, log)
+        yield process
+    finally:
+        process.stop(timeout=15)
+
+
+def _wait_ready(process: Process, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"intake exited with {process.popen.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/readyz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"intake was not ready within 60 s; see {log}")
+
+
+def bench(messages: int, rate: float, use_env: bool) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+        stack = None if use_env else EmbeddedStack(Path(tmp), free_port(), free_port(), free_port())
+        env = {**names, **(stack.start().env() if stack else {})}
+        try:
+            settings = load_settings(
+                **{key.removeprefix("KEFU_").lower(): value for key, value in env.items()}
+            )
+            asyncio.run(_create_topics(settings))
+            with intake_process(env, Path(tmp) / "intake.log"):
+                backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
+                return asyncio.run(run_loads(settings, messages, rate, backend))
+        finally:
+            if stack:
+                stack.stop()
+
+
+async def _create_topics(settings: Settings) -> None:
+    await create_topics(settings, settings.topic_partitions)
+    await create_topics(
+        settings, settings.topic_partitions, names=[f"{settings.topic_prefix}{RAW_TOPIC}"]
+    )

@@ -1,0 +1,24 @@
+"""`kefu bench` (what `make bench` runs) prints its JSON with both loads and their ratios."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "bench", "--messages", "60", "--rate", "20"],
+        capture_output=True,
+        timeout=180,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    for load in ("raw_broker", "kefu"):
+        assert result[load]["throughput_per_s"] > 0
+        latency = result[load]["latency_ms"]
+        assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+    assert set(result["ratio"]) == {"throughput", "p50_latency", "p99_latency"}
