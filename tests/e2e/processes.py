@@ -1,0 +1,57 @@
+"""Services as processes (`kefu run <service>`) on the test's topics and database."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.embedded import free_port
+from shared.settings import Settings
+
+
+@dataclass
+class RunningService:
+    name: str
+    popen: subprocess.Popen
+    port: int
+    log: Path
+
+
+def start_service(name: str, settings: Settings, log_dir: Path) -> RunningService:
+    """Start `kefu run <name>` and wait until /readyz answers 200."""
+    env = {
+        **os.environ,
+        "KEFU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "KEFU_MONGODB_URL": settings.mongodb_url.get_secret_value(),
+        "KEFU_MONGODB_DB": settings.mongodb_db,
+        "KEFU_TOPIC_PREFIX": settings.topic_prefix,
+        "KEFU_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+    }
+    port = free_port()
+    log = log_dir / f"{name}-{port}.log"
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", name],
+        env={**env, "KEFU_HTTP_PORT": str(port)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    service = RunningService(name, popen, port, log)
+    wait_ready(service)
+    return service
+
+
+def wait_ready(service: RunningService) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert service.popen.poll() is None, service.log.read_text()
+        try:
+            url = f"http://127.0.0.1:{service.port}/readyz"
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{service.name} not ready: {service.log.read_text()}")
