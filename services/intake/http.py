@@ -18,9 +18,11 @@ from pydantic import ValidationError
 from shared.bus import Bus
 from shared.guard import problems
 from shared.inbound import decode_agent_command, decode_channel_message
+from shared.logs import get_logger
 from shared.topics import Topic
 
 Scope = dict[str, Any]
+log = get_logger("kefu.intake.http")
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,12 @@ class InboundDoor:
         self.bus = bus
         self.door = door
         self.limit = bus.settings.max_body_bytes
+        self.tokens = [token.encode() for token in bus.settings.tokens()]
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         status, body = await self._answer(scope, receive)
+        if status != 202:
+            log.info("inbound request refused", path=scope["path"], status=status, **body)
         headers = [(b"content-type", b"application/json")]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="kefu"'))
@@ -88,12 +93,8 @@ class InboundDoor:
             return False
         offered = token.strip().encode()
         # compare against every token, so the time taken does not tell how close a guess was
-        matches = [hmac.compare_digest(offered, known.encode()) for known in self.tokens]
+        matches = [hmac.compare_digest(offered, known) for known in self.tokens]
         return any(matches)
-
-    @property
-    def tokens(self) -> list[str]:
-        return list(self.bus.settings.tokens())
 
     async def _read(self, headers: dict[bytes, bytes], receive: Any) -> bytes:
         declared = headers.get(b"content-length", b"").decode("latin-1")
