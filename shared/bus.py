@@ -92,26 +92,25 @@ class Bus:
     def declare_publishes(self, *topics: Topic) -> None:
         """Register publishers up front so that the AsyncAPI document lists what we write."""
         for topic in topics:
-            name = self.topic(topic)
-            if name not in self._publishers:
-                self._publishers[name] = self.broker.publisher(
-                    name,
-                    schema=envelope_schema(topic),
-                    title=f"{name}:{self.service}",
-                    description=f"CloudEvents written by kefu/{self.service}",
-                )
+            self._declare(
+                topic, envelope_schema(topic), f"CloudEvents written by kefu/{self.service}"
+            )
 
     def declare_forwards(self, *topics: Topic) -> None:
         """Publishers for inbound topics, which carry the outside producers' plain JSON."""
         for topic in topics:
-            name = self.topic(topic)
-            if name not in self._publishers:
-                self._publishers[name] = self.broker.publisher(
-                    name,
-                    schema=inbound_schema(topic),
-                    title=f"{name}:{self.service}",
-                    description=f"inbound payloads accepted over HTTP by kefu/{self.service}",
-                )
+            self._declare(
+                topic,
+                inbound_schema(topic),
+                f"inbound payloads accepted over HTTP by kefu/{self.service}",
+            )
+
+    def _declare(self, topic: Topic, schema: Any, description: str) -> None:
+        name = self.topic(topic)
+        if name not in self._publishers:
+            self._publishers[name] = self.broker.publisher(
+                name, schema=schema, title=f"{name}:{self.service}", description=description
+            )
 
     async def forward(self, topic: Topic, payload: bytes, key: str) -> None:
         """Pass an inbound payload on unchanged, as an outside producer would write it."""
