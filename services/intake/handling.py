@@ -4,6 +4,7 @@ Every input is keyed (`<channel>:<message_id>`, `agent:<command_id>`). A publish
 skipped; a recorded but unpublished one (a crash in between) is published again as recorded.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from shared.settings import Settings
 
 log = get_logger("kefu.intake")
 Events = list[CloudEvent[Any]]
+Decided = tuple[Events, Conversation | None]  # the events, and the ticket they open if any
 
 
 class Intake:
@@ -41,22 +43,11 @@ class Intake:
         self.settings = settings
 
     async def on_message(self, message: ChannelMessage) -> None:
-        key = message.dedupe_key
-        record = await self.store.recorded(key)
-        if record is None:
-            now = utc_now()
-            events, opens = await self._thread(message, now)
-            record = await self.store.record(key, events, now, opens)
-        await self._deliver(key, record)
+        await self._once(message.dedupe_key, lambda now: self._thread(message, now))
 
     async def on_command(self, command: TicketCommand) -> None:
         key = f"agent:{command.command_id}"
-        record = await self.store.recorded(key)
-        if record is None:
-            now = utc_now()
-            events = await self._change(command, key, now)
-            record = await self.store.record(key, events, now)
-        await self._deliver(key, record)
+        await self._once(key, lambda now: self._change(command, key, now))
 
     async def on_presence(self, command: PresenceCommand, raw: ConsumerRecord[Any, Any]) -> None:
         """Presence may come without a command id; then the record's place names the event."""
@@ -66,15 +57,23 @@ class Intake:
             await self.bus.publish(presence_event(command, event_id, at))
             return
         key = f"agent:{command.command_id}"
+
+        async def decide(now: datetime) -> Decided:
+            return [presence_event(command, f"intake:{key}", at)], None
+
+        await self._once(key, decide)
+
+    async def _once(self, key: str, decide: Callable[[datetime], Awaitable[Decided]]) -> None:
+        """Decide and record the input's events unless it was recorded before; publish them
+        unless they were published before."""
         record = await self.store.recorded(key)
         if record is None:
-            event = presence_event(command, f"intake:{key}", at)
-            record = await self.store.record(key, [event], utc_now())
+            now = utc_now()
+            events, opens = await decide(now)
+            record = await self.store.record(key, events, now, opens)
         await self._deliver(key, record)
 
-    async def _thread(
-        self, message: ChannelMessage, now: datetime
-    ) -> tuple[Events, Conversation | None]:
+    async def _thread(self, message: ChannelMessage, now: datetime) -> Decided:
         """The message's events, and the conversation it opens if it opens a ticket."""
         key, keys = message.dedupe_key, thread_keys(message)
         while True:
@@ -112,19 +111,19 @@ class Intake:
         )
         return events, opened_conversation(message, keys, events[0].data)
 
-    async def _change(self, command: TicketCommand, key: str, now: datetime) -> Events:
+    async def _change(self, command: TicketCommand, key: str, now: datetime) -> Decided:
         while True:
             ticket = await self.store.ticket(command.ticket_id)
             if ticket is None:
                 raise PoisonMessage(f"ticket {command.ticket_id} does not exist")
             if (held := ticket.held_events(key)) is not None:
-                return held
+                return held, None
             events, changed = decide_command(command, ticket, now)
             if not events:
                 log.info("no change: the ticket is already so", ticket_id=ticket.ticket_id)
-                return events
+                return events, None
             if await self.store.change_ticket(changed, key, events):
-                return events
+                return events, None
 
     async def _deliver(self, key: str, record: dict[str, Any]) -> None:
         if record.get("published"):
