@@ -5,8 +5,12 @@ import json
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from tests.factories import ADDRESSES, message_body
+
+# what a decoder raises for input that can only go to the DLQ
+REFUSED = (ValidationError, UnicodeDecodeError, json.JSONDecodeError)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),

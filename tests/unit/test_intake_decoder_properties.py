@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
-from pydantic import ValidationError
 
 from services.intake.actions import CommandRejected, decide_command, presence_event
 from shared.events import decode_event
@@ -18,9 +17,7 @@ from shared.inbound import (
     decode_channel_message,
 )
 from tests.factories import conversation, message_body, opening
-from tests.strategies import mutated_commands, mutated_messages, raw_inputs
-
-REFUSED = (ValidationError, UnicodeDecodeError, json.JSONDecodeError)
+from tests.strategies import REFUSED, mutated_commands, mutated_messages, raw_inputs
 
 
 def dead_letter(error: Exception, raw: bytes) -> DeadLetter:
