@@ -1,11 +1,9 @@
 """Kafka through FastStream: the broker factory, CloudEvents publishing and guarded consumers."""
 
 import asyncio
-import json
 import logging
 import ssl
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -13,19 +11,25 @@ from faststream.kafka.publisher.usecase import LogicPublisher
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from shared.consumer import BatchConsumer, Decode, Handle
 from shared.events import CloudEvent
 from shared.events.schema import envelope_schema
-from shared.guard import Guard
 from shared.inbound import inbound_schema
 from shared.logs import get_logger
 from shared.settings import Settings
-from shared.store import AppliedIds
 from shared.topics import Topic, topic_name
+
+if TYPE_CHECKING:
+    from shared.metrics import Metrics
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 # Brokers that do not wake a waiting fetch when data arrives (Tansu) would otherwise add up
 # to this much latency per hop; 50 ms costs an idle consumer twenty cheap polls a second.
 FETCH_MAX_WAIT_MS = 50
+# A batch is whatever the consumer has fetched, up to this many records; a lone record goes
+# through at once (getmany returns as soon as anything is buffered).
+BATCH_MAX_RECORDS = 500
+BATCH_TIMEOUT_MS = 20
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
@@ -54,12 +58,14 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         logger=get_logger("faststream"),
         log_level=logging.DEBUG,
         description=f"kefu {service}",
+        # Handlers get the batch's raw records and decode each one themselves, so that one
+        # bad record is dead-lettered alone; their annotations only document the payloads.
+        apply_types=False,
     )
 
 
-async def decode_json(message: StreamMessage[Any]) -> Any:
-    """Every kefu topic carries JSON, whatever the content-type header says."""
-    return json.loads(message.body)
+async def raw_records(message: StreamMessage[Any]) -> Any:
+    return message.raw_message
 
 
 class Bus:
@@ -70,17 +76,14 @@ class Bus:
         broker: KafkaBroker,
         settings: Settings,
         service: str,
-        applied: AppliedIds | None = None,
+        metrics: "Metrics | None" = None,
     ) -> None:
         self.broker = broker
         self.settings = settings
         self.service = service
-        self.applied = applied
+        self.metrics = metrics
         self._publishers: dict[str, LogicPublisher] = {}
         self.declare_publishes(Topic.DLQ)
-        broker.add_middleware(
-            Guard.factory(bus=self, applied=applied, max_body_bytes=settings.max_body_bytes)
-        )
 
     @property
     def group_id(self) -> str:
@@ -143,22 +146,35 @@ class Bus:
         ]
         await asyncio.gather(*pending)
 
-    def subscriber(self, *topics: Topic, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-        """The service's consumer: one group member reading all `topics`, guarded
-        (shared/guard.py) and committing after success. One consumer per service keeps the
-        group's members alike, so rebalances stay quick. The guard turns every failure into
-        a retry, a skip or a DLQ record; the NACK below only fires if even the DLQ cannot be
-        written, and then the input is re-read instead of lost."""
+    def consume(
+        self, *topics: Topic, decode: Decode, handle: Handle, schema: Any, description: str
+    ) -> None:
+        """The service's one consumer: a group member reading all `topics` in micro-batches.
+        `decode` turns one record into an input (raising to dead-letter or skip it); `handle`
+        gets the batch's inputs (shared/consumer.py says what happens when it fails). The
+        offsets are committed after `handle` and the dead letters are done; the NACK only
+        fires if even the DLQ cannot be written, and then the batch is read again. One
+        consumer per service keeps the group's members alike, so rebalances stay quick."""
         names = [self.topic(topic) for topic in topics]
-        return self.broker.subscriber(
+        consumer = BatchConsumer(self, decode, handle, self.metrics)
+
+        async def on_batch(records: Any) -> None:
+            await consumer(records)
+
+        # what the AsyncAPI document shows: the payload of each record of the batch
+        on_batch.__annotations__["records"] = schema
+        self.broker.subscriber(
             *names,
+            batch=True,
+            max_records=BATCH_MAX_RECORDS,
+            batch_timeout_ms=BATCH_TIMEOUT_MS,
+            decoder=raw_records,
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            decoder=options.pop("decoder", decode_json),
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
             title=f"{'+'.join(names)}:{self.service}",
-            **options,
-        )
+            description=description,
+        )(on_batch)

@@ -114,9 +114,11 @@ class ChannelMessage(_Inbound):
         return f"{self.channel}:{self.message_id}"
 
     def partition_key(self) -> str:
-        """channel + ":" + thread or sender, so one conversation's messages stay in order."""
+        """channel + ":" + thread or sender, so one conversation's messages stay in order;
+        the address in lower case, so `Bob@Example.COM` and `bob@example.com` share a
+        partition."""
         conversation = self.thread.conversation_id if self.thread else None
-        return f"{self.channel}:{conversation or self.sender.address}"
+        return f"{self.channel}:{conversation or self.sender.address.lower()}"
 
 
 class _Command(_Inbound):

@@ -3,7 +3,6 @@
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -16,9 +15,10 @@ from pymongo.errors import PyMongoError
 
 from shared.bus import Bus, make_broker
 from shared.logs import configure_logging, get_logger
+from shared.metrics import Metrics
 from shared.policy import Policy, load_policy
 from shared.settings import Settings
-from shared.store import AppliedIds, Document, connect, database, ensure_indexes
+from shared.store import Document, connect, database, ensure_indexes
 
 SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics")
 STARTUP_RETRY_S = 60
@@ -44,24 +44,20 @@ class Service:
         configure_logging(settings.log_level, settings.log_format, service=name)
         policy = load_policy(settings.config)
         registry = CollectorRegistry()
+        metrics = Metrics(registry)
         broker = make_broker(settings, name)
         broker.add_middleware(KafkaPrometheusMiddleware(registry=registry, app_name=name))
-        mongo = connect(settings)
-        db = database(mongo, settings)
-        applied_collection = f"{name}_applied_ids"
-        applied = AppliedIds(db[applied_collection], timedelta(seconds=settings.dedupe_ttl_s))
-        all_indexes = {name: list(models) for name, models in indexes.items()}
-        all_indexes[applied_collection] = AppliedIds.indexes()
+        mongo = connect(settings, listeners=[metrics.store_listener()])
         return cls(
             name=name,
             settings=settings,
             policy=policy,
             broker=broker,
-            bus=Bus(broker, settings, name, applied),
+            bus=Bus(broker, settings, name, metrics),
             mongo=mongo,
-            db=db,
+            db=database(mongo, settings),
             registry=registry,
-            indexes=all_indexes,
+            indexes={name: list(models) for name, models in indexes.items()},
         )
 
     def collection_name(self, short: str) -> str:

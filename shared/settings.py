@@ -46,7 +46,6 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest inbound body")
-    dedupe_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="how long applied ids are kept")
 
     @field_validator("log_level", mode="before")
     @classmethod

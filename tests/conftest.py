@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from shared.admin import create_topics
-from shared.embedded import EmbeddedStack, free_port
 from shared.settings import Settings, load_settings
+from tools.embedded import EmbeddedStack, free_port
 
 TEST_PARTITIONS = 3
 
@@ -54,15 +54,15 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 def isolated_settings(backend: Backend, **overrides: object) -> Settings:
     """Settings with a topic prefix and database of their own, so tests never share data."""
     run = uuid.uuid4().hex[:10]
-    return load_settings(
-        kafka_bootstrap=backend.kafka_bootstrap,
-        mongodb_url=backend.mongodb_url,
-        topic_prefix=f"t{run}.",
-        mongodb_db=f"kefu_{run}",
-        log_format="console",
-        kafka_session_timeout_ms=backend.session_timeout_ms,
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "kafka_bootstrap": backend.kafka_bootstrap,
+        "mongodb_url": backend.mongodb_url,
+        "topic_prefix": f"t{run}.",
+        "mongodb_db": f"kefu_{run}",
+        "log_format": "console",
+        "kafka_session_timeout_ms": backend.session_timeout_ms,
+    }
+    return load_settings(**{**values, **overrides})
 
 
 @pytest.fixture

@@ -64,12 +64,10 @@ def conversation(
     """Intake's state of a ticket; any field can be overridden."""
     values: dict[str, Any] = {
         "ticket_id": str(number),
-        "number": number,
         "status": status,
         "channel": channel,
         "customer_address": ADDRESSES[channel],
-        "sender": f"{channel}:{ADDRESSES[channel]}",
-        "message_refs": [],
+        "first_ref": f"ref:{channel}:first-{number}",
         "priority": "P3",
         "tier": 1,
         "updated_at": NOW,

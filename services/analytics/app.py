@@ -4,28 +4,43 @@ from typing import Any
 
 from faststream.asgi import AsgiFastStream
 
-from services.analytics.projection import apply_event, has_applied
+from services.analytics.projection import fold
 from services.analytics.store import AnalyticsStore
+from shared.consumer import Input, Record, Rejected
+from shared.decisions import DecisionUnit
+from shared.events import decode_event
 from shared.events.schema import envelope_schema
 from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
-TicketEvents: Any = envelope_schema(Topic.TICKET_EVENTS)
+TOPICS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 
 
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("analytics", settings, AnalyticsStore.indexes())
     store = AnalyticsStore(service)
+    projections = DecisionUnit(
+        store.tickets,
+        service.bus.publish,
+        key=lambda event: event.data.ticket_id,
+        input_id=lambda event: event.id,
+        decide=lambda projection, event, now: (fold(projection, event), []),
+    )
 
-    @service.bus.subscriber(Topic.TICKET_EVENTS)
-    async def on_ticket_event(event: TicketEvents) -> None:
-        """Fold every ticket event into the ticket's projection."""
-        await store.update_ticket(
-            event.data.ticket_id,
-            lambda projection: (
-                None if has_applied(projection, event.id) else apply_event(projection, event)
-            ),
-        )
+    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
+        """Every ticket and routing event onto its ticket's timeline and projection."""
+        await store.add_to_timelines([one.value for one in inputs])
+        return await projections.handle(inputs)
 
+    def decode(record: Record) -> Any:
+        return decode_event(record.value)
+
+    service.bus.consume(
+        *TOPICS,
+        decode=decode,
+        handle=handle,
+        schema=envelope_schema(*TOPICS),
+        description="Folds every ticket and routing event into the ticket's projection.",
+    )
     return service.app()

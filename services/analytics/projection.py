@@ -1,41 +1,102 @@
-"""Pure fold: a ticket's projection after one more event. No I/O."""
+"""Pure fold: a ticket's projection after one more event. No I/O.
 
+The projection holds the ticket's current fields and counters, never its history (the
+timeline is a collection of its own), so folding an event costs the same on a ticket's
+first event and on its thousandth. Events may arrive across topics out of order (an
+assignment before the ticket's `opened`): `opened` fills in what it carries without moving a
+status that later events already set.
+"""
+
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events import CloudEvent
-from shared.events.ticket import MessageReceived, TicketOpened
+from shared.events.base import Channel, Priority, SupportTier, TicketStatus
+from shared.events.routing import TicketAssigned, TicketUnassigned
+from shared.events.ticket import (
+    AgentReplied,
+    Customer,
+    Escalated,
+    MessageReceived,
+    PriorityChanged,
+    Reopened,
+    StatusChanged,
+    TicketOpened,
+)
 
-Projection = dict[str, Any]
-
-
-def empty_projection(ticket_id: str) -> Projection:
-    return {
-        "_id": ticket_id,
-        "status": None,
-        "priority": None,
-        "assignee": None,
-        "sla": {},
-        "csat": None,
-        "messages": 0,
-        "timeline": [],
-    }
-
-
-def has_applied(projection: Projection, event_id: str) -> bool:
-    return any(entry["id"] == event_id for entry in projection["timeline"])
-
-
-def apply_event(projection: Projection, event: CloudEvent[Any]) -> Projection:
-    """The projection with `event` folded in; the timeline keeps every event in order."""
-    updated = {**projection, "timeline": [*projection["timeline"], _timeline_entry(event)]}
-    data = event.data
-    if isinstance(data, TicketOpened):
-        updated.update(data.model_dump(exclude={"ticket_id"}), status="new")
-    elif isinstance(data, MessageReceived):
-        updated["messages"] = projection["messages"] + 1
-    updated["updated_at"] = event.time
-    return updated
+OPENED_FIELDS = (
+    "channel",
+    "customer",
+    "subject",
+    "priority",
+    "category",
+    "skills",
+    "tier",
+    "locale",
+    "follow_up_of",
+    "first_message_id",
+    "opened_at",
+)
 
 
-def _timeline_entry(event: CloudEvent[Any]) -> dict[str, Any]:
-    return {"id": event.id, "type": event.type, "at": event.time}
+class TicketProjection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    tier: SupportTier | None = None
+    assignee: str | None = None
+    channel: Channel | None = None
+    customer: Customer | None = None
+    subject: str | None = None
+    category: list[str] = []
+    skills: list[str] = []
+    locale: str | None = None
+    follow_up_of: str | None = None
+    first_message_id: str | None = None
+    opened_at: datetime | None = None
+    messages: int = 0
+    public_replies: int = 0
+    first_public_reply_at: datetime | None = None
+    reopened: int = 0
+    solved_at: datetime | None = None
+    sla: dict[str, Any] = {}
+    csat: int | None = None
+    updated_at: datetime | None = None
+
+
+def fold(projection: TicketProjection | None, event: CloudEvent[Any]) -> TicketProjection:
+    """The projection with `event` folded in."""
+    current = projection or TicketProjection(ticket_id=event.data.ticket_id)
+    changes = _changes(current, event.data)
+    return current.model_copy(update={**changes, "updated_at": event.time})
+
+
+def _changes(current: TicketProjection, data: Any) -> dict[str, Any]:
+    match data:
+        case TicketOpened():
+            opened = {field: getattr(data, field) for field in OPENED_FIELDS}
+            return {**opened, "status": current.status or "new"}
+        case MessageReceived():
+            return {"messages": current.messages + 1}
+        case AgentReplied(public=True):
+            first = current.first_public_reply_at or data.replied_at
+            return {"public_replies": current.public_replies + 1, "first_public_reply_at": first}
+        case StatusChanged():
+            solved = {"solved_at": data.at} if data.to == "solved" else {}
+            return {"status": data.to, **solved}
+        case PriorityChanged():
+            return {"priority": data.to}
+        case Reopened():
+            return {"status": "open", "reopened": current.reopened + 1}
+        case Escalated():
+            return {"tier": data.to_tier}
+        case TicketAssigned():
+            status = "open" if current.status in (None, "new") else current.status
+            return {"assignee": data.agent_id, "tier": data.tier, "status": status}
+        case TicketUnassigned() if current.assignee == data.agent_id:
+            return {"assignee": None}
+    return {}

@@ -1,44 +1,53 @@
-"""Analytics' collections: one projection document per ticket, changed by compare-and-swap."""
+"""Analytics' collections: a state document per ticket (shared/decisions.py) holding its
+projection, and the timeline, one document per event (`_id` = the event id)."""
 
-from collections.abc import Callable
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import IndexModel
+from pymongo.errors import BulkWriteError
 
-from services.analytics.projection import Projection, empty_projection
+from services.analytics.projection import TicketProjection
+from shared.decisions import DUPLICATE_KEY, StateCollection
+from shared.events import CloudEvent
 from shared.service import Service
-from shared.store import Document, insert_new, swap
 
 
 class AnalyticsStore:
     def __init__(self, service: Service) -> None:
-        self.tickets = service.db[service.collection_name("tickets")]
+        db = service.db
+        self.tickets = StateCollection(db[service.collection_name("tickets")], TicketProjection)
+        self.timeline = db[service.collection_name("timeline")]
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
         return {
             "analytics_tickets": [
-                IndexModel("opened_at"),
-                IndexModel([("status", 1), ("priority", 1)]),
-            ]
+                IndexModel("state.opened_at"),
+                IndexModel([("state.status", 1), ("state.priority", 1)]),
+            ],
+            "analytics_timeline": [IndexModel([("ticket_id", 1), ("at", 1), ("seq", 1)])],
         }
 
-    async def ticket(self, ticket_id: str) -> Document | None:
-        return await self.tickets.find_one({"_id": ticket_id})
-
-    async def update_ticket(
-        self, ticket_id: str, change: Callable[[Projection], Projection | None]
-    ) -> None:
-        """Apply `change` atomically: reload and retry when another writer got there first.
-        `change` returns None when there is nothing to do."""
-        while True:
-            current = await self.ticket(ticket_id)
-            base: Any = current or {**empty_projection(ticket_id), "version": 0}
-            updated = change(base)
-            if updated is None:
-                return
-            if current is None:
-                if await insert_new(self.tickets, {**updated, "version": 1}):
-                    return
-            elif await swap(self.tickets, updated, current["version"]) is not None:
-                return
+    async def add_to_timelines(self, events: Sequence[CloudEvent[Any]]) -> None:
+        """Each event once on its ticket's timeline; a repeat is already there. `seq` orders
+        events of the same time as they were read."""
+        if not events:
+            return
+        first = time.time_ns()
+        entries = {
+            event.id: {
+                "_id": event.id,
+                "ticket_id": event.data.ticket_id,
+                "type": event.type,
+                "at": event.time,
+                "seq": first + index,
+            }
+            for index, event in enumerate(events)
+        }
+        try:
+            await self.timeline.insert_many(list(entries.values()), ordered=False)
+        except BulkWriteError as error:
+            if any(e["code"] != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.conversation import Conversation
+from shared.errors import PoisonMessage
 from shared.events import CloudEvent, new_event
 from shared.events.agent import AgentStatusChanged
 from shared.events.base import EventData
@@ -22,7 +23,6 @@ from shared.events.ticket import (
     StatusChanged,
     TransferRequested,
 )
-from shared.guard import PoisonMessage
 from shared.inbound import (
     EscalateCommand,
     NoteCommand,

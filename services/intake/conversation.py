@@ -4,76 +4,58 @@ A message joins the ticket that
 - (email) holds the message its `in_reply_to` or any of its `references` names, or whose token
   `[#<ticket_id>]` is in the subject; In-Reply-To is the most specific, then References
   newest first, then the token;
-- (chat) has its `conversation_id` (the newest such ticket);
+- (chat) is the newest ticket of its `conversation_id`;
 - (sms, voice, social) is the newest ticket from the same address on the same channel, when
   that ticket was updated within the threading window before the message was received.
 A matched `solved` ticket is reopened; a matched `closed` one gets a follow-up ticket that
 links it. Web forms, and messages that match nothing, open a new ticket.
+
+Each way of matching is a thread key (`ref:email:<message id>`, `conversation:chat:<id>`,
+`sender:sms:<address>`, `ticket:<id>`); the store finds the ticket each key names, and
+`choose_thread` decides from those tickets alone.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import CloudEvent, decode_event
 from shared.events.base import Channel, Priority, SupportTier, TicketStatus
 from shared.inbound import ChannelMessage
 
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
-OUTBOX_SIZE = 20
-
-
-class Held(BaseModel):
-    """The events decided for one input, kept on the ticket until they are surely published."""
-
-    key: str
-    events: list[str]
 
 
 class Conversation(BaseModel):
     """Intake's state of one ticket: what later messages thread against and commands check."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(frozen=True)
 
-    ticket_id: str = Field(alias="_id")
-    number: int
+    ticket_id: str
     status: TicketStatus
     channel: Channel
     customer_address: str
-    sender: str = Field(description="channel:address")
-    conversation: str | None = Field(None, description="chat:conversation_id")
-    message_refs: list[str] = Field(description="channel:message_id of every message")
+    first_ref: str = Field(description="thread key of the message that opened the ticket")
     priority: Priority
     tier: SupportTier
     updated_at: datetime
-    version: int = 1
-    outbox: list[Held] = Field(default_factory=list)
-
-    def document(self) -> dict[str, Any]:
-        return self.model_dump()
-
-    def held_events(self, key: str) -> list[CloudEvent[Any]] | None:
-        held = next((entry for entry in self.outbox if entry.key == key), None)
-        return [decode_event(raw) for raw in held.events] if held else None
-
-    def holding(self, key: str, events: Sequence[CloudEvent[Any]]) -> "Conversation":
-        entry = Held(key=key, events=[event.model_dump_json() for event in events])
-        return self.model_copy(update={"outbox": [*self.outbox, entry][-OUTBOX_SIZE:]})
 
 
 @dataclass(frozen=True)
 class ThreadKeys:
-    """What to look a message's ticket up by; empty fields are not looked up."""
+    """What to look a message's ticket up by, most specific first; empty ones are not."""
 
     message_refs: tuple[str, ...] = ()
     ticket_token: str | None = None
     conversation: str | None = None
     sender: str | None = None
+
+    def indexed(self) -> list[str]:
+        """The keys the store maps to a ticket (the token is the ticket's id itself)."""
+        return [*self.message_refs, *filter(None, (self.conversation, self.sender))]
 
 
 @dataclass(frozen=True)
@@ -91,11 +73,21 @@ def message_ref(channel: Channel, message_id: str) -> str:
     """Email Message-IDs compare without their angle brackets and surrounding space."""
     if channel == "email":
         message_id = message_id.strip().strip("<>").strip()
-    return f"{channel}:{message_id}"
+    return f"ref:{channel}:{message_id}"
 
 
 def sender_key(channel: Channel, address: str) -> str:
-    return f"{channel}:{address}"
+    return f"sender:{channel}:{address.lower()}"
+
+
+def token_key(ticket_id: str) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def own_keys(message: ChannelMessage, keys: ThreadKeys, ticket_id: str) -> dict[str, str]:
+    """The thread keys that point at a message's ticket once the message is on it."""
+    pointers = [message_ref(message.channel, message.message_id), keys.conversation, keys.sender]
+    return {key: ticket_id for key in pointers if key}
 
 
 def thread_keys(message: ChannelMessage) -> ThreadKeys:
@@ -110,39 +102,31 @@ def thread_keys(message: ChannelMessage) -> ThreadKeys:
             ticket_token=token.group(1) if token else None,
         )
     if channel == "chat" and thread and thread.conversation_id:
-        return ThreadKeys(conversation=f"chat:{thread.conversation_id}")
+        return ThreadKeys(conversation=f"conversation:chat:{thread.conversation_id}")
     if channel in SENDER_THREADED:
         return ThreadKeys(sender=sender_key(channel, message.sender.address))
     return ThreadKeys()
 
 
 def matched_ticket(
-    keys: ThreadKeys, tickets: Sequence[Conversation], received_at: datetime, window: timedelta
+    keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, window: timedelta
 ) -> Conversation | None:
-    for ref in keys.message_refs:
-        if found := next((t for t in tickets if ref in t.message_refs), None):
-            return found
-    if keys.ticket_token and (
-        found := next((t for t in tickets if t.ticket_id == keys.ticket_token), None)
-    ):
-        return found
-    if keys.conversation:
-        return newest(t for t in tickets if t.conversation == keys.conversation)
-    if keys.sender:
-        latest = newest(t for t in tickets if t.sender == keys.sender)
-        if latest and received_at - latest.updated_at <= window:
-            return latest
+    """`found` maps each thread key the store knows to the ticket it names."""
+    for key in (*keys.message_refs, keys.ticket_token and token_key(keys.ticket_token)):
+        if key and key in found:
+            return found[key]
+    if keys.conversation in found:
+        return found[keys.conversation]
+    latest = found.get(keys.sender or "")
+    if latest and received_at - latest.updated_at <= window:
+        return latest
     return None
 
 
-def newest(tickets: Any) -> Conversation | None:
-    return max(tickets, key=lambda ticket: ticket.number, default=None)
-
-
 def choose_thread(
-    keys: ThreadKeys, tickets: Sequence[Conversation], received_at: datetime, window: timedelta
+    keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, window: timedelta
 ) -> NewTicket | JoinTicket:
-    ticket = matched_ticket(keys, tickets, received_at, window)
+    ticket = matched_ticket(keys, found, received_at, window)
     if ticket is None:
         return NewTicket()
     if ticket.status == "closed":

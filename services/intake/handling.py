@@ -1,38 +1,161 @@
-"""Intake's handlers: decode → load state → decide → store → publish (the guard commits).
+"""Intake's batch handler: customer messages and agent actions, decided on the decision
+unit's ticket documents (shared/decisions.py).
 
-Every input is keyed (`<channel>:<message_id>`, `agent:<command_id>`). A published key is
-skipped; a recorded but unpublished one (a crash in between) is published again as recorded.
+A round: look up every thread key of the batch (one `$in`), load the tickets they name and
+the tickets commands name (one `$in`), decide input after input in order (a reply may join a
+ticket an earlier message of the same batch opened), write the tickets (one `insert_many`,
+one `bulk_write`), then point the thread keys at them. An input whose ticket another replica
+changed meanwhile is decided again in the next round, which also finds tickets by the
+message that opened them (a replay after a crash before the keys were written). Finally every
+unpublished event is published, then marked.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
-
-from services.intake.actions import decide_command, presence_event
+from services.intake.actions import CommandRejected, decide_command, presence_event
 from services.intake.classify import classify
 from services.intake.conversation import (
     Conversation,
-    NewTicket,
+    JoinTicket,
     ThreadKeys,
     choose_thread,
+    message_ref,
+    own_keys,
     thread_keys,
+    token_key,
 )
 from services.intake.store import IntakeStore
 from services.intake.tickets import joined, joining_events, opened_conversation, opening_events
 from shared.bus import Bus
-from shared.events import CloudEvent
+from shared.consumer import Input, Rejected
+from shared.decisions import Slot, publish_and_mark
+from shared.events.agent import AgentStatusChanged
 from shared.events.base import utc_now
-from shared.guard import PoisonMessage
 from shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
-from shared.logs import get_logger
 from shared.policy import Policy
 from shared.settings import Settings
 
-log = get_logger("kefu.intake")
-Events = list[CloudEvent[Any]]
-Decided = tuple[Events, Conversation | None]  # the events, and the ticket they open if any
+Inbound = ChannelMessage | PresenceCommand | TicketCommand
+
+
+@dataclass
+class Round:
+    """One round of decisions over the tickets and agents a batch touches."""
+
+    policy: Policy
+    settings: Settings
+    now: datetime
+    index: dict[str, str]  # thread key → ticket id
+    tickets: dict[str, Slot[Conversation]]
+    agents: dict[str, Slot[AgentStatusChanged]]
+    openers: dict[str, Slot[Conversation]]  # opening message's thread key → its ticket
+    new_ticket_id: Callable[[], str]
+    keys_of: dict[int, ThreadKeys]
+    ticket_of: dict[int, str] = field(default_factory=dict)  # input → the ticket it decided on
+    pointers: dict[int, dict[str, str]] = field(default_factory=dict)
+    refused: list[Rejected] = field(default_factory=list)
+
+    def decide(self, one: Input[Inbound]) -> None:
+        match one.value:
+            case ChannelMessage():
+                self._message(one, one.value)
+            case PresenceCommand():
+                self._presence(one, one.value)
+            case _:
+                self._command(one, one.value)
+
+    def _message(self, one: Input[Any], message: ChannelMessage) -> None:
+        own, keys = message_ref(message.channel, message.message_id), self.keys_of[id(one)]
+        if own in self.index:  # handled before; its ticket publishes whatever is left
+            self.ticket_of[id(one)] = self.index[own]
+            return
+        slot = self.openers.get(own) or self._thread(message, keys)
+        self.ticket_of[id(one)] = slot.key
+        self.pointers[id(one)] = own_keys(message, keys, slot.key)
+        self.index.update(self.pointers[id(one)])
+
+    def _thread(self, message: ChannelMessage, keys: ThreadKeys) -> Slot[Conversation]:
+        received_at = message.received_at or self.now
+        choice = choose_thread(keys, self._found(keys), received_at, self.policy.threading.window)
+        if isinstance(choice, JoinTicket):
+            slot = self.tickets[choice.ticket.ticket_id]
+            if not slot.has_applied(message.dedupe_key):
+                events = joining_events(message, choice.ticket, choice.reopens, self.now)
+                slot.record(message.dedupe_key, joined(choice.ticket, message, self.now), events)
+            return slot
+        slot = Slot(self.new_ticket_id())
+        events = self._opening(message, slot.key, choice.follow_up_of)
+        slot.record(message.dedupe_key, opened_conversation(message, events[0].data), events)
+        self.tickets[slot.key] = slot
+        return slot
+
+    def _found(self, keys: ThreadKeys) -> dict[str, Conversation]:
+        """The ticket each of the message's thread keys names."""
+        named = {key: self.index[key] for key in keys.indexed() if key in self.index}
+        if keys.ticket_token:
+            named[token_key(keys.ticket_token)] = keys.ticket_token
+        return {
+            key: slot.state
+            for key, ticket_id in named.items()
+            if (slot := self.tickets.get(ticket_id)) and slot.state
+        }
+
+    def _opening(self, message: ChannelMessage, ticket_id: str, follow_up_of: str | None) -> Any:
+        classified = classify(
+            self.policy.classification,
+            channel=message.channel,
+            subject=message.subject,
+            text=message.text,
+            customer_tier=message.customer_tier,
+        )
+        locale = self.settings.default_locale
+        return opening_events(
+            message, ticket_id, classified, self.now, locale=locale, follow_up_of=follow_up_of
+        )
+
+    def _command(self, one: Input[Any], command: TicketCommand) -> None:
+        slot, key = self.tickets.get(command.ticket_id), f"agent:{command.command_id}"
+        if slot is None or slot.state is None:
+            self.refused.append(Rejected(one, f"ticket {command.ticket_id} does not exist"))
+            return
+        self.ticket_of[id(one)] = slot.key
+        if slot.has_applied(key):
+            return
+        try:
+            events, changed = decide_command(command, slot.state, self.now)
+        except CommandRejected as error:
+            self.refused.append(Rejected(one, str(error)))
+            return
+        slot.record(key, changed, events)
+
+    def lost(self, one: Input[Inbound], tickets: set[str], agents: set[str]) -> bool:
+        """Whether another writer beat this input's ticket or agent document."""
+        if isinstance(one.value, PresenceCommand):
+            return one.value.agent_id in agents
+        return self.ticket_of.get(id(one)) in tickets
+
+    def _presence(self, one: Input[Any], command: PresenceCommand) -> None:
+        """Presence may come without a command id; then the record's place names it."""
+        record = one.record
+        place = f"presence:{record.topic}:{record.partition}:{record.offset}"
+        input_id = f"agent:{command.command_id}" if command.command_id else place
+        slot = self.agents[command.agent_id]
+        if not slot.has_applied(input_id):
+            at = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+            event = presence_event(command, f"intake:{input_id}", at)
+            slot.record(input_id, event.data, [event])
+
+
+@dataclass
+class Decided:
+    """What the rounds of one batch have stored, and the inputs refused."""
+
+    tickets: dict[str, Slot[Conversation]] = field(default_factory=dict)
+    agents: dict[str, Slot[AgentStatusChanged]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 class Intake:
@@ -42,96 +165,61 @@ class Intake:
         self.policy = policy
         self.settings = settings
 
-    async def on_message(self, message: ChannelMessage) -> None:
-        await self._once(message.dedupe_key, lambda now: self._thread(message, now))
-
-    async def on_command(self, command: TicketCommand) -> None:
-        key = f"agent:{command.command_id}"
-        await self._once(key, lambda now: self._change(command, key, now))
-
-    async def on_presence(self, command: PresenceCommand, raw: ConsumerRecord[Any, Any]) -> None:
-        """Presence may come without a command id; then the record's place names the event."""
-        at = datetime.fromtimestamp(raw.timestamp / 1000, UTC)
-        if command.command_id is None:
-            event_id = f"intake:presence:{raw.topic}:{raw.partition}:{raw.offset}"
-            await self.bus.publish(presence_event(command, event_id, at))
-            return
-        key = f"agent:{command.command_id}"
-
-        async def decide(now: datetime) -> Decided:
-            return [presence_event(command, f"intake:{key}", at)], None
-
-        await self._once(key, decide)
-
-    async def _once(self, key: str, decide: Callable[[datetime], Awaitable[Decided]]) -> None:
-        """Decide and record the input's events unless it was recorded before; publish them
-        unless they were published before."""
-        record = await self.store.recorded(key)
-        if record is None:
-            now = utc_now()
-            events, opens = await decide(now)
-            record = await self.store.record(key, events, now, opens)
-        await self._deliver(key, record)
-
-    async def _thread(self, message: ChannelMessage, now: datetime) -> Decided:
-        """The message's events, and the conversation it opens if it opens a ticket."""
-        key, keys = message.dedupe_key, thread_keys(message)
-        while True:
-            tickets = await self.store.candidates(keys)
-            if held := next(filter(None, (t.held_events(key) for t in tickets)), None):
-                return held, None
-            received_at = message.received_at or now
-            choice = choose_thread(keys, tickets, received_at, self.policy.threading.window)
-            if isinstance(choice, NewTicket):
-                return await self._open(message, keys, now, choice.follow_up_of)
-            ticket = choice.ticket
-            events = joining_events(message, ticket, choice.reopens, now)
-            if await self.store.change_ticket(joined(ticket, message, now), key, events):
-                return events, None
-            log.info("ticket changed meanwhile, threading again", ticket_id=ticket.ticket_id)
-
-    async def _open(
-        self, message: ChannelMessage, keys: ThreadKeys, now: datetime, follow_up_of: str | None
-    ) -> tuple[Events, Conversation]:
-        classified = classify(
-            self.policy.classification,
-            channel=message.channel,
-            subject=message.subject,
-            text=message.text,
-            customer_tier=message.customer_tier,
+    async def handle(self, inputs: Sequence[Input[Inbound]]) -> list[Rejected]:
+        decided, pending, again = Decided(), list(inputs), False
+        while pending:
+            pending, again = await self._round(pending, again, decided), True
+        await publish_and_mark(
+            self.bus.publish,
+            (self.store.tickets, decided.tickets.values()),
+            (self.store.agents, decided.agents.values()),
         )
-        ticket_id = await self.store.next_ticket_id()
-        events = opening_events(
-            message,
-            ticket_id,
-            classified,
-            now,
-            locale=self.settings.default_locale,
-            follow_up_of=follow_up_of,
+        return decided.rejected
+
+    async def _round(
+        self, inputs: list[Input[Inbound]], again: bool, decided: Decided
+    ) -> list[Input[Inbound]]:
+        """Decide and store the inputs; those another writer beat, to decide again."""
+        round_ = await self._load(inputs, again)
+        for one in inputs:
+            round_.decide(one)
+        lost_tickets = await self.store.tickets.save(round_.tickets.values())
+        lost_agents = await self.store.agents.save(round_.agents.values())
+        lost = {id(one) for one in inputs if round_.lost(one, lost_tickets, lost_agents)}
+        pointers = [round_.pointers.get(id(one), {}) for one in inputs if id(one) not in lost]
+        await self.store.point({key: ticket for some in pointers for key, ticket in some.items()})
+        decided.tickets.update({k: s for k, s in round_.tickets.items() if k not in lost_tickets})
+        decided.agents.update({k: s for k, s in round_.agents.items() if k not in lost_agents})
+        decided.rejected += [no for no in round_.refused if id(no.input) not in lost]
+        return [one for one in inputs if id(one) in lost]
+
+    async def _load(self, inputs: list[Input[Inbound]], again: bool) -> Round:
+        """Everything a round reads: thread keys, tickets and agents, one `$in` each."""
+        messages = [one for one in inputs if isinstance(one.value, ChannelMessage)]
+        keys_of = {id(one): thread_keys(one.value) for one in messages}
+        own = [message_ref(one.value.channel, one.value.message_id) for one in messages]
+        index = await self.store.tickets_of(
+            [*own, *(key for keys in keys_of.values() for key in keys.indexed())]
         )
-        return events, opened_conversation(message, keys, events[0].data)
-
-    async def _change(self, command: TicketCommand, key: str, now: datetime) -> Decided:
-        while True:
-            ticket = await self.store.ticket(command.ticket_id)
-            if ticket is None:
-                raise PoisonMessage(f"ticket {command.ticket_id} does not exist")
-            if (held := ticket.held_events(key)) is not None:
-                return held, None
-            events, changed = decide_command(command, ticket, now)
-            if not events:
-                log.info("no change: the ticket is already so", ticket_id=ticket.ticket_id)
-                return events, None
-            if await self.store.change_ticket(changed, key, events):
-                return events, None
-
-    async def _deliver(self, key: str, record: dict[str, Any]) -> None:
-        if record.get("published"):
-            log.info("duplicate input skipped", input_key=key)
-            return
-        if record.get("opens"):
-            await self.store.open_ticket(record["opens"])
-        events = self.store.events_of(record)
-        await self.bus.publish(*events)
-        log.debug("published", event_ids=[event.id for event in events])
-        await self.store.mark_published(key)
+        unseen = [ref for ref in own if ref not in index]
+        openers = await self.store.tickets.load_by("first_ref", unseen) if again else {}
+        named = [
+            *index.values(),
+            *(keys.ticket_token for keys in keys_of.values() if keys.ticket_token),
+            *(one.value.ticket_id for one in inputs if hasattr(one.value, "ticket_id")),
+        ]
+        tickets = await self.store.tickets.load(named)
+        tickets.update({slot.key: slot for slot in openers.values()})
+        presence = [one.value.agent_id for one in inputs if isinstance(one.value, PresenceCommand)]
+        await self.store.reserve_numbers(len(unseen))
+        return Round(
+            policy=self.policy,
+            settings=self.settings,
+            now=utc_now(),
+            index=index,
+            tickets=tickets,
+            agents=await self.store.agents.load(presence),
+            openers=openers,
+            new_ticket_id=self.store.next_ticket_id,
+            keys_of=keys_of,
+        )

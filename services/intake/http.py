@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.bus import Bus
-from shared.guard import problems
+from shared.failures import problems
 from shared.inbound import decode_agent_command, decode_channel_message
 from shared.logs import get_logger
 from shared.topics import Topic

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.classify import Classified
-from services.intake.conversation import Conversation, ThreadKeys, message_ref, sender_key
+from services.intake.conversation import Conversation, message_ref
 from shared.events import CloudEvent, new_event
 from shared.events.base import EventData
 from shared.events.ticket import (
@@ -78,19 +78,14 @@ def opening_events(
     ]
 
 
-def opened_conversation(
-    message: ChannelMessage, keys: ThreadKeys, opened: TicketOpened
-) -> Conversation:
+def opened_conversation(message: ChannelMessage, opened: TicketOpened) -> Conversation:
     """The state of a ticket a message has just opened."""
     return Conversation(
         ticket_id=opened.ticket_id,
-        number=int(opened.ticket_id),
         status="new",
         channel=opened.channel,
         customer_address=opened.customer.address,
-        sender=sender_key(message.channel, message.sender.address),
-        conversation=keys.conversation,
-        message_refs=[message_ref(message.channel, message.message_id)],
+        first_ref=message_ref(message.channel, message.message_id),
         priority=opened.priority,
         tier=opened.tier,
         updated_at=opened.opened_at,
@@ -123,10 +118,6 @@ def joined(ticket: Conversation, message: ChannelMessage, now: datetime) -> Conv
     return ticket.model_copy(
         update={
             "status": "open" if ticket.status in ("solved", "pending") else ticket.status,
-            "message_refs": [
-                *ticket.message_refs,
-                message_ref(message.channel, message.message_id),
-            ],
             "updated_at": max(ticket.updated_at, received_at),
         }
     )

@@ -4,13 +4,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import UnknownEventType
 from shared.events.base import EventData, Timestamp, utc_now
 
 DataT = TypeVar("DataT", bound=EventData)
-
-
-class UnknownEventType(ValueError):
-    """A well-formed event whose type this version does not know; consumers skip it."""
 
 
 class CloudEvent(BaseModel, Generic[DataT]):

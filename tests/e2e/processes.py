@@ -8,8 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.embedded import free_port
 from shared.settings import Settings
+from tools.embedded import free_port
 
 
 @dataclass
@@ -33,7 +33,7 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
     port = free_port()
     log = log_dir / f"{name}-{port}.log"
     popen = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", name],
+        [sys.executable, "-m", "tools.cli", "run", name],
         env={**env, "KEFU_HTTP_PORT": str(port)},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "bench", "--messages", "60", "--rate", "20"],
+        [sys.executable, "-m", "tools.cli", "bench", "--messages", "60", "--rate", "20"],
         capture_output=True,
         timeout=180,
         check=True,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.embedded import free_port, port_open
+from tools.embedded import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subproc
         "--smtp-port": smtp,
         "--http-port": http,
     }
-    command = [sys.executable, "-m", "shared.cli", "up"]
+    command = [sys.executable, "-m", "tools.cli", "up"]
     for option, value in options.items():
         command += [option, str(value)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -101,9 +101,9 @@ async def _ticket(url: str, within_s: float) -> dict:
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             if found := await client.kefu.analytics_tickets.find_one(
-                {"first_message_id": "<up@mail>"}
+                {"state.first_message_id": "<up@mail>"}
             ):
-                return found
+                return found["state"]
             await asyncio.sleep(0.02)
         raise AssertionError("no ticket in MongoDB")
     finally:

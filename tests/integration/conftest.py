@@ -13,11 +13,11 @@ import uvicorn
 
 from services.intake.app import build
 from shared.admin import create_topics
-from shared.embedded import free_port
 from shared.settings import Settings
 from shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.kafka import TopicReader, produce
+from tools.embedded import free_port
 
 TOKEN = "test-agent-token"
 POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"  # the shipped policy

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 
 from services.analytics.app import build
+from shared.events import new_event
+from shared.events.routing import TicketAssigned
+from shared.events.ticket import PriorityChanged, StatusChanged
 from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
@@ -21,18 +24,56 @@ async def test_ticket_events_fold_into_one_projection_even_when_repeated(
     async with build(settings), publisher.app():
         for event in [*events, *events]:
             await publisher.bus.publish(event)
-        projection = await _projection(settings, "1001", lambda doc: doc["messages"] == 1)
+        await _projection(settings, "1001", lambda doc: doc["state"]["messages"] == 1)
         await asyncio.sleep(1.0)
-        projection = await _projection(settings, "1001", lambda doc: True)
+        projection = (await _projection(settings, "1001", lambda doc: True))["state"]
+        timeline = await _timeline(settings, "1001")
 
     assert projection["status"] == "new"
-    assert projection["priority"] == "P3"
+    assert projection["priority"] == "P3" and projection["messages"] == 1
     assert projection["channel"] == "email"
     assert projection["customer"]["address"] == "jane@example.com"
-    assert [entry["type"] for entry in projection["timeline"]] == [
+    assert [entry["type"] for entry in timeline] == [
         "kefu.ticket.opened",
         "kefu.ticket.message_received",
     ]
+
+
+async def test_a_solved_ticket_shows_solved_with_its_assignee(settings: Settings) -> None:
+    opened, received = opening(message("email", "m-1"), now=datetime.now(UTC))
+    at = datetime.now(UTC)
+    later = [
+        TicketAssigned(
+            ticket_id="1001", agent_id="a-1", strategy="least_loaded", tier=1, waited_ms=9, at=at
+        ),
+        PriorityChanged(ticket_id="1001", from_priority="P3", to="P2", by="a-1", at=at),
+        StatusChanged(ticket_id="1001", from_status="open", to="solved", by="a-1", at=at),
+    ]
+    publisher = Service.create("publisher", settings)
+    publisher.bus.declare_publishes(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+    async with build(settings), publisher.app():
+        await publisher.bus.publish(opened, received)
+        await publisher.bus.publish(
+            *(
+                new_event(data, id=f"e-{n}", source="kefu/t", correlationid="c")
+                for n, data in enumerate(later)
+            )
+        )
+        solved = await _projection(settings, "1001", lambda doc: doc["state"]["status"] == "solved")
+    state = solved["state"]
+    assert (state["assignee"], state["priority"], state["tier"]) == ("a-1", "P2", 1)
+
+
+async def _timeline(settings: Settings, ticket_id: str) -> list[dict]:
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url.get_secret_value())
+    try:
+        timeline = client[settings.mongodb_db]["analytics_timeline"]
+        return [
+            entry
+            async for entry in timeline.find({"ticket_id": ticket_id}).sort([("at", 1), ("seq", 1)])
+        ]
+    finally:
+        await client.close()
 
 
 async def _projection(settings: Settings, ticket_id: str, ready, wait_s: float = 15):

@@ -1,17 +1,16 @@
-"""Dedupe through the real broker and store: repeats, restarts, two replicas, and the TTL."""
+"""Dedupe through the real broker and store: repeats, restarts, two replicas, crashes."""
 
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from pymongo import AsyncMongoClient
-
-from services.intake.conversation import thread_keys
 from services.intake.store import IntakeStore
 from services.intake.tickets import joined, joining_events, opened_conversation
 from shared.admin import create_topics
+from shared.decisions import Slot
 from shared.inbound import ChannelMessage
 from shared.service import Service
+from shared.store import ensure_indexes
 from shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.factories import message_body, opening
@@ -76,34 +75,22 @@ async def test_two_replicas_racing_on_the_same_messages_make_one_ticket_each(
     assert {e["data"]["ticket_id"] for e in received} == {e["data"]["ticket_id"] for e in opened}
 
 
-async def test_dedupe_records_expire_after_the_configured_ttl(backend: Backend) -> None:
-    body = message_body("chat", unique("c-"), thread={"conversation_id": unique("conv-")})
-    async with running_intake(backend, dedupe_ttl_s=3600) as intake:
-        await intake.send(body)
-        await intake.take(2, correlationid=f"chat:{body['message_id']}")
-        client = AsyncMongoClient(intake.settings.mongodb_url.get_secret_value(), tz_aware=True)
-        inbound = client[intake.settings.mongodb_db]["intake_inbound"]
-        record = await inbound.find_one({"_id": f"chat:{body['message_id']}"})
-        indexes = [index async for index in await inbound.list_indexes()]
-        await client.close()
-    expected = datetime.now(UTC) + timedelta(seconds=3600)
-    assert abs(record["expires_at"] - expected) < timedelta(seconds=30)
-    assert any(index.get("expireAfterSeconds") == 0 for index in indexes)
-
-
-async def test_after_a_crash_between_record_and_publish_the_recorded_events_go_out(
+async def test_after_a_crash_between_the_ticket_write_and_publishing_the_recorded_events_go_out(
     backend: Backend,
 ) -> None:
-    """The record (outbox) was written, then intake died before publishing: the redelivered
-    message publishes exactly what was recorded, and the ticket it opens is there to join."""
+    """Intake wrote the new ticket with its events, then died before publishing them or
+    pointing the message's keys at it: the redelivered message finds the ticket by the
+    message that opened it and publishes exactly what was recorded; replies then join it."""
     settings = isolated_settings(backend, config=POLICY)
     await create_topics(settings, TEST_PARTITIONS)
     message = ChannelMessage.model_validate(message_body("email", f"<{unique()}@mail>"))
     decided_at = datetime.now(UTC) - timedelta(minutes=5)
     events = opening(message, ticket_id="4242", now=decided_at)
-    store = IntakeStore(Service.create("intake", settings, IntakeStore.indexes()))
-    opens = opened_conversation(message, thread_keys(message), events[0].data)
-    await store.record(message.dedupe_key, events, decided_at, opens)
+    service = Service.create("intake", settings, IntakeStore.indexes())
+    await ensure_indexes(service.db, service.indexes)
+    crashed = Slot("4242")
+    crashed.record(message.dedupe_key, opened_conversation(message, events[0].data), events)
+    assert await IntakeStore(service).tickets.save([crashed]) == set()
 
     async with running_intake(backend, settings) as intake:
         await intake.send(message_body("email", message.message_id))
@@ -111,8 +98,11 @@ async def test_after_a_crash_between_record_and_publish_the_recorded_events_go_o
         reply = message_body("email", unique("m-"), thread={"in_reply_to": message.message_id})
         await intake.send(reply)
         joined_ticket = await intake.ticket_of(f"email:{reply['message_id']}")
+        await intake.send(message_body("email", message.message_id))  # once more: a repeat
+        events_now = await intake.settle(1.5)
     assert [opened, received] == [json.loads(event.to_bytes()) for event in events]
     assert joined_ticket == "4242"
+    assert [e["id"] for e in events_now].count(events[0].id) == 1
 
 
 async def test_two_replicas_racing_on_replies_add_each_once(backend: Backend) -> None:
@@ -150,21 +140,27 @@ async def test_of_two_replicas_deciding_on_one_ticket_version_only_one_writes(
     settings = isolated_settings(backend)
     store = IntakeStore(Service.create("intake", settings, IntakeStore.indexes()))
     first = ChannelMessage.model_validate(message_body("email", "<first@mail>"))
-    opened = opening(first)[0].data
-    await store.open_ticket(opened_conversation(first, thread_keys(first), opened).document())
+    opening_events = opening(first)
+    slot = Slot("1001")
+    slot.record(
+        first.dedupe_key, opened_conversation(first, opening_events[0].data), opening_events
+    )
+    await store.tickets.save([slot])
     reply = ChannelMessage.model_validate(
         message_body("email", "<reply@mail>", thread={"in_reply_to": "<first@mail>"})
     )
-    seen_by_a, seen_by_b = await store.ticket("1001"), await store.ticket("1001")
+    seen_by_a = (await store.tickets.load(["1001"]))["1001"]
+    seen_by_b = (await store.tickets.load(["1001"]))["1001"]
     now_a, now_b = datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=1)
-    events_a = joining_events(reply, seen_by_a, False, now_a)
-    events_b = joining_events(reply, seen_by_b, False, now_b)
+    for seen, now in ((seen_by_a, now_a), (seen_by_b, now_b)):
+        events = joining_events(reply, seen.state, False, now)
+        seen.record(reply.dedupe_key, joined(seen.state, reply, now), events)
 
-    assert await store.change_ticket(joined(seen_by_a, reply, now_a), reply.dedupe_key, events_a)
-    assert not await store.change_ticket(
-        joined(seen_by_b, reply, now_b), reply.dedupe_key, events_b
-    )
-    after = await store.ticket("1001")
-    held = after.held_events(reply.dedupe_key)
-    assert [event.to_bytes() for event in held] == [event.to_bytes() for event in events_a]
-    assert after.message_refs == ["email:first@mail", "email:reply@mail"] and after.version == 2
+    assert await store.tickets.save([seen_by_a]) == set()
+    assert await store.tickets.save([seen_by_b]) == {"1001"}
+    after = (await store.tickets.load(["1001"]))["1001"]
+    held = after.held(reply.dedupe_key)
+    assert [event.to_bytes() for event in held] == [
+        event.to_bytes() for event in joining_events(reply, seen_by_a.state, False, now_a)
+    ]
+    assert after.has_applied(reply.dedupe_key) and after.version == 2

@@ -1,11 +1,24 @@
-"""Pins the MongoDB behaviour kefu relies on, on whichever backend runs the tests."""
+"""Pins every MongoDB operation kefu relies on, on whichever backend runs the tests
+(nx-27017 embedded; real MongoDB with KEFU_TEST_BACKEND=containers or external)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import IndexModel
+from pydantic import BaseModel
+from pymongo import IndexModel, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError
 
-from shared.store import AppliedIds, connect, database, ensure_indexes, insert_new, swap
+from shared.decisions import Slot, StateCollection
+from shared.store import connect, database, ensure_indexes
+
+AT = datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+class Stamp(BaseModel):
+    at: datetime
+    flag: bool
+    ids: list[str]
+    first: str
 
 
 @pytest.fixture
@@ -16,60 +29,135 @@ async def db(settings):
     await client.close()
 
 
-async def test_insert_new_refuses_a_second_document_with_the_same_id(db) -> None:
-    assert await insert_new(db.things, {"_id": "a", "n": 1})
-    assert not await insert_new(db.things, {"_id": "a", "n": 2})
-    assert (await db.things.find_one({"_id": "a"}))["n"] == 1
+async def test_unordered_insert_many_reports_each_duplicate_by_index(db) -> None:
+    await db.things.insert_one({"_id": "b"})
+    with pytest.raises(BulkWriteError) as caught:
+        await db.things.insert_many([{"_id": "a"}, {"_id": "b"}, {"_id": "c"}], ordered=False)
+    assert [(e["index"], e["code"]) for e in caught.value.details["writeErrors"]] == [(1, 11000)]
+    assert {d["_id"] async for d in db.things.find({})} == {"a", "b", "c"}
 
 
-async def test_swap_is_a_compare_and_swap_that_keeps_types(db) -> None:
-    at = datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC)
-    await insert_new(db.things, {"_id": "t", "version": 1, "at": at, "flag": True, "ids": ["x"]})
-    current = await db.things.find_one({"_id": "t"})
-
-    won = await swap(db.things, {**current, "at": at + timedelta(seconds=1), "flag": False}, 1)
-    lost = await swap(db.things, {**current, "flag": True}, 1)
-
-    assert lost is None
-    assert won["version"] == 2
-    stored = await db.things.find_one({"_id": "t"})
-    assert stored["at"] == at + timedelta(seconds=1) and isinstance(stored["at"], datetime)
-    assert stored["flag"] is False and stored["ids"] == ["x"]
+async def test_a_unique_index_on_a_nested_field_refuses_the_second_insert(db) -> None:
+    await ensure_indexes(db, {"things": [IndexModel("state.first", unique=True)]})
+    await db.things.insert_one({"_id": "1", "state": {"first": "r1"}})
+    with pytest.raises(BulkWriteError) as caught:
+        await db.things.insert_many(
+            [{"_id": "2", "state": {"first": "r1"}}, {"_id": "3", "state": {"first": "r3"}}],
+            ordered=False,
+        )
+    assert [e["index"] for e in caught.value.details["writeErrors"]] == [0]
+    found = db.things.find({"state.first": {"$in": ["r1", "r3"]}})
+    assert sorted([d["_id"] async for d in found]) == ["1", "3"]
 
 
-async def test_a_counter_increments_atomically_from_nothing(db) -> None:
-    from pymongo import ReturnDocument
+async def test_bulk_replace_filtered_on_version_is_a_compare_and_swap_per_document(db) -> None:
+    await db.things.insert_many([{"_id": k, "version": 1, "at": AT} for k in ("a", "b", "c")])
+    result = await db.things.bulk_write(
+        [
+            ReplaceOne({"_id": "a", "version": 1}, {"version": 2, "at": AT + timedelta(seconds=1)}),
+            ReplaceOne({"_id": "b", "version": 7}, {"version": 8, "at": AT}),
+            ReplaceOne({"_id": "c", "version": 1}, {"version": 2, "at": AT}),
+        ],
+        ordered=False,
+    )
+    assert result.matched_count == 2
+    stored = {d["_id"]: d async for d in db.things.find({"_id": {"$in": ["a", "b", "c", "x"]}})}
+    assert [stored[k]["version"] for k in ("a", "b", "c")] == [2, 1, 2]
+    assert stored["a"]["at"] == AT + timedelta(seconds=1)
+    assert isinstance(stored["a"]["at"], datetime)  # a replace keeps datetimes as dates
 
+
+async def test_update_with_set_and_upsert_on_id_creates_or_overwrites(db) -> None:
+    """What thread-key pointers use. (ReplaceOne with upsert is not used: nx-27017 inserts a
+    document without the `_id` instead.)"""
+    await db.keys.bulk_write(
+        [
+            UpdateOne({"_id": "k"}, {"$set": {"ticket_id": "1"}}, upsert=True),
+            UpdateOne({"_id": "k"}, {"$set": {"ticket_id": "2"}}, upsert=True),
+            UpdateOne({"_id": "j"}, {"$set": {"ticket_id": "3"}}, upsert=True),
+        ],
+        ordered=False,
+    )
+    assert [d async for d in db.keys.find({}).sort("_id", 1)] == [
+        {"_id": "j", "ticket_id": "3"},
+        {"_id": "k", "ticket_id": "2"},
+    ]
+
+
+async def test_update_filtered_on_version_sets_an_int_only_if_still_there(db) -> None:
+    await db.things.insert_one({"_id": "a", "version": 2, "published": 0})
+    result = await db.things.bulk_write(
+        [
+            UpdateOne({"_id": "a", "version": 2}, {"$set": {"published": 2}}),
+            UpdateOne({"_id": "a", "version": 1}, {"$set": {"published": 1}}),
+        ]
+    )
+    assert result.matched_count == 1
+    assert (await db.things.find_one({"_id": "a"}))["published"] == 2
+
+
+async def test_a_counter_reserves_blocks_atomically_from_nothing(db) -> None:
     values = [
         (
             await db.counters.find_one_and_update(
                 {"_id": "c"},
-                {"$inc": {"seq": 1}},
+                {"$inc": {"seq": 64}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
         )["seq"]
         for _ in range(3)
     ]
-    assert values == [1, 2, 3]
+    assert values == [64, 128, 192]
 
 
-async def test_applied_ids_remember_and_ttl_index(db) -> None:
-    applied = AppliedIds(db.applied, timedelta(days=7))
-    await ensure_indexes(db, {"applied": AppliedIds.indexes(), "other": [IndexModel("k")]})
-    assert not await applied.seen("e-1")
-    await applied.remember("e-1")
-    await applied.remember("e-1")
-    assert await applied.seen("e-1")
-    info = await db.applied.index_information()
-    assert any(spec.get("expireAfterSeconds") == 0 for spec in info.values())
+async def test_expiry_is_a_delete_on_an_indexed_time(db) -> None:
+    await ensure_indexes(db, {"expiring": [IndexModel("expires_at")]})
+    old, new = AT - timedelta(days=1), AT + timedelta(days=1)
+    await db.expiring.insert_many([{"_id": 1, "expires_at": old}, {"_id": 2, "expires_at": new}])
+    deleted = await db.expiring.delete_many({"expires_at": {"$lt": AT}})
+    assert deleted.deleted_count == 1
+    assert [d["_id"] async for d in db.expiring.find({})] == [2]
+
+
+async def test_state_collection_round_trip_and_lost_writers(db) -> None:
+    """The unit's own operations: load, save (insert and replace), lose, mark published."""
+    states = StateCollection(db.states, Stamp)
+    await ensure_indexes(db, {"states": [IndexModel("state.first", unique=True)]})
+    first = Slot("s1")
+    first.record("in-1", Stamp(at=AT, flag=True, ids=["x"], first="r1"), [])
+    assert await states.save([first]) == set() and first.version == 1
+
+    mine, theirs = (await states.load(["s1"]))["s1"], (await states.load(["s1"]))["s1"]
+    assert mine.state == Stamp(at=AT, flag=True, ids=["x"], first="r1")
+    mine.record("in-2", mine.state.model_copy(update={"flag": False}), [])
+    theirs.record("in-3", theirs.state.model_copy(update={"ids": ["y"]}), [])
+    assert await states.save([mine]) == set()
+    assert await states.save([theirs]) == {"s1"}  # it read version 1; the document is at 2
+
+    copy = Slot("s2")
+    copy.record("in-4", Stamp(at=AT, flag=True, ids=[], first="r1"), [])
+    assert await states.save([copy]) == {"s2"}  # the unique index refuses a second opener
+    stored = (await states.load_by("first", ["r1"]))["r1"]
+    assert stored.key == "s1" and stored.version == 2 and stored.applied == ["in-1", "in-2"]
+    assert (await states.load(["nothing"]))["nothing"].version == 0
+
+
+async def test_no_collection_has_a_ttl_index(db, settings) -> None:
+    """nx-27017 scans every query on a collection with a TTL index; kefu declares none."""
+    from services.analytics.store import AnalyticsStore
+    from services.intake.store import IntakeStore
+
+    for indexes in (IntakeStore.indexes(), AnalyticsStore.indexes()):
+        for models in indexes.values():
+            assert not any("expireAfterSeconds" in model.document for model in models)
 
 
 async def test_databases_do_not_share_collections(db, settings) -> None:
     client = connect(settings)
     other = client[f"{settings.mongodb_db}_other"]
     try:
-        await insert_new(db.things, {"_id": "mine"})
+        await db.things.insert_one({"_id": "mine"})
         assert await other.things.find_one({"_id": "mine"}) is None
     finally:
         await client.drop_database(other.name)

@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.guard import describe
+from shared.failures import describe
 from shared.inbound import decode_agent_command, decode_channel_message
 from tests.factories import message_body
 

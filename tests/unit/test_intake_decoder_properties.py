@@ -10,7 +10,7 @@ from services.intake.actions import CommandRejected, decide_command, presence_ev
 from shared.events import decode_event
 from shared.events.base import utc_now
 from shared.events.ops import DeadLetter
-from shared.guard import describe
+from shared.failures import describe
 from shared.inbound import (
     PresenceCommand,
     decode_agent_command,

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.intake.conversation import thread_keys
+from services.intake.conversation import own_keys, thread_keys
 from services.intake.tickets import joined, joining_events, opened_conversation
 from shared.policy import Classification
 from tests.factories import NOW, message, opening
@@ -55,17 +55,30 @@ def test_classification_and_the_message_fill_the_ticket() -> None:
 
 def conversation_of(first, status="new"):
     opened = opening(first)[0].data
-    return opened_conversation(first, thread_keys(first), opened).model_copy(
-        update={"status": status}
-    )
+    return opened_conversation(first, opened).model_copy(update={"status": status})
 
 
 def test_the_opened_conversation_is_what_later_messages_thread_against() -> None:
     first = message("chat", "c-1")
     ticket = conversation_of(first)
-    assert (ticket.ticket_id, ticket.number, ticket.status) == ("1001", 1001, "new")
-    assert ticket.conversation == "chat:conv-1" and ticket.sender == "chat:visitor-42"
-    assert ticket.message_refs == ["chat:c-1"] and ticket.updated_at == NOW
+    assert (ticket.ticket_id, ticket.status, ticket.channel) == ("1001", "new", "chat")
+    assert ticket.first_ref == "ref:chat:c-1" and ticket.updated_at == NOW
+    assert ticket.customer_address == "visitor-42"
+
+
+def test_a_message_points_its_keys_at_its_ticket() -> None:
+    chat = message("chat", "c-1")
+    assert own_keys(chat, thread_keys(chat), "1001") == {
+        "ref:chat:c-1": "1001",
+        "conversation:chat:conv-1": "1001",
+    }
+    sms = message("sms", "s-1")
+    assert own_keys(sms, thread_keys(sms), "1002") == {
+        "ref:sms:s-1": "1002",
+        "sender:sms:+8613800138000": "1002",
+    }
+    email = message("email", "<A@x>", thread={"in_reply_to": "<b@x>"})
+    assert own_keys(email, thread_keys(email), "1003") == {"ref:email:A@x": "1003"}
 
 
 def test_joining_an_open_ticket_is_just_the_message() -> None:
@@ -75,7 +88,7 @@ def test_joining_an_open_ticket_is_just_the_message() -> None:
     assert [e.type for e in events] == ["kefu.ticket.message_received"]
     assert events[0].id == "intake:email:<b@x>:message" and events[0].data.ticket_id == "1001"
     after = joined(ticket, later, NOW + timedelta(hours=1))
-    assert after.message_refs == ["email:a@x", "email:b@x"] and after.status == "open"
+    assert after.status == "open"
     assert after.updated_at == NOW + timedelta(hours=1)
 
 

@@ -30,9 +30,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.admin import create_topics
 from shared.bus import FETCH_MAX_WAIT_MS
-from shared.embedded import EmbeddedStack, Process, free_port
 from shared.settings import Settings, load_settings
 from shared.topics import Topic, topic_name
+from tools.embedded import EmbeddedStack, Process, free_port
 
 RAW_TOPIC = "bench.raw"
 Value = tuple[str, bytes, bytes]  # id, key, value
@@ -193,7 +193,7 @@ async def run_loads(settings: Settings, messages: int, rate: float, backend: str
 def intake_process(settings_env: dict[str, str], log: Path) -> Iterator[Process]:
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "intake"],
+        [sys.executable, "-m", "tools.cli", "run", "intake"],
         env={
             **os.environ,
             **settings_env,

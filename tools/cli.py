@@ -53,7 +53,7 @@ def topics_create(partitions: int | None, replication_factor: int) -> int:
 
 
 def write_docs(path: Path) -> int:
-    from shared.asyncapi import asyncapi_yaml
+    from tools.asyncapi import asyncapi_yaml
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(asyncapi_yaml(), encoding="utf-8")
@@ -64,7 +64,7 @@ def write_docs(path: Path) -> int:
 def run_bench(messages: int, rate: float, use_env: bool) -> int:
     import json
 
-    from shared.bench import bench
+    from tools.bench import bench
 
     print(json.dumps(bench(messages, rate, use_env), ensure_ascii=False, indent=2))
     return 0
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             return write_docs(args.out)
         if args.command == "bench":
             return run_bench(args.messages, args.rate, args.use_env)
-        from shared.up import up
+        from tools.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
     except SettingsError as error:

@@ -147,7 +147,7 @@ class EmbeddedStack:
             [
                 sys.executable,
                 "-m",
-                "shared.mailsink",
+                "tools.mailsink",
                 "--dir",
                 str(self.mail_dir),
                 "--port",

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from shared.admin import create_topics
-from shared.embedded import EmbeddedError, EmbeddedStack, Process, wait_for_port
 from shared.service import SERVICES
 from shared.settings import load_settings
+from tools.embedded import EmbeddedError, EmbeddedStack, Process, wait_for_port
 
 DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
@@ -79,7 +79,7 @@ def _start_service(name: str, port: int, env: dict[str, str], data_dir: Path) ->
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     popen = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", name],
+        [sys.executable, "-m", "tools.cli", "run", name],
         env={**env, "KEFU_HTTP_PORT": str(port)},
         stdout=(logs / f"{name}.log").open("ab"),
         stderr=subprocess.STDOUT,

@@ -1,0 +1,282 @@
+"""The decision unit: one atomic conditional write of one document per key, for a whole batch.
+
+A state document holds one key's state and what makes it idempotent:
+
+    {_id: key, version, state: {...}, applied: [input ids], outbox: [{input, version, events}],
+     published: <highest version whose events are surely on the broker>, writer}
+
+For a batch, `DecisionUnit.handle` reads every key's document with one `$in`, lets the
+service's pure `decide(state, input, now) -> (state, events)` run input after input (an input
+whose id is in `applied` is skipped), writes new documents with one unordered `insert_many`
+and changed ones with one `bulk_write` of version-filtered replaces, and decides the losers
+again on fresh state. Then it publishes the events of every entry above `published` (a
+crashed or beaten writer's too), waits for the acks, and marks them published. The consumer
+commits after that.
+
+Why the pieces are safe:
+- An input's events are written in the same document write as the state they produce, so a
+  replay after a crash finds them there and publishes exactly those: an event id always
+  carries the same data.
+- Whoever writes a document publishes every entry above `published` before marking it, so a
+  mark never covers events that nobody sent.
+- Unpublished entries are never trimmed from the outbox; published ones are, to a bound, so a
+  document's size does not grow with its history. `applied` is bounded the same way.
+- Decisions that span documents (one agent, many tickets) are not made here: a service makes
+  them with one conditional update of the contended document each.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+from pydantic import BaseModel
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from shared.consumer import Input, Rejected
+from shared.errors import PoisonMessage
+from shared.events import CloudEvent, decode_event
+from shared.events.base import utc_now
+from shared.store import Document
+
+S = TypeVar("S", bound=BaseModel)
+I = TypeVar("I")  # noqa: E741
+Events = list[CloudEvent[Any]]
+Publish = Callable[..., Awaitable[None]]
+OUTBOX_SIZE = 20
+APPLIED_SIZE = 200
+DUPLICATE_KEY = 11000
+
+
+class Held(BaseModel):
+    """The events one input produced, kept until they are surely published."""
+
+    input: str
+    version: int
+    events: list[str]
+
+
+@dataclass
+class Slot(Generic[S]):
+    """One key's state document as a batch sees it, with the batch's decisions on top."""
+
+    key: str
+    state: S | None = None
+    version: int = 0  # 0: not stored yet
+    applied: list[str] = field(default_factory=list)
+    outbox: list[Held] = field(default_factory=list)
+    published: int = 0
+    changed: bool = False
+    _fresh: dict[str, Events] = field(default_factory=dict, repr=False)
+
+    def has_applied(self, input_id: str) -> bool:
+        return input_id in self.applied
+
+    def held(self, input_id: str) -> Events | None:
+        """The events recorded for an input, if the outbox still has them."""
+        entry = next((held for held in self.outbox if held.input == input_id), None)
+        return self._events(entry) if entry else None
+
+    def record(self, input_id: str, state: S | None, events: Events) -> None:
+        """The state after an input, and its events, to be written with the next save."""
+        self.state = state
+        self.applied = [*self.applied, input_id][-APPLIED_SIZE:]
+        if events:
+            raw = [event.model_dump_json() for event in events]
+            self.outbox.append(Held(input=input_id, version=self.version + 1, events=raw))
+            self._fresh[input_id] = events
+        self.changed = True
+
+    def unpublished(self) -> Events:
+        """Every recorded event not yet marked published, in the order decided."""
+        return [
+            event
+            for held in self.outbox
+            if held.version > self.published
+            for event in self._events(held)
+        ]
+
+    def _events(self, held: Held) -> Events:
+        return self._fresh.get(held.input) or [decode_event(raw) for raw in held.events]
+
+    def document(self, writer: str) -> Document:
+        outbox = [
+            held
+            for index, held in enumerate(self.outbox)
+            if held.version > self.published or index >= len(self.outbox) - OUTBOX_SIZE
+        ]
+        return {
+            "_id": self.key,
+            "version": self.version + 1,
+            "state": self.state.model_dump() if self.state is not None else None,
+            "applied": self.applied,
+            "outbox": [held.model_dump() for held in outbox],
+            "published": self.published,
+            "writer": writer,
+        }
+
+
+class StateCollection(Generic[S]):
+    """A collection of state documents whose `state` is a `model`."""
+
+    def __init__(self, collection: AsyncCollection[Document], model: type[S]) -> None:
+        self.collection = collection
+        self.model = model
+
+    async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
+        """Every key's slot, with one `$in`; keys not stored yet get an empty slot."""
+        wanted = list(dict.fromkeys(keys))
+        found = await self._find({"_id": {"$in": wanted}}) if wanted else {}
+        return {key: found.get(key) or Slot(key) for key in wanted}
+
+    async def load_by(self, state_field: str, values: Iterable[str]) -> dict[str, Slot[S]]:
+        """Slots whose state field (indexed) is one of `values`, by that value."""
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return {}
+        found = await self._find({f"state.{state_field}": {"$in": wanted}})
+        return {getattr(slot.state, state_field): slot for slot in found.values()}
+
+    async def _find(self, query: Document) -> dict[str, Slot[S]]:
+        return {
+            document["_id"]: self._slot(document) async for document in self.collection.find(query)
+        }
+
+    def _slot(self, document: Document) -> Slot[S]:
+        state = document.get("state")
+        return Slot(
+            key=document["_id"],
+            state=self.model.model_validate(state) if state is not None else None,
+            version=document["version"],
+            applied=document.get("applied", []),
+            outbox=[Held.model_validate(held) for held in document.get("outbox", [])],
+            published=document.get("published", 0),
+        )
+
+    async def save(self, slots: Iterable[Slot[S]]) -> set[str]:
+        """Write every changed slot: new ones inserted, stored ones replaced if still at the
+        version read. The keys that lost to another writer; the winners are now stored."""
+        changed = [slot for slot in slots if slot.changed]
+        writer = uuid.uuid4().hex
+        lost = await self._insert([s for s in changed if s.version == 0], writer)
+        lost |= await self._replace([s for s in changed if s.version > 0], writer)
+        for slot in changed:
+            if slot.key not in lost:
+                slot.version += 1
+                slot.changed = False
+        return lost
+
+    async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
+        if not slots:
+            return set()
+        try:
+            await self.collection.insert_many(
+                [slot.document(writer) for slot in slots], ordered=False
+            )
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(problem["code"] != DUPLICATE_KEY for problem in errors):
+                raise
+            return {slots[problem["index"]].key for problem in errors}
+        return set()
+
+    async def _replace(self, slots: list[Slot[S]], writer: str) -> set[str]:
+        if not slots:
+            return set()
+        writes = [
+            ReplaceOne({"_id": slot.key, "version": slot.version}, slot.document(writer))
+            for slot in slots
+        ]
+        result = await self.collection.bulk_write(writes, ordered=False)
+        if result.matched_count == len(writes):
+            return set()
+        keys = [slot.key for slot in slots]
+        written = self.collection.find({"_id": {"$in": keys}}, {"writer": 1})
+        ours = {document["_id"] async for document in written if document["writer"] == writer}
+        return set(keys) - ours
+
+    async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
+        """Record that the slots' events are on the broker (if nobody wrote since: a later
+        writer publishes and marks them itself)."""
+        pending = [slot for slot in slots if slot.version > slot.published and slot.outbox]
+        if not pending:
+            return
+        await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": slot.key, "version": slot.version},
+                    {"$set": {"published": slot.version}},
+                )
+                for slot in pending
+            ],
+            ordered=False,
+        )
+        for slot in pending:
+            slot.published = slot.version
+
+
+Decide = Callable[[S | None, I, datetime], tuple[S | None, Events]]
+
+
+async def publish_and_mark(
+    publish: Publish, *written: tuple[StateCollection[Any], Iterable[Slot[Any]]]
+) -> None:
+    """Publish every unpublished event of the slots, wait for the acks, then mark them."""
+    groups = [(states, list(slots)) for states, slots in written]
+    await publish(*(event for _, slots in groups for slot in slots for event in slot.unpublished()))
+    for states, slots in groups:
+        await states.mark_published(slots)
+
+
+class DecisionUnit(Generic[I, S]):
+    """A batch of inputs, each deciding on the one key it names, through pure `decide`."""
+
+    def __init__(
+        self,
+        states: StateCollection[S],
+        publish: Publish,
+        *,
+        key: Callable[[I], str],
+        input_id: Callable[[I], str],
+        decide: Decide[S, I],
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.states = states
+        self.publish = publish
+        self.key = key
+        self.input_id = input_id
+        self.decide = decide
+        self.clock = clock
+
+    async def handle(self, inputs: Sequence[Input[I]]) -> list[Rejected]:
+        pending, done, rejected = list(inputs), {}, []
+        while pending:
+            slots = await self.states.load(self.key(one.value) for one in pending)
+            refused = self._decide_all(pending, slots)
+            lost = await self.states.save(slots.values())
+            done.update({key: slot for key, slot in slots.items() if key not in lost})
+            rejected += [
+                refusal for refusal in refused if self.key(refusal.input.value) not in lost
+            ]
+            pending = [one for one in pending if self.key(one.value) in lost]
+        await publish_and_mark(self.publish, (self.states, done.values()))
+        return rejected
+
+    def _decide_all(self, inputs: list[Input[I]], slots: dict[str, Slot[S]]) -> list[Rejected]:
+        now, refused = self.clock(), []
+        for one in inputs:
+            slot, input_id = slots[self.key(one.value)], self.input_id(one.value)
+            if slot.has_applied(input_id):
+                continue
+            with structlog.contextvars.bound_contextvars(**one.log_fields):
+                try:
+                    state, events = self.decide(slot.state, one.value, now)
+                except PoisonMessage as error:
+                    refused.append(Rejected(one, str(error)))
+                    continue
+            slot.record(input_id, state, events)
+        return refused

@@ -1,0 +1,57 @@
+"""A service's Prometheus metrics: records by outcome, batch sizes, store commands, CPU."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from pymongo import monitoring
+
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS
+        self.records = Counter(
+            "kefu_records",
+            "Records consumed, skipped (unknown type) and dead-lettered, by topic",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.batch_records = Histogram(
+            "kefu_batch_records",
+            "Records per consumed batch",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.store_commands = Counter(
+            "kefu_store_commands",
+            "MongoDB commands sent, by command name",
+            ["command"],
+            registry=registry,
+        )
+
+    def consumed(self, records: Sequence[Any], rejected: Sequence[Any], skipped: Sequence[Any]):
+        self.batch_records.observe(len(records))
+        for outcome, some in (("consumed", records), ("skipped", skipped)):
+            for record in some:
+                self.records.labels(record.topic, outcome).inc()
+        for refusal in rejected:
+            self.records.labels(refusal.input.record.topic, "dead_lettered").inc()
+
+    def store_listener(self) -> monitoring.CommandListener:
+        return _CommandCounter(self.store_commands)
+
+
+class _CommandCounter(monitoring.CommandListener):
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.counter.labels(event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass

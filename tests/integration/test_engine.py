@@ -1,0 +1,199 @@
+"""The batch consumer and the decision unit against the real broker and store: poison in the
+middle of a batch, a bug that trips on one input, a store outage in the middle of a batch,
+and two replicas racing on one key."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+from shared.consumer import Input, Record, Rejected
+from shared.decisions import DecisionUnit, StateCollection
+from shared.errors import PoisonMessage
+from shared.events import decode_event, new_event
+from shared.events.schema import envelope_schema
+from shared.events.ticket import Reopened
+from shared.service import Service
+from shared.settings import Settings
+from shared.topics import Topic
+from tests.conftest import Backend, isolated_settings
+from tests.faults import CuttableProxy
+from tests.kafka import TopicReader, produce
+from tests.waiting import wait_until
+
+TicketEvents: Any = envelope_schema(Topic.TICKET_EVENTS)
+
+
+class Tally(BaseModel):
+    inputs: list[str] = []
+
+
+def reopened(event_id: str, ticket_id: str = "1001") -> Any:
+    data = Reopened(ticket_id=ticket_id, by="customer", at=datetime.now(UTC))
+    return new_event(data, id=event_id, source="kefu/test", correlationid=event_id)
+
+
+def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[Any]]:
+    """Every input once on its ticket's tally, and one event of its own on routing.events."""
+    if event.id.startswith("poison"):
+        raise PoisonMessage(f"{event.id} breaks a rule")
+    if event.id.startswith("bug"):
+        raise KeyError("a bug that only this input trips")
+    from shared.events.routing import TicketQueued
+
+    queued = TicketQueued(ticket_id=event.data.ticket_id, skills=[], tier=1, reason="test", at=now)
+    out = new_event(queued, id=f"tally:{event.id}", source="kefu/tally", correlationid=event.id)
+    return Tally(inputs=[*(state.inputs if state else []), event.id]), [out]
+
+
+def tally_service(settings: Settings) -> tuple[Service, StateCollection[Tally]]:
+    service = Service.create("tally", settings)
+    service.bus.declare_publishes(Topic.ROUTING_EVENTS)
+    states = StateCollection(service.db["tally_tickets"], Tally)
+    unit = DecisionUnit(
+        states,
+        service.bus.publish,
+        key=lambda event: event.data.ticket_id,
+        input_id=lambda event: event.id,
+        decide=tally,
+    )
+
+    def decode(record: Record) -> Any:
+        return decode_event(record.value)
+
+    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
+        return await unit.handle(inputs)
+
+    service.bus.consume(
+        Topic.TICKET_EVENTS, decode=decode, handle=handle, schema=TicketEvents, description="t"
+    )
+    return service, states
+
+
+async def tallies(states: StateCollection[Tally], *tickets: str) -> dict[str, list[str]]:
+    slots = await states.load(tickets)
+    return {key: slot.state.inputs if slot.state else [] for key, slot in slots.items()}
+
+
+def values(*events: Any) -> list[Any]:
+    """What to produce: raw bytes and dicts as they are, events as their JSON."""
+    return [e.model_dump(mode="json") if hasattr(e, "model_dump") else e for e in events]
+
+
+async def test_poison_in_the_middle_of_a_batch_goes_to_the_dlq_and_the_rest_is_committed(
+    settings: Settings,
+) -> None:
+    batch = values(
+        reopened("e-1"),
+        b"{not json",
+        reopened("poison-1"),
+        {**reopened("e-x").model_dump(mode="json"), "type": "kefu.ticket.teleported"},
+        reopened("e-2"),
+        reopened("e-1"),  # a repeat
+        reopened("e-3", ticket_id="1002"),
+    )
+    await produce(settings, Topic.TICKET_EVENTS, *batch, key="one-partition")
+    service, states = tally_service(settings)
+    async with service.app(), TopicReader(settings, Topic.DLQ, Topic.ROUTING_EVENTS) as reader:
+        letters = await reader.take(2, lambda e: e["type"] == "kefu.dlq.message")
+        await wait_until(lambda: len(reader.seen) >= 5)
+        tallied = await tallies(states, "1001", "1002")
+        published = [e["id"] for e in await reader.settle(1.0) if e["type"] == "kefu.ticket.queued"]
+    assert tallied == {"1001": ["e-1", "e-2"], "1002": ["e-3"]}
+    reasons = sorted(letter["data"]["error"] for letter in letters)
+    assert reasons[0].startswith("not UTF-8 JSON") and reasons[1] == "poison-1 breaks a rule"
+    assert [letter["data"]["offset"] for letter in letters] == [1, 2]
+    assert sorted(published) == ["tally:e-1", "tally:e-2", "tally:e-3"]
+
+    again, states = tally_service(settings)  # committed: a restart reads nothing again
+    async with again.app():
+        await produce(settings, Topic.TICKET_EVENTS, *values(reopened("e-4")), key="one-partition")
+        await wait_until_tallied(states, "1001", 3)
+        assert await tallies(states, "1001") == {"1001": ["e-1", "e-2", "e-4"]}
+
+
+async def test_a_bug_that_one_input_trips_dead_letters_that_input_alone(
+    settings: Settings,
+) -> None:
+    batch = values(reopened("e-1"), reopened("bug-1"), reopened("e-2"))
+    await produce(settings, Topic.TICKET_EVENTS, *batch, key="one-partition")
+    service, states = tally_service(settings)
+    async with service.app(), TopicReader(settings, Topic.DLQ) as reader:
+        [letter] = await reader.take(1, wait_s=30)
+        await wait_until_tallied(states, "1001", 2)
+        assert await tallies(states, "1001") == {"1001": ["e-1", "e-2"]}
+    assert letter["data"]["error"].startswith("unhandled error: KeyError")
+    assert letter["data"]["offset"] == 1
+
+
+async def test_a_store_outage_in_the_middle_of_a_batch_loses_and_doubles_nothing(
+    backend: Backend,
+) -> None:
+    store = urlsplit(backend.mongodb_url)
+    proxy = await CuttableProxy(store.hostname, store.port).start()
+    through_proxy = store._replace(
+        netloc=store.netloc.replace(f"{store.hostname}:{store.port}", f"127.0.0.1:{proxy.port}")
+    )
+    settings = isolated_settings(backend, mongodb_url=through_proxy.geturl())
+    from shared.admin import create_topics
+
+    await create_topics(settings, 3)
+    tickets = [str(2000 + n) for n in range(40)]
+    events = [reopened(f"e-{t}-{i}", ticket_id=t) for i in range(5) for t in tickets]
+    service, states = tally_service(settings)
+    async with service.app(), TopicReader(settings, Topic.ROUTING_EVENTS) as reader:
+        sending = asyncio.create_task(produce_each(settings, events))
+        await reader.take(20, wait_s=30)
+        await proxy.cut()  # the store is gone while batches are in flight
+        await asyncio.sleep(3)
+        await proxy.restore()
+        await sending
+        await reader.take(len(events), wait_s=60)
+        published = await reader.settle(1.5)
+        by_ticket = await tallies(states, *tickets)
+    for ticket in tickets:
+        assert by_ticket[ticket] == [f"e-{ticket}-{i}" for i in range(5)], ticket
+    by_id: dict[str, Any] = {}
+    for event in published:
+        assert by_id.setdefault(event["id"], event) == event, "an id carried different data"
+    assert len(by_id) == len(events)
+
+
+async def test_two_replicas_racing_on_one_key_apply_each_input_once(settings: Settings) -> None:
+    """The same events under different Kafka keys reach both replicas at once; both decide on
+    ticket 1001's document and every input ends on it exactly once."""
+    first, states = tally_service(settings)
+    second, _ = tally_service(settings)
+    events = [reopened(f"e-{n}") for n in range(60)]
+    async with first.app(), second.app(), TopicReader(settings, Topic.ROUTING_EVENTS) as reader:
+        await asyncio.sleep(3)  # both replicas are members of the group
+        for copy in range(3):
+            for event in events:
+                await produce(
+                    settings, Topic.TICKET_EVENTS, *values(event), key=f"{copy}{event.id}"
+                )
+        await wait_until_tallied(states, "1001", len(events), wait_s=60)
+        published = await reader.settle(2.0)
+        inputs = (await tallies(states, "1001"))["1001"]
+    assert sorted(inputs) == sorted(event.id for event in events)
+    by_id: dict[str, Any] = {}
+    for event in published:
+        assert by_id.setdefault(event["id"], event) == event, "an id carried different data"
+    assert len(by_id) == len(events)
+
+
+async def produce_each(settings: Settings, events: list[Any]) -> None:
+    for event in events:
+        await produce(settings, Topic.TICKET_EVENTS, *values(event), key=event.data.ticket_id)
+
+
+async def wait_until_tallied(
+    states: StateCollection[Tally], ticket: str, count: int, wait_s: float = 30
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while len((await tallies(states, ticket))[ticket]) < count and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    assert len((await tallies(states, ticket))[ticket]) >= count

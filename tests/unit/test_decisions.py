@@ -1,0 +1,70 @@
+"""The decision unit's slot: idempotence, the outbox and what a document holds."""
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from shared.decisions import APPLIED_SIZE, OUTBOX_SIZE, Slot
+from shared.events import new_event
+from shared.events.ticket import Reopened
+
+AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+class Count(BaseModel):
+    n: int
+
+
+def reopened(event_id: str):
+    data = Reopened(ticket_id="1001", by="customer", at=AT)
+    return new_event(data, id=event_id, source="kefu/t", correlationid="c", time=AT)
+
+
+def test_a_recorded_input_is_applied_and_its_events_held_until_published() -> None:
+    slot: Slot[Count] = Slot("k")
+    slot.record("in-1", Count(n=1), [reopened("e-1")])
+    assert slot.has_applied("in-1") and not slot.has_applied("in-2")
+    assert [e.id for e in slot.held("in-1")] == ["e-1"]
+    assert [e.id for e in slot.unpublished()] == ["e-1"]
+    slot.version, slot.published = 1, 1
+    assert slot.unpublished() == []
+
+
+def test_events_read_back_from_a_document_are_the_same_bytes() -> None:
+    slot: Slot[Count] = Slot("k")
+    event = reopened("e-1")
+    slot.record("in-1", Count(n=1), [event])
+    document = slot.document(writer="w")
+    stored = Slot("k", Count(n=1), version=1, outbox=[], applied=document["applied"])
+    from shared.decisions import Held
+
+    stored.outbox = [Held.model_validate(held) for held in document["outbox"]]
+    assert [e.to_bytes() for e in stored.unpublished()] == [event.to_bytes()]
+
+
+def test_a_document_carries_state_version_applied_outbox_and_writer() -> None:
+    slot: Slot[Count] = Slot("k", Count(n=1), version=3, published=3)
+    slot.record("in-9", Count(n=2), [reopened("e-9")])
+    document = slot.document(writer="w-1")
+    assert document["_id"] == "k" and document["version"] == 4 and document["writer"] == "w-1"
+    assert document["state"] == {"n": 2} and document["applied"] == ["in-9"]
+    assert [(h["input"], h["version"]) for h in document["outbox"]] == [("in-9", 4)]
+
+
+def test_published_entries_are_trimmed_to_a_bound_and_unpublished_ones_never() -> None:
+    slot: Slot[Count] = Slot("k", Count(n=0))
+    for index in range(OUTBOX_SIZE + 10):
+        slot.record(f"in-{index}", Count(n=index), [reopened(f"e-{index}")])
+        slot.version += 1
+    assert len(slot.document("w")["outbox"]) == OUTBOX_SIZE + 10  # none published yet
+    slot.published = slot.version
+    kept = slot.document("w")["outbox"]
+    assert len(kept) == OUTBOX_SIZE and kept[-1]["input"] == f"in-{OUTBOX_SIZE + 9}"
+
+
+def test_applied_ids_are_bounded() -> None:
+    slot: Slot[Count] = Slot("k")
+    for index in range(APPLIED_SIZE + 5):
+        slot.record(f"in-{index}", Count(n=index), [])
+    assert len(slot.applied) == APPLIED_SIZE and not slot.has_applied("in-0")
+    assert slot.outbox == []  # inputs without events hold nothing
