@@ -5,7 +5,7 @@ from contextlib import suppress
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.bus import kafka_security
+from shared.bus import client_options
 from shared.settings import Settings
 from shared.topics import all_topic_names
 
@@ -18,17 +18,7 @@ async def create_topics(
 ) -> list[str]:
     """Create every kefu topic (or every one of `names`) that does not exist yet; the names
     created."""
-    security = kafka_security(settings)
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
-        security_protocol=settings.kafka_security_protocol,
-        ssl_context=security.ssl_context if security else None,
-        sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        sasl_plain_username=settings.kafka_sasl_username,
-        sasl_plain_password=settings.kafka_sasl_password.get_secret_value()
-        if settings.kafka_sasl_password
-        else None,
-    )
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

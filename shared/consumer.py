@@ -16,7 +16,7 @@ import structlog
 from aiokafka import ConsumerRecord
 
 from shared.errors import PoisonMessage
-from shared.events import new_event
+from shared.events import CloudEvent, new_event
 from shared.events.base import utc_now
 from shared.events.ops import DeadLetter
 from shared.failures import Failure, Step, backoff_s, classify, describe, next_step, payload_text
@@ -76,13 +76,14 @@ class BatchConsumer:
     ) -> tuple[list[Input[Any]], list[Rejected], list[Record]]:
         inputs, rejected, skipped = [], [], []
         for record in records:
-            fields = log_fields(record)
             try:
                 size = len(record.value or b"")
                 if size > self.max_body_bytes:
                     raise PoisonMessage(f"body of {size} bytes exceeds KEFU_MAX_BODY_BYTES")
-                inputs.append(Input(record, self.decode(record), fields))
+                value = self.decode(record)
+                inputs.append(Input(record, value, log_fields(record, value)))
             except Exception as error:
+                fields = log_fields(record)
                 if classify(error) is Failure.UNKNOWN_TYPE:
                     log.warning("event of unknown type skipped", error=str(error)[:300], **fields)
                     skipped.append(record)
@@ -153,26 +154,38 @@ def dead_letter(service: str, refusal: Rejected) -> Any:
     return new_event(letter, id=event_id, source=f"kefu/{service}", correlationid=str(correlation))
 
 
-def log_fields(record: Record) -> dict[str, Any]:
-    """Where a record is, and the ids that tie it to its ticket and its chain."""
-    fields: dict[str, Any] = {
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-    }
-    head = peek(record.value)
+def log_fields(record: Record, value: Any = None) -> dict[str, Any]:
+    """Where a record is, and the ids that tie it to its ticket and its chain: from its
+    decoded value, or (when it could not be decoded) from whatever JSON it holds."""
+    ids = _ids_of_value(value) if value is not None else _ids_of_json(peek(record.value))
+    where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    return where | {key: found for key, found in ids.items() if found is not None}
+
+
+def _ids_of_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, CloudEvent):
+        return {
+            "event_id": value.id,
+            "event_type": value.type,
+            "correlation_id": value.correlationid,
+            "ticket_id": getattr(value.data, "ticket_id", None),
+        }
+    correlation = getattr(value, "dedupe_key", None) or getattr(value, "command_id", None)
+    return {"correlation_id": correlation, "ticket_id": getattr(value, "ticket_id", None)}
+
+
+def _ids_of_json(head: dict[str, Any]) -> dict[str, Any]:
     if head.get("specversion"):
         data = head.get("data")
-        fields.update(
-            event_id=head.get("id"),
-            event_type=head.get("type"),
-            correlation_id=head.get("correlationid"),
-            ticket_id=data.get("ticket_id") if isinstance(data, dict) else None,
-        )
-    elif "message_id" in head or "command_id" in head:
-        fields["correlation_id"] = inbound_correlation(head)
-        fields["ticket_id"] = head.get("ticket_id")
-    return {key: value for key, value in fields.items() if value is not None}
+        return {
+            "event_id": head.get("id"),
+            "event_type": head.get("type"),
+            "correlation_id": head.get("correlationid"),
+            "ticket_id": data.get("ticket_id") if isinstance(data, dict) else None,
+        }
+    if "message_id" in head or "command_id" in head:
+        return {"correlation_id": inbound_correlation(head), "ticket_id": head.get("ticket_id")}
+    return {}
 
 
 def inbound_correlation(head: dict[str, Any]) -> Any:

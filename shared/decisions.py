@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import structlog
 from pydantic import BaseModel
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -86,7 +85,7 @@ class Slot(Generic[S]):
         self.state = state
         self.applied = [*self.applied, input_id][-APPLIED_SIZE:]
         if events:
-            raw = [event.model_dump_json() for event in events]
+            raw = [event.to_bytes().decode() for event in events]
             self.outbox.append(Held(input=input_id, version=self.version + 1, events=raw))
             self._fresh[input_id] = events
         self.changed = True
@@ -272,11 +271,10 @@ class DecisionUnit(Generic[I, S]):
             slot, input_id = slots[self.key(one.value)], self.input_id(one.value)
             if slot.has_applied(input_id):
                 continue
-            with structlog.contextvars.bound_contextvars(**one.log_fields):
-                try:
-                    state, events = self.decide(slot.state, one.value, now)
-                except PoisonMessage as error:
-                    refused.append(Rejected(one, str(error)))
-                    continue
+            try:
+                state, events = self.decide(slot.state, one.value, now)
+            except PoisonMessage as error:
+                refused.append(Rejected(one, str(error)))
+                continue
             slot.record(input_id, state, events)
         return refused

@@ -105,7 +105,7 @@ class Service:
                 ("/metrics", make_asgi_app(self.registry)),
                 *routes,
             ],
-            on_startup=[self._prepare_store],
-            after_shutdown=[self._close_store],
+            on_startup=[self._prepare_store, self.bus.start],
+            after_shutdown=[self.bus.stop, self._close_store],
             logger=get_logger("faststream.app"),
         )

@@ -1,21 +1,24 @@
-"""`kefu bench`: intake's throughput and latency next to the raw broker's, in one run.
+"""`kefu bench`: intake's throughput and latency next to the raw broker's, in one run, as
+users run kefu: every service running and tickets already in the store.
 
-On a fresh embedded stack (or the KEFU_* servers with --use-env), with `kefu run intake` as
-its own process, two loads go through the same broker:
+On a fresh embedded stack (or the KEFU_* servers with --use-env), the six services start as
+their own processes (`kefu run …`, as `kefu up` starts them), then `--seed` customer messages
+go through first so the store already holds that many tickets. Two loads then go through the
+same broker:
 - raw: values produced to a bench topic and consumed back; what the broker alone does here;
 - kefu: customer messages (each opens a ticket) produced to channel.inbound and consumed as
   `kefu.ticket.message_received` from ticket.events: two hops with validation, threading,
-  classification and the MongoDB writes in between.
-Each load runs as a burst (throughput), then paced at --rate (latency percentiles). The
-result is one JSON object on stdout; the ratios are kefu ÷ raw.
+  classification and the MongoDB writes in between, while analytics and the other services
+  read the same events.
+Each load runs as a burst (throughput), then paced at --rate (latency percentiles). Intake's
+/metrics gives MongoDB commands and CPU per message during the burst. The result is one JSON
+object on stdout; the ratios are kefu ÷ raw.
 """
 
 import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -27,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.admin import create_topics
 from shared.bus import FETCH_MAX_WAIT_MS
+from shared.service import SERVICES
 from shared.settings import Settings, load_settings
 from shared.topics import Topic, topic_name
-from tools.embedded import EmbeddedStack, Process, free_port
+from tools.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 
 RAW_TOPIC = "bench.raw"
 Value = tuple[str, bytes, bytes]  # id, key, value
@@ -165,17 +170,88 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-async def run_loads(settings: Settings, messages: int, rate: float, backend: str) -> dict[str, Any]:
+def scrape(process: Process) -> dict[str, float]:
+    """The totals bench reads from a service's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    totals = {"store_commands": 0.0, "cpu_s": 0.0, "rss_mb": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "kefu_store_commands_total":
+                totals["store_commands"] += sample.value
+            elif sample.name == "process_cpu_seconds_total":
+                totals["cpu_s"] += sample.value
+            elif sample.name == "process_resident_memory_bytes":
+                totals["rss_mb"] = round(sample.value / 2**20, 1)
+    return totals
+
+
+def cpu_seconds(pid: int) -> float:
+    """A child process's CPU time so far (user + system), from /proc on Linux."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def costs(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
+) -> dict[str, Any]:
+    """Store commands, CPU per message (per process) and memory, over a burst."""
+
+    def per_message(name: str, key: str, scale: float = 1) -> float:
+        return round((after[name][key] - before[name][key]) * scale / messages, 3)
+
+    services = [name for name in after if name in SERVICES]
+    return {
+        "intake_store_commands_per_message": per_message("intake", "store_commands"),
+        "intake_cpu_ms_per_message": per_message("intake", "cpu_s", 1000),
+        "all_services_cpu_ms_per_message": round(
+            sum(per_message(name, "cpu_s", 1000) for name in services), 3
+        ),
+        "cpu_ms_per_message": {name: per_message(name, "cpu_s", 1000) for name in after},
+        "rss_mb": {name: after[name]["rss_mb"] for name in services},
+    }
+
+
+def snapshot(services: dict[str, Process], servers: list[Process]) -> dict[str, dict[str, float]]:
+    """Every service's /metrics totals, and the CPU of the embedded servers."""
+    taken = {name: scrape(process) for name, process in services.items()}
+    for server in servers:
+        taken[server.name.split()[0]] = {"cpu_s": cpu_seconds(server.popen.pid)}
+    return taken
+
+
+async def run_loads(
+    settings: Settings,
+    services: dict[str, Process],
+    servers: list[Process],
+    messages: int,
+    rate: float,
+    seed: int,
+) -> dict[str, Any]:
+    raw, kefu = raw_load(settings), kefu_load(settings)
+    seeded = await measure(settings, kefu, seed, rate=None) if seed else None
     results = {}
-    for load in (raw_load(settings), kefu_load(settings)):
+    for load in (raw, kefu):
         await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
+        before = snapshot(services, servers)
         burst = await measure(settings, load, messages, rate=None)
+        after = snapshot(services, servers)
         paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
         results[load.name] = summary(burst, paced)
+        if load is kefu:
+            results[load.name]["burst_costs"] = costs(before, after, messages)
+    if seeded:
+        results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
+    return results
+
+
+def report(results: dict[str, Any], messages: int, rate: float, seed: int, backend: str) -> dict:
     raw, kefu = results["raw"], results["kefu"]
     return {
         "benchmark": "channel.inbound → intake → ticket.events (message_received)",
         "backend": backend,
+        "services_running": list(SERVICES),
+        "tickets_stored_before": seed,
         "messages": messages,
         "paced_rate_per_s": rate,
         "cpus": os.cpu_count(),
@@ -190,42 +266,20 @@ async def run_loads(settings: Settings, messages: int, rate: float, backend: str
 
 
 @contextmanager
-def intake_process(settings_env: dict[str, str], log: Path) -> Iterator[Process]:
-    port = free_port()
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "run", "intake"],
-        env={
-            **os.environ,
-            **settings_env,
-            "KEFU_HTTP_PORT": str(port),
-            "KEFU_LOG_LEVEL": "WARNING",
-        },
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    process = Process("intake", port, popen)
+def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Process]]:
+    started: dict[str, Process] = {}
     try:
-        _wait_ready(process, log)
-        yield process
+        for name in SERVICES:
+            started[name] = start_service(name, free_port(), env, log_dir)
+        for process in started.values():
+            wait_ready(process, log_dir / f"{process.name}.log")
+        yield started
     finally:
-        process.stop(timeout=15)
+        for process in started.values():
+            process.stop(timeout=15)
 
 
-def _wait_ready(process: Process, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"intake exited with {process.popen.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/readyz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"intake was not ready within 60 s; see {log}")
-
-
-def bench(messages: int, rate: float, use_env: bool) -> dict[str, Any]:
+def bench(messages: int, rate: float, seed: int, use_env: bool) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
@@ -236,9 +290,12 @@ def bench(messages: int, rate: float, use_env: bool) -> dict[str, Any]:
                 **{key.removeprefix("KEFU_").lower(): value for key, value in env.items()}
             )
             asyncio.run(_create_topics(settings))
-            with intake_process(env, Path(tmp) / "intake.log"):
-                backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
-                return asyncio.run(run_loads(settings, messages, rate, backend))
+            service_env = {**os.environ, **env, "KEFU_LOG_LEVEL": "WARNING"}
+            with all_services(service_env, Path(tmp) / "logs") as services:
+                servers = stack.processes if stack else []
+                results = asyncio.run(run_loads(settings, services, servers, messages, rate, seed))
+            backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
+            return report(results, messages, rate, seed, backend)
         finally:
             if stack:
                 stack.stop()

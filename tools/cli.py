@@ -61,12 +61,12 @@ def write_docs(path: Path) -> int:
     return 0
 
 
-def run_bench(messages: int, rate: float, use_env: bool) -> int:
+def run_bench(messages: int, rate: float, seed: int, use_env: bool) -> int:
     import json
 
     from tools.bench import bench
 
-    print(json.dumps(bench(messages, rate, use_env), ensure_ascii=False, indent=2))
+    print(json.dumps(bench(messages, rate, seed, use_env), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -88,7 +88,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--http-port", type=int, default=8081, help="first service port")
     bench = commands.add_parser("bench", help="intake throughput and latency vs the raw broker")
     bench.add_argument("--messages", type=int, default=2000, help="messages in the burst")
-    bench.add_argument("--rate", type=float, default=50, help="paced messages a second")
+    bench.add_argument("--rate", type=float, default=200, help="paced messages a second")
+    bench.add_argument(
+        "--seed", type=int, default=20000, help="tickets opened before measuring (data in store)"
+    )
     bench.add_argument(
         "--use-env", action="store_true", help="the KEFU_* servers instead of an embedded stack"
     )
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "docs":
             return write_docs(args.out)
         if args.command == "bench":
-            return run_bench(args.messages, args.rate, args.use_env)
+            return run_bench(args.messages, args.rate, args.seed, args.use_env)
         from tools.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,35 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+
+
+def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
+    """`kefu run <name>` as a child process on `port`, logging to `log_dir/<name>.log`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", "run", name],
+        env={**env, "KEFU_HTTP_PORT": str(port)},
+        stdout=(log_dir / f"{name}.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return Process(name, port, popen)
+
+
+def wait_ready(process: Process, log: Path, within_s: float = 60) -> None:
+    """Until the service's /readyz answers 200 (its broker and store are reachable)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise EmbeddedError(f"{process.name} exited with {process.popen.returncode}; see {log}")
+        try:
+            url = f"http://127.0.0.1:{process.port}/readyz"
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise EmbeddedError(f"{process.name} was not ready within {within_s:.0f} s; see {log}")
 
 
 @dataclass

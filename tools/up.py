@@ -4,7 +4,6 @@ import asyncio
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from shared.admin import create_topics
 from shared.service import SERVICES
 from shared.settings import load_settings
-from tools.embedded import EmbeddedError, EmbeddedStack, Process, wait_for_port
+from tools.embedded import EmbeddedError, EmbeddedStack, Process, start_service, wait_for_port
 
 DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
@@ -38,7 +37,7 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
         settings = load_settings(kafka_bootstrap=stack.kafka_bootstrap)
         asyncio.run(create_topics(settings, settings.topic_partitions))
         for offset, name in enumerate(SERVICES):
-            services[name] = _start_service(name, http_port + offset, env, data_dir)
+            services[name] = start_service(name, http_port + offset, env, data_dir / "logs")
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
         _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token)
@@ -75,20 +74,6 @@ def _stop_on_signals() -> list[bool]:
     return stopping
 
 
-def _start_service(name: str, port: int, env: dict[str, str], data_dir: Path) -> Process:
-    logs = data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "run", name],
-        env={**env, "KEFU_HTTP_PORT": str(port)},
-        stdout=(logs / f"{name}.log").open("ab"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    return Process(name, port, popen)
-
-
 def _supervise(
     services: dict[str, Process], env: dict[str, str], data_dir: Path, stopping: list[bool]
 ) -> None:
@@ -97,7 +82,7 @@ def _supervise(
             if process.popen.poll() is not None:
                 print(f"{name} exited with {process.popen.returncode}; restarting", flush=True)
                 time.sleep(RESTART_DELAY_S)
-                services[name] = _start_service(name, process.port, env, data_dir)
+                services[name] = start_service(name, process.port, env, data_dir / "logs")
         time.sleep(0.5)
 
 

@@ -6,7 +6,7 @@ from faststream.asgi import AsgiFastStream
 
 from services.analytics.projection import fold
 from services.analytics.store import AnalyticsStore
-from shared.consumer import Input, Record, Rejected
+from shared.consumer import Record
 from shared.decisions import DecisionUnit
 from shared.events import decode_event
 from shared.events.schema import envelope_schema
@@ -20,7 +20,7 @@ TOPICS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("analytics", settings, AnalyticsStore.indexes())
     store = AnalyticsStore(service)
-    projections = DecisionUnit(
+    unit = DecisionUnit(
         store.tickets,
         service.bus.publish,
         key=lambda event: event.data.ticket_id,
@@ -28,18 +28,13 @@ def build(settings: Settings) -> AsgiFastStream:
         decide=lambda projection, event, now: (fold(projection, event), []),
     )
 
-    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
-        """Every ticket and routing event onto its ticket's timeline and projection."""
-        await store.add_to_timelines([one.value for one in inputs])
-        return await projections.handle(inputs)
-
     def decode(record: Record) -> Any:
         return decode_event(record.value)
 
     service.bus.consume(
         *TOPICS,
         decode=decode,
-        handle=handle,
+        handle=unit.handle,
         schema=envelope_schema(*TOPICS),
         description="Folds every ticket and routing event into the ticket's projection.",
     )

@@ -1,8 +1,8 @@
 """Pure fold: a ticket's projection after one more event. No I/O.
 
-The projection holds the ticket's current fields and counters, never its history (the
-timeline is a collection of its own), so folding an event costs the same on a ticket's
-first event and on its thousandth. Events may arrive across topics out of order (an
+The projection holds the ticket's current fields, counters and its latest TIMELINE_SIZE
+events, never its whole history, so folding an event costs the same on a ticket's first
+event and on its thousandth. Events may arrive across topics out of order (an
 assignment before the ticket's `opened`): `opened` fills in what it carries without moving a
 status that later events already set.
 """
@@ -26,6 +26,7 @@ from shared.events.ticket import (
     TicketOpened,
 )
 
+TIMELINE_SIZE = 50
 OPENED_FIELDS = (
     "channel",
     "customer",
@@ -39,6 +40,14 @@ OPENED_FIELDS = (
     "first_message_id",
     "opened_at",
 )
+
+
+class TimelineEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: str
+    at: datetime
 
 
 class TicketProjection(BaseModel):
@@ -66,13 +75,16 @@ class TicketProjection(BaseModel):
     sla: dict[str, Any] = {}
     csat: int | None = None
     updated_at: datetime | None = None
+    timeline: list[TimelineEntry] = []
 
 
 def fold(projection: TicketProjection | None, event: CloudEvent[Any]) -> TicketProjection:
     """The projection with `event` folded in."""
     current = projection or TicketProjection(ticket_id=event.data.ticket_id)
     changes = _changes(current, event.data)
-    return current.model_copy(update={**changes, "updated_at": event.time})
+    entry = TimelineEntry(id=event.id, type=event.type, at=event.time)
+    timeline = [*current.timeline, entry][-TIMELINE_SIZE:]
+    return current.model_copy(update={**changes, "updated_at": event.time, "timeline": timeline})
 
 
 def _changes(current: TicketProjection, data: Any) -> dict[str, Any]:

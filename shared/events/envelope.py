@@ -1,8 +1,9 @@
 """The CloudEvents 1.0 envelope (structured JSON mode) around every canonical event."""
 
+from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import UnknownEventType
 from shared.events.base import EventData, Timestamp, utc_now
@@ -26,6 +27,11 @@ class CloudEvent(BaseModel, Generic[DataT]):
     data: DataT
 
     def to_bytes(self) -> bytes:
+        return self._json
+
+    @cached_property
+    def _json(self) -> bytes:
+        """Serialized once: an event is written to the outbox and to the broker."""
         return self.model_dump_json().encode()
 
 
@@ -50,17 +56,15 @@ def new_event(
     )
 
 
-class _RawEnvelope(CloudEvent[Any]):  # type: ignore[type-var]
-    data: dict[str, Any]
-
-
 def decode_event(raw: bytes | str) -> CloudEvent[Any]:
-    """Parse and validate an event; raises ValidationError or UnknownEventType."""
-    from shared.events.registry import EVENT_TYPES
+    """Parse and validate an event in one pass (envelope and data, chosen by `type`);
+    raises ValidationError, or UnknownEventType for a type this version does not know."""
+    from shared.events.schema import any_event
 
-    envelope = _RawEnvelope.model_validate_json(raw)
-    model = EVENT_TYPES.get(envelope.type)
-    if model is None:
-        raise UnknownEventType(envelope.type)
-    data = model.model_validate(envelope.data)
-    return CloudEvent[model](**{**envelope.model_dump(exclude={"data"}), "data": data})  # type: ignore[valid-type]
+    try:
+        return any_event().validate_json(raw)
+    except ValidationError as error:
+        unknown = [e for e in error.errors() if e["type"] == "union_tag_invalid"]
+        if unknown and not unknown[0]["loc"]:
+            raise UnknownEventType(str(unknown[0]["ctx"]["tag"])) from None
+        raise

@@ -3,11 +3,11 @@
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model
+from pydantic import Field, TypeAdapter, create_model
 
 from shared.events.base import EventData
 from shared.events.envelope import CloudEvent
-from shared.events.registry import event_types_on
+from shared.events.registry import EVENT_TYPES, event_types_on
 from shared.topics import Topic
 
 
@@ -28,3 +28,10 @@ def envelope_schema(*topics: Topic) -> Any:
     if len(envelopes) == 1:
         return envelopes[0]
     return Annotated[Union[envelopes], Field(discriminator="type")]  # noqa: UP007
+
+
+@cache
+def any_event() -> TypeAdapter[Any]:
+    """Every event type kefu knows, discriminated by `type`: one validation decodes any."""
+    envelopes = tuple(typed_envelope(model) for model in EVENT_TYPES.values())
+    return TypeAdapter(Annotated[Union[envelopes], Field(discriminator="type")])  # noqa: UP007

@@ -11,7 +11,18 @@ pytestmark = pytest.mark.e2e
 
 def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tools.cli", "bench", "--messages", "60", "--rate", "20"],
+        [
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "bench",
+            "--messages",
+            "60",
+            "--rate",
+            "20",
+            "--seed",
+            "50",
+        ],
         capture_output=True,
         timeout=180,
         check=True,
@@ -22,3 +33,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         latency = result[load]["latency_ms"]
         assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     assert set(result["ratio"]) == {"throughput", "p50_latency", "p99_latency"}
+    costs = result["kefu"]["burst_costs"]
+    assert costs["intake_store_commands_per_message"] > 0
+    assert costs["intake_cpu_ms_per_message"] > 0
+    assert result["tickets_stored_before"] == 50 and len(result["services_running"]) == 6

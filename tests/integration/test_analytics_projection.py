@@ -27,7 +27,7 @@ async def test_ticket_events_fold_into_one_projection_even_when_repeated(
         await _projection(settings, "1001", lambda doc: doc["state"]["messages"] == 1)
         await asyncio.sleep(1.0)
         projection = (await _projection(settings, "1001", lambda doc: True))["state"]
-        timeline = await _timeline(settings, "1001")
+        timeline = projection["timeline"]
 
     assert projection["status"] == "new"
     assert projection["priority"] == "P3" and projection["messages"] == 1
@@ -62,18 +62,6 @@ async def test_a_solved_ticket_shows_solved_with_its_assignee(settings: Settings
         solved = await _projection(settings, "1001", lambda doc: doc["state"]["status"] == "solved")
     state = solved["state"]
     assert (state["assignee"], state["priority"], state["tier"]) == ("a-1", "P2", 1)
-
-
-async def _timeline(settings: Settings, ticket_id: str) -> list[dict]:
-    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url.get_secret_value())
-    try:
-        timeline = client[settings.mongodb_db]["analytics_timeline"]
-        return [
-            entry
-            async for entry in timeline.find({"ticket_id": ticket_id}).sort([("at", 1), ("seq", 1)])
-        ]
-    finally:
-        await client.close()
 
 
 async def _projection(settings: Settings, ticket_id: str, ready, wait_s: float = 15):

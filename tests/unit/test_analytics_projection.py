@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from services.analytics.projection import fold
+from services.analytics.projection import TIMELINE_SIZE, fold
 from shared.events import new_event
 from shared.events.routing import TicketAssigned, TicketUnassigned
 from shared.events.ticket import (
@@ -38,6 +38,15 @@ def test_opening_events_fold_into_a_new_ticket() -> None:
     assert (projection.status, projection.priority, projection.tier) == ("new", "P3", 1)
     assert projection.channel == "sms" and projection.messages == 1
     assert projection.customer.address == "+8613800138000"
+    assert [entry.id for entry in projection.timeline] == [opened.id, received.id]
+
+
+def test_the_timeline_keeps_the_latest_events_only() -> None:
+    opened, _ = opening(message("email", "m-1"))
+    events = [event(Reopened(ticket_id="1001", by="c", at=later(n)), later(n)) for n in range(60)]
+    projection = folded(opened, *events)
+    assert len(projection.timeline) == TIMELINE_SIZE
+    assert projection.timeline[-1].at == later(59) and projection.reopened == 60
 
 
 def test_status_priority_tier_and_assignee_follow_the_events() -> None:
