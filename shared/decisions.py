@@ -34,13 +34,12 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
 from shared.consumer import Input, Rejected
 from shared.errors import PoisonMessage
 from shared.events import CloudEvent, decode_event
 from shared.events.base import utc_now
-from shared.store import Document
+from shared.store import Document, insert_all
 
 S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
@@ -48,7 +47,6 @@ Events = list[CloudEvent[Any]]
 Publish = Callable[..., Awaitable[None]]
 OUTBOX_SIZE = 20
 APPLIED_SIZE = 200
-DUPLICATE_KEY = 11000
 
 
 class Held(BaseModel):
@@ -170,18 +168,7 @@ class StateCollection(Generic[S]):
         return lost
 
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
-        if not slots:
-            return set()
-        try:
-            await self.collection.insert_many(
-                [slot.document(writer) for slot in slots], ordered=False
-            )
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(problem["code"] != DUPLICATE_KEY for problem in errors):
-                raise
-            return {slots[problem["index"]].key for problem in errors}
-        return set()
+        return await insert_all(self.collection, [slot.document(writer) for slot in slots])
 
     async def _replace(self, slots: list[Slot[S]], writer: str) -> set[str]:
         if not slots:

@@ -7,7 +7,7 @@ from typing import Any
 from faststream.asgi import AsgiFastStream
 
 from shared.consumer import Input, Record, Rejected
-from shared.events import decode_event
+from shared.events import decode_envelope
 from shared.events.schema import envelope_schema
 from shared.logs import get_logger
 from shared.service import Service
@@ -25,7 +25,8 @@ def listening_service(name: str, settings: Settings, topics: tuple[Topic, ...]) 
         return []
 
     def decode(record: Record) -> Any:
-        return decode_event(record.value)
+        """The envelope only: the data is validated by the code that will use it."""
+        return decode_envelope(record.value)
 
     service.bus.consume(
         *topics,

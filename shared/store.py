@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared.settings import Settings
 
 Document = dict[str, Any]
+DUPLICATE_KEY = 11000
 
 
 def connect(
@@ -43,3 +46,18 @@ async def ensure_indexes(
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
+
+
+async def insert_all(collection: AsyncCollection[Document], documents: list[Document]) -> set[Any]:
+    """Insert every document that is not there yet, in one unordered `insert_many`; the
+    `_id`s that were there already (or took a unique key another document has)."""
+    if not documents:
+        return set()
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        problems = error.details.get("writeErrors", [])
+        if any(problem["code"] != DUPLICATE_KEY for problem in problems):
+            raise
+        return {documents[problem["index"]]["_id"] for problem in problems}
+    return set()

@@ -48,7 +48,8 @@ class Round:
     policy: Policy
     settings: Settings
     now: datetime
-    index: dict[str, str]  # thread key → ticket id
+    index: dict[str, str]  # thread key → ticket id, with this round's decisions
+    known: dict[str, str]  # thread key → ticket id, as read
     tickets: dict[str, Slot[Conversation]]
     agents: dict[str, Slot[AgentStatusChanged]]
     openers: dict[str, Slot[Conversation]]  # opening message's thread key → its ticket
@@ -187,7 +188,9 @@ class Intake:
         lost_agents = await self.store.agents.save(round_.agents.values())
         lost = {id(one) for one in inputs if round_.lost(one, lost_tickets, lost_agents)}
         pointers = [round_.pointers.get(id(one), {}) for one in inputs if id(one) not in lost]
-        await self.store.point({key: ticket for some in pointers for key, ticket in some.items()})
+        await self.store.point(
+            {key: ticket for some in pointers for key, ticket in some.items()}, round_.known
+        )
         decided.tickets.update({k: s for k, s in round_.tickets.items() if k not in lost_tickets})
         decided.agents.update({k: s for k, s in round_.agents.items() if k not in lost_agents})
         decided.rejected += [no for no in round_.refused if id(no.input) not in lost]
@@ -217,6 +220,7 @@ class Intake:
             settings=self.settings,
             now=utc_now(),
             index=index,
+            known=dict(index),
             tickets=tickets,
             agents=await self.store.agents.load(presence),
             openers=openers,

@@ -19,6 +19,7 @@ from services.intake.conversation import Conversation
 from shared.decisions import StateCollection
 from shared.events.agent import AgentStatusChanged
 from shared.service import Service
+from shared.store import insert_all
 
 FIRST_TICKET_NUMBER = 1000
 NUMBER_BLOCK = 64
@@ -44,13 +45,19 @@ class IntakeStore:
         found = self.keys.find({"_id": {"$in": list(dict.fromkeys(keys))}})
         return {document["_id"]: document["ticket_id"] async for document in found}
 
-    async def point(self, pointers: dict[str, str]) -> None:
-        """Let each thread key name its ticket (`$set` upserts: a newer ticket replaces)."""
-        if pointers:
+    async def point(self, pointers: dict[str, str], known: dict[str, str]) -> None:
+        """Let each thread key name its ticket: new keys inserted, changed ones (a newer
+        ticket for a conversation or sender) updated, unchanged ones left alone. `known` is
+        what the keys named when read."""
+        changed = {key: ticket for key, ticket in pointers.items() if known.get(key) != ticket}
+        new = [{"_id": key, "ticket_id": t} for key, t in changed.items() if key not in known]
+        raced = await insert_all(self.keys, new)  # another writer inserted them meanwhile
+        moved = [key for key in changed if key in known or key in raced]
+        if moved:
             await self.keys.bulk_write(
                 [
-                    UpdateOne({"_id": key}, {"$set": {"ticket_id": ticket_id}}, upsert=True)
-                    for key, ticket_id in pointers.items()
+                    UpdateOne({"_id": key}, {"$set": {"ticket_id": changed[key]}}, upsert=True)
+                    for key in moved
                 ],
                 ordered=False,
             )

@@ -1,7 +1,13 @@
 """The canonical event contract (contract section 3): envelope, data models, registry."""
 
 from shared.events.base import EventData
-from shared.events.envelope import CloudEvent, UnknownEventType, decode_event, new_event
+from shared.events.envelope import (
+    CloudEvent,
+    UnknownEventType,
+    decode_envelope,
+    decode_event,
+    new_event,
+)
 from shared.events.registry import EVENT_TYPES, event_types_on
 
 __all__ = [
@@ -9,6 +15,7 @@ __all__ = [
     "CloudEvent",
     "EventData",
     "UnknownEventType",
+    "decode_envelope",
     "decode_event",
     "event_types_on",
     "new_event",

@@ -68,3 +68,19 @@ def decode_event(raw: bytes | str) -> CloudEvent[Any]:
         if unknown and not unknown[0]["loc"]:
             raise UnknownEventType(str(unknown[0]["ctx"]["tag"])) from None
         raise
+
+
+class Envelope(CloudEvent[Any]):  # type: ignore[type-var]
+    """An event whose `data` is left as JSON, for readers that need only the envelope."""
+
+    data: dict[str, Any]
+
+
+def decode_envelope(raw: bytes | str) -> Envelope:
+    """The envelope of an event of a known type; raises ValidationError or UnknownEventType."""
+    from shared.events.registry import EVENT_TYPES
+
+    envelope = Envelope.model_validate_json(raw)
+    if envelope.type not in EVENT_TYPES:
+        raise UnknownEventType(envelope.type)
+    return envelope
