@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json"
 PRODUCER_BATCH_BYTES = 256 * 1024
-# Brokers that do not wake a waiting fetch when data arrives (Tansu) would otherwise add up
-# to this much latency per hop; 50 ms costs an idle consumer twenty cheap polls a second.
-FETCH_MAX_WAIT_MS = 50
 # A batch is whatever the consumer has fetched, up to this many records; a lone record goes
 # through at once (getmany returns as soon as anything is buffered).
 BATCH_MAX_RECORDS = 500
@@ -216,7 +213,7 @@ class Bus:
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
             title=f"{'+'.join(names)}:{self.service}",

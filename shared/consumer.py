@@ -8,6 +8,7 @@ handler's own events; FastStream commits the batch's offsets only when all of th
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -64,12 +65,14 @@ class BatchConsumer:
         self.max_body_bytes = bus.settings.max_body_bytes
 
     async def __call__(self, records: Sequence[Record]) -> None:
+        started = time.perf_counter()
         inputs, rejected, skipped = self._decode_all(records)
         rejected += await self._handle(inputs)
         if rejected:
             await self._retrying(self._dead_letter, rejected)
         if self.metrics:
             self.metrics.consumed(records, rejected, skipped)
+            self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     def _decode_all(
         self, records: Sequence[Record]

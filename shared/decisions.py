@@ -10,8 +10,8 @@ service's pure `decide(state, input, now) -> (state, events)` run input after in
 whose id is in `applied` is skipped), writes new documents with one unordered `insert_many`
 and changed ones with one `bulk_write` of version-filtered replaces, and decides the losers
 again on fresh state. Then it publishes the events of every entry above `published` (a
-crashed or beaten writer's too), waits for the acks, and marks them published. The consumer
-commits after that.
+crashed or beaten writer's too) and waits for the acks; the consumer commits after that,
+while the documents are marked published in the background (the next load waits for it).
 
 Why the pieces are safe:
 - An input's events are written in the same document write as the state they produce, so a
@@ -25,6 +25,7 @@ Why the pieces are safe:
   them with one conditional update of the contended document each.
 """
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,15 +124,18 @@ class StateCollection(Generic[S]):
     def __init__(self, collection: AsyncCollection[Document], model: type[S]) -> None:
         self.collection = collection
         self.model = model
+        self._marking: asyncio.Task[None] | None = None
 
     async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
         """Every key's slot, with one `$in`; keys not stored yet get an empty slot."""
+        await self.marked()
         wanted = list(dict.fromkeys(keys))
         found = await self._find({"_id": {"$in": wanted}}) if wanted else {}
         return {key: found.get(key) or Slot(key) for key in wanted}
 
     async def load_by(self, state_field: str, values: Iterable[str]) -> dict[str, Slot[S]]:
         """Slots whose state field (indexed) is one of `values`, by that value."""
+        await self.marked()
         wanted = list(dict.fromkeys(values))
         if not wanted:
             return {}
@@ -187,21 +191,32 @@ class StateCollection(Generic[S]):
 
     async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
         """Record that the slots' events are on the broker (if nobody wrote since: a later
-        writer publishes and marks them itself)."""
+        writer publishes and marks them itself). The write goes on in the background, off
+        the batch's latency, and the next load waits for it; if the process dies first, the
+        events are published once more when their documents are next written."""
+        await self.marked()
         pending = [slot for slot in slots if slot.version > slot.published and slot.outbox]
-        if not pending:
-            return
+        if pending:
+            self._marking = asyncio.create_task(self._mark(pending))
+
+    async def marked(self) -> None:
+        """Wait for the last mark (and raise what it raised)."""
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            await marking
+
+    async def _mark(self, slots: list[Slot[S]]) -> None:
         await self.collection.bulk_write(
             [
                 UpdateOne(
                     {"_id": slot.key, "version": slot.version},
                     {"$set": {"published": slot.version}},
                 )
-                for slot in pending
+                for slot in slots
             ],
             ordered=False,
         )
-        for slot in pending:
+        for slot in slots:
             slot.published = slot.version
 
 

@@ -24,6 +24,12 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
+        self.batch_seconds = Histogram(
+            "kefu_batch_seconds",
+            "Time to handle a consumed batch: decode, decide, store, publish, dead-letter",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+            registry=registry,
+        )
         self.store_commands = Counter(
             "kefu_store_commands",
             "MongoDB commands sent, by command name",

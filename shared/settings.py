@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(
         10_000, ge=1000, description="consumer session timeout; real Kafka wants ≥ 6000"
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="longest a consumer's fetch waits for data; brokers that answer a waiting "
+        "fetch only when it runs out (Tansu) add up to this much latency per hop",
+    )
     mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongodb_db: str = "kefu"
     topic_prefix: str = "kefu."

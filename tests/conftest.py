@@ -27,7 +27,7 @@ def _containers() -> Iterator[Backend]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.mongodb import MongoDbContainer
 
-    with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
+    with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:8") as mongo:
         yield Backend(kafka.get_bootstrap_server(), mongo.get_connection_url())
 
 

@@ -33,7 +33,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.admin import create_topics
-from shared.bus import FETCH_MAX_WAIT_MS
 from shared.service import SERVICES
 from shared.settings import Settings, load_settings
 from shared.topics import Topic, topic_name
@@ -66,7 +65,7 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
         load.read_topic,
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="latest",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # what the services use
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # what the services use
     )
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await consumer.start()

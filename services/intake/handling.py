@@ -4,12 +4,13 @@ unit's ticket documents (shared/decisions.py).
 A round: look up every thread key of the batch (one `$in`), load the tickets they name and
 the tickets commands name (one `$in`), decide input after input in order (a reply may join a
 ticket an earlier message of the same batch opened), write the tickets (one `insert_many`,
-one `bulk_write`), then point the thread keys at them. An input whose ticket another replica
-changed meanwhile is decided again in the next round, which also finds tickets by the
-message that opened them (a replay after a crash before the keys were written). Finally every
-unpublished event is published, then marked.
+one `bulk_write`). An input whose ticket another replica changed meanwhile is decided again
+in the next round, which also finds tickets by the message that opened them (a replay after
+a crash before the keys were written). Finally every unpublished event is published while
+the thread keys are pointed at their tickets (both need only the tickets written).
 """
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,6 +158,8 @@ class Decided:
     tickets: dict[str, Slot[Conversation]] = field(default_factory=dict)
     agents: dict[str, Slot[AgentStatusChanged]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    pointers: dict[str, str] = field(default_factory=dict)  # thread key → ticket, to write
+    known: dict[str, str] = field(default_factory=dict)  # thread key → ticket, as read
 
 
 class Intake:
@@ -169,13 +172,23 @@ class Intake:
     async def handle(self, inputs: Sequence[Input[Inbound]]) -> list[Rejected]:
         decided, pending, again = Decided(), list(inputs), False
         while pending:
+            if again:  # a retry reads the thread keys the winners point at
+                await self._point(decided)
             pending, again = await self._round(pending, again, decided), True
-        await publish_and_mark(
-            self.bus.publish,
-            (self.store.tickets, decided.tickets.values()),
-            (self.store.agents, decided.agents.values()),
+        # The keys only need their tickets written, as publishing does: both at once.
+        await asyncio.gather(
+            self._point(decided),
+            publish_and_mark(
+                self.bus.publish,
+                (self.store.tickets, decided.tickets.values()),
+                (self.store.agents, decided.agents.values()),
+            ),
         )
         return decided.rejected
+
+    async def _point(self, decided: Decided) -> None:
+        pointers, decided.pointers = decided.pointers, {}
+        await self.store.point(pointers, decided.known)
 
     async def _round(
         self, inputs: list[Input[Inbound]], again: bool, decided: Decided
@@ -187,10 +200,10 @@ class Intake:
         lost_tickets = await self.store.tickets.save(round_.tickets.values())
         lost_agents = await self.store.agents.save(round_.agents.values())
         lost = {id(one) for one in inputs if round_.lost(one, lost_tickets, lost_agents)}
-        pointers = [round_.pointers.get(id(one), {}) for one in inputs if id(one) not in lost]
-        await self.store.point(
-            {key: ticket for some in pointers for key, ticket in some.items()}, round_.known
-        )
+        for one in inputs:
+            if id(one) not in lost:
+                decided.pointers.update(round_.pointers.get(id(one), {}))
+        decided.known.update(round_.known)
         decided.tickets.update({k: s for k, s in round_.tickets.items() if k not in lost_tickets})
         decided.agents.update({k: s for k, s in round_.agents.items() if k not in lost_agents})
         decided.rejected += [no for no in round_.refused if id(no.input) not in lost]

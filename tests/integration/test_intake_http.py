@@ -6,8 +6,10 @@ import json
 import httpx
 import pytest
 
+from shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import TOKEN, RunningIntake, unique
+from tests.kafka import TopicReader
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -31,6 +33,22 @@ async def test_a_channel_message_is_accepted_and_becomes_a_ticket(intake: Runnin
     }
     opened, _ = await intake.take(2, correlationid=f"webform:{body['message_id']}")
     assert opened["type"] == "kefu.ticket.opened" and opened["data"]["subject"] == "Contact form"
+
+
+async def test_one_senders_messages_share_a_key_whatever_the_case_of_the_address(
+    intake: RunningIntake,
+) -> None:
+    """Kafka keys decide partitions: `Bob@Example.COM` and `bob@example.com` are one
+    sender, so their messages stay in order in one partition."""
+    ids = [unique("<m-") + "@mail>" for _ in range(2)]
+    async with TopicReader(intake.settings, Topic.CHANNEL_INBOUND) as inbound:
+        for message_id, address in zip(ids, ("Bob@Example.COM", "bob@example.com"), strict=True):
+            body = message_body("email", message_id, address)
+            assert (await post(intake, "/v1/inbound/channel", body)).status_code == 202
+        await inbound.take(2, lambda value: value.get("message_id") in ids)
+    records = [r for r in inbound.seen if json.loads(r.value).get("message_id") in ids]
+    assert {record.key for record in records} == {b"email:bob@example.com"}
+    assert len({record.partition for record in records}) == 1
 
 
 async def test_an_agent_action_is_accepted_and_becomes_its_event(intake: RunningIntake) -> None:

@@ -143,6 +143,24 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
     assert (await states.load(["nothing"]))["nothing"].version == 0
 
 
+async def test_marking_published_lands_before_the_next_load(db) -> None:
+    from shared.events import new_event
+    from shared.events.ticket import Reopened
+
+    states = StateCollection(db.states, Stamp)
+    slot = Slot("s1")
+    event = new_event(
+        Reopened(ticket_id="1", by="c", at=AT), id="e-1", source="t", correlationid="c"
+    )
+    slot.record("in-1", Stamp(at=AT, flag=True, ids=[], first="r1"), [event])
+    await states.save([slot])
+    assert [e.id for e in slot.unpublished()] == ["e-1"]
+    await states.mark_published([slot])  # in the background
+    reloaded = (await states.load(["s1"]))["s1"]  # waits for the mark
+    assert reloaded.published == reloaded.version == 1 and reloaded.unpublished() == []
+    assert [e.id for e in reloaded.held("in-1")] == ["e-1"]
+
+
 async def test_no_collection_has_a_ttl_index(db, settings) -> None:
     """nx-27017 scans every query on a collection with a TTL index; kefu declares none."""
     from services.analytics.store import AnalyticsStore
