@@ -89,6 +89,12 @@ class Slot(Generic[S]):
             self._fresh[input_id] = events
         self.changed = True
 
+    def replace(self, state: S) -> None:
+        """A state change that follows from another document's decision (an agent's slot
+        taken for a ticket): no input of its own, kept consistent by the service."""
+        self.state = state
+        self.changed = True
+
     def unpublished(self) -> Events:
         """Every recorded event not yet marked published, in the order decided."""
         return [
@@ -142,10 +148,18 @@ class StateCollection(Generic[S]):
         found = await self._find({f"state.{state_field}": {"$in": wanted}})
         return {getattr(slot.state, state_field): slot for slot in found.values()}
 
-    async def _find(self, query: Document) -> dict[str, Slot[S]]:
-        return {
-            document["_id"]: self._slot(document) async for document in self.collection.find(query)
-        }
+    async def load_where(
+        self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
+    ) -> dict[str, Slot[S]]:
+        """Slots by a query on indexed state fields, in `sort` order, at most `limit`."""
+        await self.marked()
+        return await self._find(query, sort, limit)
+
+    async def _find(
+        self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
+    ) -> dict[str, Slot[S]]:
+        cursor = self.collection.find(query, sort=sort, limit=limit)
+        return {document["_id"]: self._slot(document) async for document in cursor}
 
     def _slot(self, document: Document) -> Slot[S]:
         state = document.get("state")

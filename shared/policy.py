@@ -84,7 +84,19 @@ class Threading(_Strict):
 class Routing(_Strict):
     strategy: Literal["least_loaded", "round_robin"] = "least_loaded"
     sticky_owner: bool = True
-    relax_after: Duration | None = Field(None, description="then any fitting higher-tier agent")
+    relax_after: Duration | None = Field(
+        None, description="first the ticket's own tier; after this wait, any higher tier too"
+    )
+    daily_limit: int | None = Field(None, ge=1, description="new tickets per agent per day")
+    surge_capacity_factor: float = Field(
+        1.0, ge=1.0, description="capacity stretch during a surge (1.0 = none)"
+    )
+    timezone: str = Field("UTC", description="where the day of daily_limit begins")
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class Calendar(_Strict):

@@ -1,20 +1,37 @@
-"""Router: skills, tier, capacity, least-load, sticky owner, queues.
+"""Router: skills, tier, capacity, least-load or round-robin, first-contact ownership, a
+durable priority queue, transfers, escalations and surge overflow (contract 4, policy
+`routing`)."""
 
-Not built yet: consumes its topics and logs each event (see the README's status table)."""
+from typing import Any
 
 from faststream.asgi import AsgiFastStream
 
-from shared.listening import listening_service
+from services.router.handling import Router
+from services.router.store import RouterStore
+from shared.consumer import Record
+from shared.events import decode_event
+from shared.events.schema import envelope_schema
+from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
-READS = (
-    Topic.TICKET_EVENTS,
-    Topic.AGENT_EVENTS,
-    Topic.SLA_EVENTS,
-    Topic.OPS_EVENTS,
-)
+READS = (Topic.TICKET_EVENTS, Topic.AGENT_EVENTS, Topic.SLA_EVENTS, Topic.OPS_EVENTS)
 
 
 def build(settings: Settings) -> AsgiFastStream:
-    return listening_service("router", settings, READS)
+    service = Service.create("router", settings, RouterStore.indexes())
+    service.bus.declare_publishes(Topic.ROUTING_EVENTS)
+    router = Router(service.bus, RouterStore(service), service.policy.routing)
+
+    def decode(record: Record) -> Any:
+        return decode_event(record.value)
+
+    service.bus.consume(
+        *READS,
+        decode=decode,
+        handle=router.handle,
+        schema=envelope_schema(*READS),
+        description="Assigns tickets to agents, queues what nobody can take, gives back "
+        "what agents leave.",
+    )
+    return service.app()

@@ -14,13 +14,13 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 SupportTier = Annotated[int, Field(ge=1, le=3)]
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Timestamp = Annotated[
     AwareDatetime,
-    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
     Field(description="RFC 3339 UTC time"),
 ]
 

@@ -2,7 +2,7 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.events.base import EventData, Priority, Timestamp
 from shared.topics import Topic
@@ -47,6 +47,7 @@ class SlaEscalated(SlaEvent):
     metric: Metric
     level: int
     notify: list[str]
+    raise_tier: bool = Field(False, description="the ticket goes to the next support tier")
     at: Timestamp
 
 

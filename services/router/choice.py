@@ -1,0 +1,158 @@
+"""Which agent takes a ticket, pure (contract 4 and 4.2, policy `routing`).
+
+An agent fits a ticket when it is `online`, its skills cover the ticket's, its tier is at
+least the ticket's, it holds fewer tickets than its capacity (stretched by
+`surge_capacity_factor` during a surge), it has taken fewer than `daily_limit` tickets today,
+and it is not an agent the ticket must leave (a transfer or an escalation). With
+`relax_after` set, a ticket first waits for an agent of its own tier; once it has waited that
+long, any higher tier will do (`relaxed`).
+
+Among the fitting agents, `least_loaded` takes the lowest share of capacity in use, then
+the longest idle, then the agent id; `round_robin` takes the longest since its last
+assignment. A ticket with a preferred agent (its first owner, a transfer's target) goes to
+that agent when it fits (`sticky`, `transfer`), else to the normal choice
+(`sticky_fallback`). When nobody fits, the reason says why.
+
+The queue is served in order: customer tier (svip, vip, standard), priority, the earliest
+SLA due time, then age.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from math import floor
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events.base import CustomerTier, Priority
+
+TIER_RANK: dict[str, int] = {"svip": 0, "vip": 1, "standard": 2}
+NEVER = "9999-12-31T23:59:59.999Z"
+
+
+class Agent(BaseModel):
+    """The router's state of one agent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: str
+    status: str = "offline"
+    skills: list[str] = []
+    capacity: int = 0
+    tier: int = 1
+    tickets: list[str] = []
+    day: str = ""  # the day `taken_today` counts, in the routing time zone
+    taken_today: int = 0
+    last_assigned_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a ticket asks of an agent."""
+
+    ticket_id: str
+    skills: tuple[str, ...]
+    tier: int
+    preferred: str | None = None  # the first owner (sticky) or a transfer's target
+    sticky: bool = False  # `preferred` is the first owner
+    label: str | None = None  # what any assignment of this need is called (`transfer`)
+    avoid: str | None = None  # the agent a transfer or an escalation leaves
+    relaxed: bool = False  # waited past relax_after: higher tiers welcome
+
+
+@dataclass(frozen=True)
+class Limits:
+    strategy: str = "least_loaded"
+    daily_limit: int | None = None
+    capacity_factor: float = 1.0  # > 1 during a surge
+    tier_exact_first: bool = False  # relax_after is set
+    today: str = ""
+
+
+@dataclass(frozen=True)
+class Assign:
+    agent_id: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    reason: str  # no_agent_online, no_skill, at_capacity, daily_limit
+
+
+def room(agent: Agent, limits: Limits) -> int:
+    """Slots left, with a surge's stretch."""
+    return floor(agent.capacity * limits.capacity_factor) - len(agent.tickets)
+
+
+def taken_today(agent: Agent, limits: Limits) -> int:
+    return agent.taken_today if agent.day == limits.today else 0
+
+
+def _can_serve(agent: Agent, need: Need, limits: Limits) -> bool:
+    if agent.status != "online" or agent.agent_id == need.avoid:
+        return False
+    if not set(need.skills) <= set(agent.skills) or agent.tier < need.tier:
+        return False
+    return not (limits.tier_exact_first and not need.relaxed and agent.tier != need.tier)
+
+
+def choose(agents: list[Agent], need: Need, limits: Limits) -> Assign | Queue:
+    serving = [agent for agent in agents if _can_serve(agent, need, limits)]
+    with_room = [agent for agent in serving if room(agent, limits) > 0]
+    fitting = [
+        agent
+        for agent in with_room
+        if limits.daily_limit is None or taken_today(agent, limits) < limits.daily_limit
+    ]
+    if not fitting:
+        return Queue(_why_not(agents, serving, with_room))
+    preferred = next((agent for agent in fitting if agent.agent_id == need.preferred), None)
+    if preferred:
+        named = need.label or ("sticky" if need.sticky else _named(preferred, need, limits))
+        return Assign(preferred.agent_id, named)
+    best = min(fitting, key=_order(limits.strategy))
+    missed = "sticky_fallback" if need.sticky and need.preferred else None
+    return Assign(best.agent_id, need.label or missed or _named(best, need, limits))
+
+
+def _named(agent: Agent, need: Need, limits: Limits) -> str:
+    """What the assignment is called: overflow and relaxed say more than the strategy."""
+    if len(agent.tickets) >= agent.capacity:
+        return "overflow"
+    if need.relaxed and limits.tier_exact_first and agent.tier > need.tier:
+        return "relaxed"
+    return limits.strategy
+
+
+def _why_not(agents: list[Agent], serving: list[Agent], with_room: list[Agent]) -> str:
+    if not any(agent.status == "online" for agent in agents):
+        return "no_agent_online"
+    if not serving:
+        return "no_skill"
+    return "daily_limit" if with_room else "at_capacity"
+
+
+def _order(strategy: str):
+    def idle(agent: Agent) -> float:
+        return agent.last_assigned_at.timestamp() if agent.last_assigned_at else float("-inf")
+
+    if strategy == "round_robin":
+        return lambda agent: (idle(agent), agent.agent_id)
+    return lambda agent: (
+        len(agent.tickets) / agent.capacity if agent.capacity else 1.0,
+        idle(agent),
+        agent.agent_id,
+    )
+
+
+def queue_rank(
+    customer_tier: CustomerTier,
+    priority: Priority,
+    due_at: str | None,
+    queued_at: str,
+    ticket_id: str = "",
+) -> str:
+    """A string whose order is the queue's: customer tier, priority, SLA due time, age, and
+    the ticket id so that ties have an order. Times are RFC 3339 UTC with milliseconds, so
+    they sort as text."""
+    return f"{TIER_RANK[customer_tier]}|{priority}|{due_at or NEVER}|{queued_at}|{ticket_id}"

@@ -1,0 +1,280 @@
+"""The router's batch handler: ticket, agent, SLA and surge events become assignments.
+
+A round reads the roster (every agent), the tickets the batch names, the first owners of new
+tickets' customers and the surge flag; applies each event in order to its ticket or agent
+(services/router/tickets.py, roster.py); serves the queue when capacity appeared; lets
+choice.py pick an agent for every ticket that needs one; then writes the agents (taking or
+freeing slots: one version-filtered replace each, so no agent ever exceeds its capacity
+whatever the replicas), then the tickets with their events. Another writer beat us to an
+agent or a ticket: the round starts again on fresh state, and events already applied are
+skipped. A ticket's document says who holds it; an agent found holding a ticket whose
+document says otherwise (a crash between the two writes, or a race lost) gives it up.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.router.choice import Agent, Assign, Limits, choose, room
+from services.router.roster import presence, release, take
+from services.router.store import RouterStore
+from services.router.tickets import (
+    Change,
+    RoutedTicket,
+    assigned,
+    changed,
+    entered_queue,
+    given_back,
+    opened,
+    unopened,
+)
+from shared.bus import Bus
+from shared.consumer import Input, Rejected
+from shared.decisions import Slot, publish_and_mark
+from shared.events import CloudEvent, new_event
+from shared.events.agent import AgentStatusChanged
+from shared.events.base import EventData, utc_now
+from shared.events.ops import SurgeEnded, SurgeStarted
+from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
+from shared.events.sla import SlaStarted
+from shared.events.ticket import TicketOpened
+from shared.policy import Routing
+
+SOURCE = "kefu/router"
+Event = CloudEvent[Any]
+
+
+@dataclass
+class Round:
+    policy: Routing
+    now: datetime
+    today: str
+    agents: dict[str, Slot[Agent]]
+    tickets: dict[str, Slot[RoutedTicket]]
+    owners: dict[str, str]
+    surge: bool
+    to_route: dict[str, Event] = field(default_factory=dict)  # ticket → the event that asks
+    drain: Event | None = None  # capacity appeared: serve the queue
+    new_owners: dict[str, str] = field(default_factory=dict)
+    surge_set: bool | None = None
+
+    def apply(self, event: Event) -> None:
+        match event.data:
+            case AgentStatusChanged():
+                self._presence(event)
+            case SurgeStarted() | SurgeEnded():
+                self.surge = self.surge_set = isinstance(event.data, SurgeStarted)
+                if self.surge:
+                    self.drain = event
+            case TicketOpened():
+                self._opened(event)
+            case _ if hasattr(event.data, "ticket_id"):
+                self._ticket_event(event)
+
+    def _opened(self, event: Event) -> None:
+        data: TicketOpened = event.data
+        slot = self.tickets.setdefault(data.ticket_id, Slot(data.ticket_id))
+        early = slot.state
+        if slot.has_applied(event.id) or (early and early.status != "unopened"):
+            return
+        owner = self.owners.get(data.customer.address.lower()) if self.policy.sticky_owner else None
+        self._changed(slot, event, opened(data, owner, early.due_at if early else None))
+
+    def _ticket_event(self, event: Event) -> None:
+        slot = self.tickets.setdefault(event.data.ticket_id, Slot(event.data.ticket_id))
+        if slot.has_applied(event.id):
+            return
+        if slot.state is None and isinstance(event.data, SlaStarted):
+            slot.record(event.id, unopened(event.data), [])
+        if slot.state is None or slot.state.status == "unopened":
+            return  # nothing to route until the ticket is open
+        self._changed(slot, event, changed(slot.state, event.data, event.time))
+
+    def _changed(self, slot: Slot[RoutedTicket], event: Event, change: Change) -> None:
+        ticket = change.ticket
+        if ticket.sticky and not self.policy.sticky_owner:
+            ticket = ticket.model_copy(update={"preferred": None, "sticky": False})
+        events = []
+        if change.frees:
+            self._free(change.frees, ticket.ticket_id)
+            self.drain = self.drain or event
+            if change.unassigned:
+                gone = TicketUnassigned(
+                    ticket_id=ticket.ticket_id,
+                    agent_id=change.frees,
+                    reason=change.unassigned,
+                    at=self.now,
+                )
+                events.append(self._event(gone, event, f"unassigned:{ticket.assignments}"))
+        slot.record(event.id, ticket, events)
+        if change.route:
+            self.to_route[ticket.ticket_id] = event
+
+    def _presence(self, event: Event) -> None:
+        data: AgentStatusChanged = event.data
+        slot = self.agents.setdefault(data.agent_id, Slot(data.agent_id))
+        if slot.has_applied(event.id):
+            return
+        after = presence(slot.state, data)
+        slot.record(event.id, after.agent, [])
+        for ticket_id in after.given_back:
+            held = self.tickets.get(ticket_id)
+            if held and held.state and held.state.assignee == data.agent_id:
+                self._changed(held, event, given_back(held.state, self.now))
+        if after.capacity_appeared:
+            self.drain = self.drain or event
+
+    def _free(self, agent_id: str, ticket_id: str) -> None:
+        slot = self.agents.get(agent_id)
+        if slot and slot.state and ticket_id in slot.state.tickets:
+            slot.replace(release(slot.state, ticket_id))
+
+    def queue(self, waiting: dict[str, Slot[RoutedTicket]]) -> None:
+        """The head of the queue joins the round, behind what this batch routes."""
+        for key, slot in waiting.items():
+            self.tickets.setdefault(key, slot)
+
+    def reconcile(self) -> None:
+        """Agents give up tickets whose documents say somebody else holds them."""
+        for slot in self.agents.values():
+            agent = slot.state
+            for ticket_id in list(agent.tickets) if agent else []:
+                ticket = self.tickets.get(ticket_id)
+                if ticket and ticket.state and ticket.state.assignee != agent.agent_id:
+                    slot.replace(release(slot.state, ticket_id))
+
+    def route(self, waiting: list[str]) -> None:
+        """Every ticket that asked, in order, then the queue's head while anyone has room."""
+        limits = self._limits()
+        for ticket_id, cause in self.to_route.items():
+            self._route(ticket_id, cause, limits, fresh=True)
+        for ticket_id in waiting:
+            roster = [slot.state for slot in self.agents.values() if slot.state]
+            if self.drain is None or not any(room(agent, limits) > 0 for agent in roster):
+                return
+            if ticket_id not in self.to_route:
+                self._route(ticket_id, self.drain, limits, fresh=False)
+
+    def _route(self, ticket_id: str, cause: Event, limits: Limits, fresh: bool) -> None:
+        slot = self.tickets[ticket_id]
+        ticket = slot.state
+        if ticket is None or ticket.status != "waiting":
+            return
+        roster = [agent.state for agent in self.agents.values() if agent.state]
+        choice = choose(roster, ticket.need(self._relaxed(ticket)), limits)
+        if isinstance(choice, Assign):
+            self._assign(slot, ticket, choice, cause)
+        elif fresh:
+            queued = TicketQueued(
+                ticket_id=ticket_id,
+                skills=ticket.skills,
+                tier=ticket.tier,
+                reason=choice.reason,
+                at=self.now,
+            )
+            entered = entered_queue(ticket)
+            slot.record(
+                f"route:{cause.id}",
+                entered,
+                [self._event(queued, cause, f"queued:{entered.queued}")],
+            )
+
+    def _assign(
+        self, slot: Slot[RoutedTicket], ticket: RoutedTicket, choice: Assign, cause: Event
+    ) -> None:
+        agent = self.agents[choice.agent_id]
+        agent.replace(take(agent.state, ticket.ticket_id, self.now, self.today))
+        after = assigned(ticket, choice.agent_id)
+        waited = self.now - (ticket.waiting_since or self.now)
+        data = TicketAssigned(
+            ticket_id=ticket.ticket_id,
+            agent_id=choice.agent_id,
+            strategy=choice.strategy,
+            tier=ticket.tier,
+            waited_ms=max(0, int(waited.total_seconds() * 1000)),
+            at=self.now,
+        )
+        event = self._event(data, cause, f"assigned:{after.assignments}")
+        slot.record(f"route:{cause.id}", after, [event])
+        if ticket.customer:
+            self.new_owners[ticket.customer] = choice.agent_id
+
+    def _limits(self) -> Limits:
+        return Limits(
+            strategy=self.policy.strategy,
+            daily_limit=self.policy.daily_limit,
+            capacity_factor=self.policy.surge_capacity_factor if self.surge else 1.0,
+            tier_exact_first=self.policy.relax_after is not None,
+            today=self.today,
+        )
+
+    def _relaxed(self, ticket: RoutedTicket) -> bool:
+        after = self.policy.relax_after
+        return after is not None and self.now - (ticket.waiting_since or self.now) >= after
+
+    def _event(self, data: EventData, cause: Event, suffix: str) -> Event:
+        return new_event(
+            data,
+            id=f"router:{data.ticket_id}:{suffix}",
+            source=SOURCE,
+            correlationid=cause.correlationid,
+            causationid=cause.id,
+            time=self.now,
+        )
+
+
+class Router:
+    def __init__(self, bus: Bus, store: RouterStore, policy: Routing) -> None:
+        self.bus = bus
+        self.store = store
+        self.policy = policy
+
+    async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
+        events = [one.value for one in inputs]
+        written: dict[str, Slot[RoutedTicket]] = {}
+        while True:
+            round_ = await self._load(events)
+            for event in events:
+                round_.apply(event)
+            waiting = await self.store.waiting() if round_.drain else {}
+            round_.queue(waiting)
+            round_.reconcile()
+            round_.route(list(waiting))
+            if await self.store.agents.save(round_.agents.values()):
+                continue  # another replica changed an agent: decide again on fresh state
+            lost = await self.store.tickets.save(round_.tickets.values())
+            written.update({k: s for k, s in round_.tickets.items() if k not in lost})
+            await self.store.remember_owners(round_.new_owners)
+            if round_.surge_set is not None:
+                await self.store.set_surge(round_.surge_set)
+            if not lost:
+                break
+        await publish_and_mark(self.bus.publish, (self.store.tickets, written.values()))
+        return []
+
+    async def _load(self, events: list[Event]) -> Round:
+        agents = await self.store.roster()
+        leaving = {
+            event.data.agent_id
+            for event in events
+            if isinstance(event.data, AgentStatusChanged) and event.data.status == "offline"
+        }
+        held = [
+            t for a in leaving if a in agents and agents[a].state for t in agents[a].state.tickets
+        ]
+        named = [event.data.ticket_id for event in events if hasattr(event.data, "ticket_id")]
+        customers = [
+            event.data.customer.address.lower()
+            for event in events
+            if isinstance(event.data, TicketOpened)
+        ]
+        now = utc_now()
+        return Round(
+            policy=self.policy,
+            now=now,
+            today=now.astimezone(self.policy.zone()).date().isoformat(),
+            agents=agents,
+            tickets=await self.store.tickets.load([*named, *held]),
+            owners=await self.store.owners_of(customers) if self.policy.sticky_owner else {},
+            surge=await self.store.surging(),
+        )

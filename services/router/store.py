@@ -1,0 +1,65 @@
+"""The router's collections:
+
+- `router_agents`: a state document per agent (shared/decisions.py): presence, skills,
+  capacity, tier, the tickets it holds, today's count. Taking or freeing a slot is one
+  version-filtered replace of this document, so capacity holds across replicas.
+- `router_tickets`: a state document per ticket, authoritative for who holds it. The queue
+  is the waiting ones, read in order through the index on (status, queue_rank).
+- `router_owners`: customer address → the agent who owned their last ticket (first-contact
+  ownership).
+- `router_flags`: `surge`, while a surge lasts.
+"""
+
+from pymongo import IndexModel, UpdateOne
+
+from services.router.choice import Agent
+from services.router.tickets import RoutedTicket
+from shared.decisions import Slot, StateCollection
+from shared.service import Service
+
+QUEUE_PAGE = 200
+
+
+class RouterStore:
+    def __init__(self, service: Service) -> None:
+        db = service.db
+        self.agents = StateCollection(db[service.collection_name("agents")], Agent)
+        self.tickets = StateCollection(db[service.collection_name("tickets")], RoutedTicket)
+        self.owners = db[service.collection_name("owners")]
+        self.flags = db[service.collection_name("flags")]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        return {"router_tickets": [IndexModel([("state.status", 1), ("state.queue_rank", 1)])]}
+
+    async def roster(self) -> dict[str, Slot[Agent]]:
+        """Every agent: a team's roster is small, and every choice weighs all of it."""
+        return await self.agents.load_where({})
+
+    async def waiting(self) -> dict[str, Slot[RoutedTicket]]:
+        """The head of the queue, in order."""
+        return await self.tickets.load_where(
+            {"state.status": "waiting"}, sort=[("state.queue_rank", 1)], limit=QUEUE_PAGE
+        )
+
+    async def owners_of(self, customers: list[str]) -> dict[str, str]:
+        if not customers:
+            return {}
+        found = self.owners.find({"_id": {"$in": list(dict.fromkeys(customers))}})
+        return {document["_id"]: document["agent_id"] async for document in found}
+
+    async def remember_owners(self, owners: dict[str, str]) -> None:
+        if owners:
+            await self.owners.bulk_write(
+                [
+                    UpdateOne({"_id": customer}, {"$set": {"agent_id": agent}}, upsert=True)
+                    for customer, agent in owners.items()
+                ],
+                ordered=False,
+            )
+
+    async def surging(self) -> bool:
+        return bool(await self.flags.find_one({"_id": "surge", "active": True}))
+
+    async def set_surge(self, active: bool) -> None:
+        await self.flags.update_one({"_id": "surge"}, {"$set": {"active": active}}, upsert=True)

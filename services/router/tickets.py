@@ -1,0 +1,165 @@
+"""The router's view of a ticket, and what each event does to it, pure.
+
+A ticket is `unopened` while the router knows only its SLA (`sla.started` read before
+`ticket.opened`: two topics have no order between them), `waits` (in the queue) until an
+agent takes it, is `assigned` while an agent holds it, and is `done` once solved or closed
+(its slot is free). A reopen makes it wait again for its last owner; a transfer or an
+escalation (by an agent, or an SLA step with `raise_tier`) gives it back
+(`kefu.ticket.unassigned`) and makes it wait again, never for the agent it left. Each change
+says which agent's slot it frees and whether the ticket must be routed.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.router.choice import Need, queue_rank
+from shared.events.base import CustomerTier, Priority, Timestamp, rfc3339
+from shared.events.sla import SlaEscalated, SlaStarted
+from shared.events.ticket import (
+    Escalated,
+    PriorityChanged,
+    Reopened,
+    StatusChanged,
+    TicketOpened,
+    TransferRequested,
+)
+
+HIGHEST_TIER = 3
+
+
+class RoutedTicket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    status: Literal["unopened", "waiting", "assigned", "done"] = "waiting"
+    skills: list[str] = []
+    tier: int = 1
+    priority: Priority = "P3"
+    customer_tier: CustomerTier = "standard"
+    customer: str | None = None  # the customer's address: whose first owner to prefer
+    assignee: str | None = None
+    last_assignee: str | None = None
+    waiting_since: Timestamp | None = None
+    due_at: Timestamp | None = None
+    queue_rank: str = ""
+    assignments: int = 0
+    queued: int = 0  # how often it entered the queue (for event ids)
+    preferred: str | None = None
+    sticky: bool = False
+    label: str | None = None
+    avoid: str | None = None
+
+    def need(self, relaxed: bool = False) -> Need:
+        return Need(
+            ticket_id=self.ticket_id,
+            skills=tuple(self.skills),
+            tier=self.tier,
+            preferred=self.preferred,
+            sticky=self.sticky,
+            label=self.label,
+            avoid=self.avoid,
+            relaxed=relaxed,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    ticket: RoutedTicket
+    frees: str | None = None  # the agent whose slot this frees
+    unassigned: str | None = None  # the reason, when an assigned ticket is given back
+    route: bool = False  # try to assign it now
+
+
+def ranked(ticket: RoutedTicket) -> RoutedTicket:
+    since = rfc3339(ticket.waiting_since) if ticket.waiting_since else ""
+    due = rfc3339(ticket.due_at) if ticket.due_at else None
+    rank = queue_rank(ticket.customer_tier, ticket.priority, due, since, ticket.ticket_id)
+    return ticket.model_copy(update={"queue_rank": rank})
+
+
+def unopened(data: SlaStarted) -> RoutedTicket:
+    """An SLA that started before the router read the ticket's `opened` (another topic)."""
+    due = min((target.due_at for target in data.targets), default=None)
+    return RoutedTicket(ticket_id=data.ticket_id, status="unopened", due_at=due)
+
+
+def opened(data: TicketOpened, first_owner: str | None, due_at: datetime | None = None) -> Change:
+    ticket = RoutedTicket(
+        ticket_id=data.ticket_id,
+        skills=data.skills,
+        tier=data.tier,
+        priority=data.priority,
+        customer_tier=data.customer.tier,
+        customer=data.customer.address.lower(),
+        waiting_since=data.opened_at,
+        due_at=due_at,
+        preferred=first_owner,
+        sticky=first_owner is not None,
+    )
+    return Change(ranked(ticket), route=True)
+
+
+def changed(ticket: RoutedTicket, data: Any, at: datetime) -> Change:
+    """What a ticket or SLA event does to a ticket the router knows."""
+    match data:
+        case StatusChanged(to="solved" | "closed"):
+            done = ticket.model_copy(update={"status": "done", "assignee": None})
+            return Change(done, frees=ticket.assignee)
+        case Reopened() if ticket.status == "done":
+            owner = ticket.last_assignee
+            waiting = _waiting(ticket, at, preferred=owner, sticky=owner is not None)
+            return Change(waiting, route=True)
+        case PriorityChanged():
+            return Change(ranked(ticket.model_copy(update={"priority": data.to})))
+        case SlaStarted():
+            due = min((target.due_at for target in data.targets), default=None)
+            return Change(ranked(ticket.model_copy(update={"due_at": due})))
+        case TransferRequested() if ticket.status != "done":
+            skills = [data.to_skill] if data.to_skill else ticket.skills
+            moved = ticket.model_copy(update={"skills": skills})
+            return _give_back(moved, at, "transfer", preferred=data.to_agent_id, label="transfer")
+        case Escalated() if ticket.status != "done":
+            return _give_back(ticket.model_copy(update={"tier": data.to_tier}), at, "escalation")
+        case SlaEscalated(raise_tier=True) if ticket.status != "done":
+            tier = min(ticket.tier + 1, HIGHEST_TIER)
+            return _give_back(ticket.model_copy(update={"tier": tier}), at, "escalation")
+    return Change(ticket)
+
+
+def given_back(ticket: RoutedTicket, at: datetime) -> Change:
+    """Its agent went offline: the ticket waits again, for anyone."""
+    return _give_back(ticket, at, "agent_offline")
+
+
+def _give_back(ticket: RoutedTicket, at: datetime, reason: str, **need: Any) -> Change:
+    holder = ticket.assignee
+    avoid = holder if reason != "agent_offline" else None
+    waiting = _waiting(ticket, at, avoid=avoid, **need)
+    return Change(waiting, frees=holder, unassigned=reason if holder else None, route=True)
+
+
+def _waiting(ticket: RoutedTicket, at: datetime, **need: Any) -> RoutedTicket:
+    values = {"preferred": None, "sticky": False, "label": None, "avoid": None, **need}
+    return ranked(
+        ticket.model_copy(
+            update={"status": "waiting", "assignee": None, "waiting_since": at, **values}
+        )
+    )
+
+
+def assigned(ticket: RoutedTicket, agent_id: str) -> RoutedTicket:
+    return ticket.model_copy(
+        update={
+            "status": "assigned",
+            "assignee": agent_id,
+            "last_assignee": agent_id,
+            "assignments": ticket.assignments + 1,
+        }
+    )
+
+
+def entered_queue(ticket: RoutedTicket) -> RoutedTicket:
+    return ticket.model_copy(update={"queued": ticket.queued + 1})

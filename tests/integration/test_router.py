@@ -1,0 +1,252 @@
+"""The router against the real broker and store: every routing rule and policy key."""
+
+from datetime import UTC, datetime, timedelta
+
+from shared.events.ops import SurgeEnded, SurgeStarted
+from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.ticket import (
+    Escalated,
+    PriorityChanged,
+    Reopened,
+    StatusChanged,
+    TransferRequested,
+)
+from tests.integration.routing import agent, event, opened, running_router
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def solved(ticket_id: str) -> object:
+    return event(
+        StatusChanged(ticket_id=ticket_id, from_status="open", to="solved", by="a", at=now())
+    )
+
+
+async def test_least_loaded_online_agent_with_the_skills_and_tier_gets_it(
+    backend, tmp_path
+) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(
+            agent("a", capacity=2, skills=["general", "tech"], tier=2),
+            agent("b", capacity=4),
+            agent("c", status="away", capacity=9),
+        )
+        await router.send(opened("1001"), opened("1002", skills=["tech"], tier=2))
+        first = (await router.routed(1, type="assigned", ticket_id="1001"))[0]
+        second = (await router.routed(1, type="assigned", ticket_id="1002"))[0]
+    assert (first["agent_id"], first["strategy"], first["tier"]) == ("a", "least_loaded", 1)
+    assert second["agent_id"] == "a" and second["tier"] == 2
+    assert first["waited_ms"] >= 0
+
+
+async def test_nobody_fits_then_the_queue_is_served_in_order(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(opened("2001"))
+        [queued] = await router.routed(1, type="queued", ticket_id="2001")
+        assert queued["reason"] == "no_agent_online"
+        due = SlaTarget(metric="first_response", due_at=now() + timedelta(minutes=5))
+        await router.send(
+            opened("2002", customer_tier="vip"),
+            opened("2003", priority="P1"),
+            opened("2004", priority="P1"),
+            event(SlaStarted(ticket_id="2004", policy="p1", targets=[due])),
+            event(PriorityChanged(ticket_id="2001", from_priority="P3", to="P4", by="a", at=now())),
+        )
+        await router.routed(4, type="queued")
+        await router.send(agent("a", capacity=1, skills=["billing"]))
+        assert await router.routed(1, type="queued", ticket_id="2001")  # still only one
+        await router.send(agent("a", capacity=1))  # now it fits: one slot
+        order = [(await router.routed(1, type="assigned"))[0]["ticket_id"]]
+        for _ in range(3):
+            await router.send(solved(order[-1]))
+            assigned = await router.routed(len(order) + 1, type="assigned")
+            order.append(assigned[-1]["ticket_id"])
+    assert order == ["2002", "2004", "2003", "2001"]  # vip; P1 due soonest; P1; P4
+
+
+async def test_reasons_no_skill_at_capacity_and_daily_limit(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path, daily_limit=2) as router:
+        await router.send(agent("a", capacity=1, skills=["general"]))
+        await router.send(opened("3001", skills=["tech"]))
+        [no_skill] = await router.routed(1, type="queued", ticket_id="3001")
+        await router.send(opened("3002"))
+        await router.routed(1, type="assigned", ticket_id="3002")
+        await router.send(opened("3003"))
+        [full] = await router.routed(1, type="queued", ticket_id="3003")
+        await router.send(solved("3002"))
+        await router.routed(1, type="assigned", ticket_id="3003")
+        await router.send(solved("3003"))
+        await router.send(opened("3004"))
+        [limit] = await router.routed(1, type="queued", ticket_id="3004")
+    assert (no_skill["reason"], full["reason"], limit["reason"]) == (
+        "no_skill",
+        "at_capacity",
+        "daily_limit",
+    )
+
+
+async def test_round_robin_takes_the_longest_since_its_last_ticket(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path, strategy="round_robin") as router:
+        await router.send(agent("a", capacity=5), agent("b", capacity=5))
+        for number in range(4):
+            await router.send(opened(f"400{number}"))
+            await router.routed(number + 1, type="assigned")
+        assigned = await router.routed(4, type="assigned")
+    assert [a["agent_id"] for a in assigned] == ["a", "b", "a", "b"]
+    assert {a["strategy"] for a in assigned} == {"round_robin"}
+
+
+async def test_a_returning_customer_goes_back_to_the_first_owner(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("a", capacity=1), agent("b", capacity=5))
+        await router.send(opened("5001", customer="jane@example.com"))
+        [first] = await router.routed(1, type="assigned", ticket_id="5001")
+        await router.send(solved("5001"), opened("5002", customer="Jane@example.com"))
+        [again] = await router.routed(1, type="assigned", ticket_id="5002")
+        await router.send(opened("5003", customer="jane@example.com", follow_up_of="5002"))
+        [full] = await router.routed(1, type="assigned", ticket_id="5003")
+        await router.send(solved("5003"), solved("5002"))
+        await router.send(event(Reopened(ticket_id="5002", by="customer", at=now())))
+        reopened = await router.routed(2, type="assigned", ticket_id="5002")
+    assert first["agent_id"] == "a"  # least loaded share: a 0/1, b 0/5 → a by id
+    assert (again["agent_id"], again["strategy"]) == ("a", "sticky")
+    assert (full["agent_id"], full["strategy"]) == ("b", "sticky_fallback")  # a is full
+    assert (reopened[1]["agent_id"], reopened[1]["strategy"]) == ("a", "sticky")
+
+
+async def test_sticky_owner_off_routes_as_usual(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path, sticky_owner=False) as router:
+        await router.send(agent("a", capacity=5), agent("b", capacity=5))
+        await router.send(opened("5101", customer="jo@example.com"))
+        await router.routed(1, type="assigned", ticket_id="5101")
+        await router.send(opened("5102", customer="jo@example.com"))
+        [second] = await router.routed(1, type="assigned", ticket_id="5102")
+    assert second["strategy"] == "least_loaded"
+
+
+async def test_offline_gives_every_ticket_back_and_away_keeps_them(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("a", capacity=3))
+        await router.send(opened("6001"), opened("6002"))
+        await router.routed(2, type="assigned", agent_id="a")
+        await router.send(agent("a", status="away", capacity=3), opened("6003"))
+        [waiting] = await router.routed(1, type="queued", ticket_id="6003")
+        await router.send(agent("b", capacity=3))
+        await router.routed(1, type="assigned", ticket_id="6003", agent_id="b")
+        await router.send(agent("a", status="offline", capacity=3))
+        given_back = await router.routed(2, type="unassigned", agent_id="a")
+        moved = [
+            (await router.routed(2, type="assigned", ticket_id=ticket))[1]
+            for ticket in ("6001", "6002")
+        ]
+        events = await router.settle()
+    assert waiting["reason"] == "no_agent_online"  # a is away, nobody else online
+    assert {g["ticket_id"] for g in given_back} == {"6001", "6002"}
+    assert {g["reason"] for g in given_back} == {"agent_offline"}
+    assert {m["agent_id"] for m in moved} == {"b"}
+    assert not [
+        e for e in events if e["type"] == "kefu.ticket.unassigned" and e["data"]["agent_id"] == "b"
+    ]
+
+
+async def test_transfers_to_an_agent_and_to_a_skill(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("a", capacity=5), agent("c", capacity=5))
+        await router.send(opened("7001"))
+        await router.routed(1, type="assigned", ticket_id="7001", agent_id="a")
+        await router.send(opened("7002"))
+        await router.routed(1, type="assigned", ticket_id="7002", agent_id="c")
+        await router.send(agent("b", capacity=5, skills=["general", "billing"]))
+        await router.send(
+            event(
+                TransferRequested(
+                    ticket_id="7001",
+                    from_agent_id="x",
+                    to_agent_id="c",
+                    to_skill=None,
+                    reason="vip",
+                    at=now(),
+                )
+            ),
+            event(
+                TransferRequested(
+                    ticket_id="7002",
+                    from_agent_id="x",
+                    to_agent_id=None,
+                    to_skill="billing",
+                    reason="refund",
+                    at=now(),
+                )
+            ),
+        )
+        gone = await router.routed(2, type="unassigned")
+        to_agent = (await router.routed(2, type="assigned", ticket_id="7001"))[1]
+        to_skill = (await router.routed(2, type="assigned", ticket_id="7002"))[1]
+    assert {g["reason"] for g in gone} == {"transfer"}
+    assert (to_agent["agent_id"], to_agent["strategy"]) == ("c", "transfer")
+    assert (to_skill["agent_id"], to_skill["strategy"]) == ("b", "transfer")
+
+
+async def test_escalations_go_to_the_next_tier(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(
+            agent("l1", capacity=5),
+            agent("l2", capacity=5, tier=2),
+            agent("l3", capacity=5, tier=3),
+        )
+        await router.send(opened("8001"), opened("8002"))
+        first = await router.routed(2, type="assigned")
+        assert {a["agent_id"] for a in first} <= {"l1", "l2", "l3"}
+        await router.send(
+            event(
+                Escalated(
+                    ticket_id="8001", from_tier=1, to_tier=2, reason="hard", by="l1", at=now()
+                )
+            ),
+            event(
+                SlaEscalated(
+                    ticket_id="8002",
+                    policy="p",
+                    metric="first_response",
+                    level=2,
+                    notify=["manager"],
+                    raise_tier=True,
+                    at=now(),
+                )
+            ),
+        )
+        by_agent = (await router.routed(2, type="assigned", ticket_id="8001"))[1]
+        by_sla = (await router.routed(2, type="assigned", ticket_id="8002"))[1]
+        gone = await router.routed(2, type="unassigned")
+    assert by_agent["tier"] == 2 and by_agent["agent_id"] in {"l2", "l3"}
+    assert by_sla["tier"] == 2 and by_sla["agent_id"] in {"l2", "l3"}
+    assert {g["reason"] for g in gone} == {"escalation"}
+
+
+async def test_a_surge_stretches_capacity_as_overflow(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path, surge_capacity_factor=2.0) as router:
+        await router.send(agent("a", capacity=1))
+        await router.send(opened("9001"))
+        await router.routed(1, type="assigned", ticket_id="9001")
+        await router.send(opened("9002"))
+        await router.routed(1, type="queued", ticket_id="9002")
+        surge = {"rate_per_min": 90.0, "baseline_per_min": 10.0, "factor": 9.0, "at": now()}
+        await router.send(event(SurgeStarted(**surge)))
+        [overflow] = await router.routed(1, type="assigned", ticket_id="9002")
+        await router.send(event(SurgeEnded(**surge)), opened("9003"))
+        [after] = await router.routed(1, type="queued", ticket_id="9003")
+    assert (overflow["agent_id"], overflow["strategy"]) == ("a", "overflow")
+    assert after["reason"] == "at_capacity"
+
+
+async def test_a_redelivered_event_takes_no_second_slot(backend, tmp_path) -> None:
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("a", capacity=5))
+        ticket = opened("9501")
+        await router.send(ticket, ticket, ticket)
+        await router.routed(1, type="assigned", ticket_id="9501")
+        events = await router.settle(1.5)
+    ids = [e["id"] for e in events if e["type"] == "kefu.ticket.assigned"]
+    assert ids == ["router:9501:assigned:1"]
