@@ -38,9 +38,11 @@ from shared.events.ops import SurgeEnded, SurgeStarted
 from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
 from shared.events.sla import SlaStarted
 from shared.events.ticket import TicketOpened
+from shared.logs import get_logger
 from shared.policy import Routing
 
 SOURCE = "kefu/router"
+log = get_logger("kefu.router")
 Event = CloudEvent[Any]
 
 
@@ -240,8 +242,9 @@ class Router:
             round_.queue(waiting)
             round_.reconcile()
             round_.route(list(waiting))
-            if await self.store.agents.save(round_.agents.values()):
-                continue  # another replica changed an agent: decide again on fresh state
+            if lost := await self.store.agents.save(round_.agents.values()):
+                log.info("agents changed meanwhile, deciding again", agents=sorted(lost))
+                continue
             lost = await self.store.tickets.save(round_.tickets.values())
             written.update({k: s for k, s in round_.tickets.items() if k not in lost})
             await self.store.remember_owners(round_.new_owners)
@@ -249,6 +252,7 @@ class Router:
                 await self.store.set_surge(round_.surge_set)
             if not lost:
                 break
+            log.info("tickets changed meanwhile, deciding again", tickets=sorted(lost))
         await publish_and_mark(self.bus.publish, (self.store.tickets, written.values()))
         return []
 
