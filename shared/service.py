@@ -1,7 +1,7 @@
 """What every kefu service is made of, and its ASGI app with /healthz, /readyz and /metrics."""
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,8 @@ class Service:
     db: AsyncDatabase[Document]
     registry: CollectorRegistry
     indexes: dict[str, list[IndexModel]] = field(default_factory=dict)
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -83,6 +85,14 @@ class Service:
                 log.warning("store not reachable yet", error=repr(error))
                 await asyncio.sleep(1)
 
+    async def _start_background(self) -> None:
+        self._tasks = [asyncio.create_task(run()) for run in self.background]
+
+    async def _stop_background(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def _close_store(self) -> None:
         await self.mongo.close()
 
@@ -106,6 +116,8 @@ class Service:
                 *routes,
             ],
             on_startup=[self._prepare_store, self.bus.start],
+            after_startup=[self._start_background],
+            on_shutdown=[self._stop_background],
             after_shutdown=[self.bus.stop, self._close_store],
             logger=get_logger("faststream.app"),
         )

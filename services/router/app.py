@@ -22,6 +22,8 @@ def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("router", settings, RouterStore.indexes())
     service.bus.declare_publishes(Topic.ROUTING_EVENTS)
     router = Router(service.bus, RouterStore(service), service.policy.routing)
+    if service.policy.routing.relax_after is not None:
+        service.background.append(router.relax_when_due)
 
     def decode(record: Record) -> Any:
         return decode_event(record.value)

@@ -11,6 +11,9 @@ skipped. A ticket's document says who holds it; an agent found holding a ticket 
 document says otherwise (a crash between the two writes, or a race lost) gives it up.
 """
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +36,7 @@ from shared.consumer import Input, Rejected
 from shared.decisions import Slot, publish_and_mark
 from shared.events import CloudEvent, new_event
 from shared.events.agent import AgentStatusChanged
-from shared.events.base import EventData, utc_now
+from shared.events.base import EventData, rfc3339, utc_now
 from shared.events.ops import SurgeEnded, SurgeStarted
 from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
 from shared.events.sla import SlaStarted
@@ -42,6 +45,16 @@ from shared.logs import get_logger
 from shared.policy import Routing
 
 SOURCE = "kefu/router"
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """What causes an assignment that a timer, not an event, asked for."""
+
+    id: str
+    correlationid: str
+
+
 log = get_logger("kefu.router")
 Event = CloudEvent[Any]
 
@@ -59,6 +72,7 @@ class Round:
     drain: Event | None = None  # capacity appeared: serve the queue
     new_owners: dict[str, str] = field(default_factory=dict)
     surge_set: bool | None = None
+    relax_armed: bool = False  # a ticket entered the queue with a relax_at
 
     def apply(self, event: Event) -> None:
         match event.data:
@@ -157,7 +171,19 @@ class Round:
             if ticket_id not in self.to_route:
                 self._route(ticket_id, self.drain, limits, fresh=False)
 
-    def _route(self, ticket_id: str, cause: Event, limits: Limits, fresh: bool) -> None:
+    def relax(self, due: list[str]) -> None:
+        """Tickets that waited relax_after: any higher tier may take them now."""
+        limits = self._limits()
+        for ticket_id in due:
+            slot = self.tickets[ticket_id]
+            if not slot.state or slot.state.status != "waiting":
+                continue
+            cause = Relaxation(f"relax:{ticket_id}:{slot.state.queued}", f"relax:{ticket_id}")
+            self._route(ticket_id, cause, limits, fresh=False)
+            if slot.state.status == "waiting":  # nobody yet: the queue serves it when able
+                slot.record(cause.id, slot.state.model_copy(update={"relax_at": None}), [])
+
+    def _route(self, ticket_id: str, cause: Any, limits: Limits, fresh: bool) -> None:
         slot = self.tickets[ticket_id]
         ticket = slot.state
         if ticket is None or ticket.status != "waiting":
@@ -174,7 +200,8 @@ class Round:
                 reason=choice.reason,
                 at=self.now,
             )
-            entered = entered_queue(ticket)
+            entered = entered_queue(ticket, self.policy.relax_after)
+            self.relax_armed = self.relax_armed or entered.relax_at is not None
             slot.record(
                 f"route:{cause.id}",
                 entered,
@@ -182,7 +209,7 @@ class Round:
             )
 
     def _assign(
-        self, slot: Slot[RoutedTicket], ticket: RoutedTicket, choice: Assign, cause: Event
+        self, slot: Slot[RoutedTicket], ticket: RoutedTicket, choice: Assign, cause: Any
     ) -> None:
         agent = self.agents[choice.agent_id]
         agent.replace(take(agent.state, ticket.ticket_id, self.now, self.today))
@@ -214,7 +241,7 @@ class Round:
         after = self.policy.relax_after
         return after is not None and self.now - (ticket.waiting_since or self.now) >= after
 
-    def _event(self, data: EventData, cause: Event, suffix: str) -> Event:
+    def _event(self, data: EventData, cause: Any, suffix: str) -> Event:
         return new_event(
             data,
             id=f"router:{data.ticket_id}:{suffix}",
@@ -230,18 +257,59 @@ class Router:
         self.bus = bus
         self.store = store
         self.policy = policy
+        self.relax_armed = asyncio.Event()
 
     async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
         events = [one.value for one in inputs]
-        written: dict[str, Slot[RoutedTicket]] = {}
-        while True:
-            round_ = await self._load(events)
+
+        async def plan(round_: Round) -> None:
             for event in events:
                 round_.apply(event)
             waiting = await self.store.waiting() if round_.drain else {}
             round_.queue(waiting)
             round_.reconcile()
             round_.route(list(waiting))
+
+        await self._decide(events, plan)
+        return []
+
+    async def relax(self) -> None:
+        """Route the waiting tickets whose relax_at has come."""
+
+        async def plan(round_: Round) -> None:
+            due = await self.store.relax_due(rfc3339(round_.now))
+            round_.queue(due)
+            round_.reconcile()
+            round_.relax(list(due))
+
+        await self._decide([], plan)
+
+    async def relax_when_due(self) -> None:
+        """A timer, not a poll: sleep until the earliest relax_at in the queue (woken sooner
+        when a ticket is queued), then route what is due. Replicas may both fire; the
+        documents' compare-and-swap lets one decide."""
+        while True:
+            try:
+                due_at = await self.store.next_relax()
+                wait = (
+                    (datetime.fromisoformat(due_at) - utc_now()).total_seconds() if due_at else None
+                )
+                if wait is None or wait > 0:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self.relax_armed.wait(), wait)
+                    self.relax_armed.clear()
+                    continue
+                await self.relax()
+            except Exception as error:
+                log.warning("relaxing the queue failed, trying again", error=repr(error))
+                await asyncio.sleep(1)
+
+    async def _decide(self, events: list[Event], plan: Callable[[Round], Awaitable[None]]) -> None:
+        """Rounds until one writes without losing a race; then publish what was written."""
+        written: dict[str, Slot[RoutedTicket]] = {}
+        while True:
+            round_ = await self._load(events)
+            await plan(round_)
             if lost := await self.store.agents.save(round_.agents.values()):
                 log.info("agents changed meanwhile, deciding again", agents=sorted(lost))
                 continue
@@ -254,7 +322,8 @@ class Router:
                 break
             log.info("tickets changed meanwhile, deciding again", tickets=sorted(lost))
         await publish_and_mark(self.bus.publish, (self.store.tickets, written.values()))
-        return []
+        if round_.relax_armed:
+            self.relax_armed.set()
 
     async def _load(self, events: list[Event]) -> Round:
         agents = await self.store.roster()

@@ -30,7 +30,12 @@ class RouterStore:
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
-        return {"router_tickets": [IndexModel([("state.status", 1), ("state.queue_rank", 1)])]}
+        return {
+            "router_tickets": [
+                IndexModel([("state.status", 1), ("state.queue_rank", 1)]),
+                IndexModel([("state.status", 1), ("state.relax_at", 1)]),
+            ]
+        }
 
     async def roster(self) -> dict[str, Slot[Agent]]:
         """Every agent: a team's roster is small, and every choice weighs all of it."""
@@ -41,6 +46,22 @@ class RouterStore:
         return await self.tickets.load_where(
             {"state.status": "waiting"}, sort=[("state.queue_rank", 1)], limit=QUEUE_PAGE
         )
+
+    async def relax_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
+        """Waiting tickets whose relax_at (RFC 3339, compared as text) has come, in order."""
+        return await self.tickets.load_where(
+            {"state.status": "waiting", "state.relax_at": {"$lte": now}},
+            sort=[("state.queue_rank", 1)],
+            limit=QUEUE_PAGE,
+        )
+
+    async def next_relax(self) -> str | None:
+        """The earliest relax_at in the queue."""
+        found = await self.tickets.collection.find_one(
+            {"state.status": "waiting", "state.relax_at": {"$gt": ""}},
+            sort=[("state.relax_at", 1)],  # whole documents: nx-27017 projects nested fields wrong
+        )
+        return found["state"]["relax_at"] if found else None
 
     async def owners_of(self, customers: list[str]) -> dict[str, str]:
         if not customers:

@@ -10,7 +10,7 @@ says which agent's slot it frees and whether the ticket must be routed.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -51,6 +51,7 @@ class RoutedTicket(BaseModel):
     sticky: bool = False
     label: str | None = None
     avoid: str | None = None
+    relax_at: str | None = None  # RFC 3339: when a waiting ticket may go to a higher tier
 
     def need(self, relaxed: bool = False) -> Need:
         return Need(
@@ -157,9 +158,13 @@ def assigned(ticket: RoutedTicket, agent_id: str) -> RoutedTicket:
             "assignee": agent_id,
             "last_assignee": agent_id,
             "assignments": ticket.assignments + 1,
+            "relax_at": None,
         }
     )
 
 
-def entered_queue(ticket: RoutedTicket) -> RoutedTicket:
-    return ticket.model_copy(update={"queued": ticket.queued + 1})
+def entered_queue(ticket: RoutedTicket, relax_after: timedelta | None) -> RoutedTicket:
+    """The ticket waits; with relax_after, a timer lets higher tiers take it from then."""
+    since = ticket.waiting_since
+    relax_at = rfc3339(since + relax_after) if relax_after and since else None
+    return ticket.model_copy(update={"queued": ticket.queued + 1, "relax_at": relax_at})

@@ -250,3 +250,21 @@ async def test_a_redelivered_event_takes_no_second_slot(backend, tmp_path) -> No
         events = await router.settle(1.5)
     ids = [e["id"] for e in events if e["type"] == "kefu.ticket.assigned"]
     assert ids == ["router:9501:assigned:1"]
+
+
+async def test_after_relax_after_a_waiting_ticket_may_go_to_a_higher_tier(
+    backend, tmp_path
+) -> None:
+    async with running_router(backend, tmp_path, relax_after="2s") as router:
+        await router.send(agent("senior", capacity=3, tier=2))
+        await router.send(opened("9600", tier=2))  # the router runs and knows the agent
+        await router.routed(1, type="assigned", ticket_id="9600")
+        await router.send(opened("9601"))
+        [queued] = await router.routed(1, type="queued", ticket_id="9601")
+        [relaxed] = await router.routed(1, type="assigned", ticket_id="9601", wait_s=10)
+        await router.send(agent("junior", capacity=3), opened("9602"))
+        [own_tier] = await router.routed(1, type="assigned", ticket_id="9602")
+    assert queued["reason"] == "no_skill"  # first only its own tier
+    assert (relaxed["agent_id"], relaxed["strategy"]) == ("senior", "relaxed")
+    assert 2000 <= relaxed["waited_ms"] < 3500  # the timer fires on time, not on a poll
+    assert own_tier["agent_id"] == "junior"

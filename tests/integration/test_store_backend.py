@@ -96,6 +96,30 @@ async def test_update_filtered_on_version_sets_an_int_only_if_still_there(db) ->
     assert (await db.things.find_one({"_id": "a"}))["published"] == 2
 
 
+async def test_an_indexed_nested_field_sorts_limits_and_compares_as_text(db) -> None:
+    """The router's queue: waiting tickets in rank order, and relax times compared as text."""
+    await ensure_indexes(db, {"q": [IndexModel([("state.status", 1), ("state.rank", 1)])]})
+    rows = [
+        ("a", "waiting", "2|P3", "2026-11-23T10:05:00.000Z"),
+        ("b", "waiting", "0|P4", None),
+        ("c", "done", "0|P1", "2026-11-23T10:00:00.000Z"),
+        ("d", "waiting", "1|P1", "2026-11-23T10:01:00.000Z"),
+    ]
+    await db.q.insert_many(
+        [{"_id": k, "state": {"status": st, "rank": r, "relax_at": at}} for k, st, r, at in rows]
+    )
+    waiting = db.q.find({"state.status": "waiting"}, sort=[("state.rank", 1)], limit=2)
+    assert [d["_id"] async for d in waiting] == ["b", "d"]
+    due = db.q.find(
+        {"state.status": "waiting", "state.relax_at": {"$lte": "2026-11-23T10:02:00.000Z"}}
+    )
+    assert [d["_id"] async for d in due] == ["d"]
+    first = await db.q.find_one(
+        {"state.status": "waiting", "state.relax_at": {"$gt": ""}}, sort=[("state.relax_at", 1)]
+    )
+    assert first["_id"] == "d"  # null relax_at is not a time
+
+
 async def test_a_counter_reserves_blocks_atomically_from_nothing(db) -> None:
     values = [
         (
