@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint docs bench clean
+.PHONY: install run test test-unit test-integration test-e2e lint docs bench bench-routed clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ lint: install
 
 bench: install
 	$(BIN)/kefu bench
+
+bench-routed: install
+	$(BIN)/kefu bench --routed
 
 docs: install
 	$(BIN)/kefu docs --out docs/asyncapi.yaml

@@ -39,6 +39,8 @@ from shared.topics import Topic, topic_name
 from tools.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 
 RAW_TOPIC = "bench.raw"
+BENCH_KEYWORD = "benchroute"
+BENCH_AGENTS = 20
 Value = tuple[str, bytes, bytes]  # id, key, value
 
 
@@ -125,7 +127,7 @@ def raw_load(settings: Settings) -> Load:
     )
 
 
-def kefu_load(settings: Settings) -> Load:
+def customer_messages(text: str) -> Callable[[str], Value]:
     def customer_message(value_id: str) -> Value:
         address = f"{value_id}@bench.example"
         message = {
@@ -133,22 +135,70 @@ def kefu_load(settings: Settings) -> Load:
             "message_id": value_id,
             "from": {"address": address},
             "subject": "Bench",
-            "text": "My order has not arrived and the tracking page is down.",
+            "text": text,
         }
         return f"email:{value_id}", f"email:{address}".encode(), json.dumps(message).encode()
 
+    return customer_message
+
+
+def correlation_of(event_type: str) -> Callable[[bytes], str | None]:
     def received(value: bytes) -> str | None:
         event = json.loads(value)
-        is_message = event.get("type") == "kefu.ticket.message_received"
-        return event.get("correlationid") if is_message else None
+        return event.get("correlationid") if event.get("type") == event_type else None
 
+    return received
+
+
+def kefu_load(settings: Settings) -> Load:
     return Load(
         name="kefu",
         topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
         read_topic=topic_name(settings.topic_prefix, Topic.TICKET_EVENTS),
-        make=customer_message,
-        received_id=received,
+        make=customer_messages("My order has not arrived and the tracking page is down."),
+        received_id=correlation_of("kefu.ticket.message_received"),
     )
+
+
+def routed_load(settings: Settings) -> Load:
+    """Messages the bench policy classifies to the `bench` skill, until `assigned`."""
+    return Load(
+        name="routed",
+        topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
+        read_topic=topic_name(settings.topic_prefix, Topic.ROUTING_EVENTS),
+        make=customer_messages(f"{BENCH_KEYWORD}: where is my parcel?"),
+        received_id=correlation_of("kefu.ticket.assigned"),
+    )
+
+
+def bench_policy(folder: Path) -> Path:
+    """Bench messages need the `bench` skill, which only the simulated agents have: the
+    seeded tickets wait in the queue for `general` agents that never come."""
+    rule = {"keywords": [BENCH_KEYWORD], "set": {"skills": ["bench"]}}
+    path = folder / "bench-policy.yaml"
+    path.write_text(json.dumps({"classification": {"rules": [rule]}}), encoding="utf-8")
+    return path
+
+
+async def agents_online(settings: Settings, count: int, capacity: int) -> None:
+    """Simulated agents, announced through intake as the agent workspace would."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        topic = topic_name(settings.topic_prefix, Topic.AGENT_INBOUND)
+        for number in range(count):
+            presence = {
+                "action": "presence",
+                "agent_id": f"bench-{number}",
+                "status": "online",
+                "skills": ["bench"],
+                "capacity": capacity,
+            }
+            await producer.send_and_wait(
+                topic, json.dumps(presence).encode(), key=presence["agent_id"].encode()
+            )
+    finally:
+        await producer.stop()
 
 
 def summary(burst: Run, paced: Run) -> dict[str, Any]:
@@ -226,26 +276,41 @@ async def run_loads(
     messages: int,
     rate: float,
     seed: int,
+    routed: bool,
 ) -> dict[str, Any]:
     raw, kefu = raw_load(settings), kefu_load(settings)
     seeded = await measure(settings, kefu, seed, rate=None) if seed else None
+    loads = [raw, kefu]
+    if routed:
+        capacity = (messages + int(rate * 5) + 100) // BENCH_AGENTS + 1
+        await agents_online(settings, BENCH_AGENTS, capacity)
+        loads.append(routed_load(settings))
     results = {}
-    for load in (raw, kefu):
+    for load in loads:
         await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
         before = snapshot(services, servers)
         burst = await measure(settings, load, messages, rate=None)
         after = snapshot(services, servers)
         paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
         results[load.name] = summary(burst, paced)
-        if load is kefu:
+        if load is not raw:
             results[load.name]["burst_costs"] = costs(before, after, messages)
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
     return results
 
 
+def ratios(raw: dict[str, Any], load: dict[str, Any]) -> dict[str, float]:
+    return {
+        "throughput": round(load["throughput_per_s"] / raw["throughput_per_s"], 3),
+        "p50_latency": round(load["latency_ms"]["p50"] / raw["latency_ms"]["p50"], 2),
+        "p99_latency": round(load["latency_ms"]["p99"] / raw["latency_ms"]["p99"], 2),
+    }
+
+
 def report(results: dict[str, Any], messages: int, rate: float, seed: int, backend: str) -> dict:
-    raw, kefu = results["raw"], results["kefu"]
+    raw = results["raw"]
+    routed = results.get("routed")
     return {
         "benchmark": "channel.inbound → intake → ticket.events (message_received)",
         "backend": backend,
@@ -255,12 +320,18 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
         "paced_rate_per_s": rate,
         "cpus": os.cpu_count(),
         "raw_broker": raw,
-        "kefu": kefu,
-        "ratio": {
-            "throughput": round(kefu["throughput_per_s"] / raw["throughput_per_s"], 3),
-            "p50_latency": round(kefu["latency_ms"]["p50"] / raw["latency_ms"]["p50"], 2),
-            "p99_latency": round(kefu["latency_ms"]["p99"] / raw["latency_ms"]["p99"], 2),
-        },
+        "kefu": results["kefu"],
+        "ratio": ratios(raw, results["kefu"]),
+        **(
+            {
+                "routed_benchmark": "channel.inbound → intake → router → kefu.ticket.assigned, "
+                f"{BENCH_AGENTS} agents online, the seeded tickets queued for others",
+                "routed": routed,
+                "routed_ratio": ratios(raw, routed),
+            }
+            if routed
+            else {}
+        ),
     }
 
 
@@ -278,7 +349,7 @@ def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Proce
             process.stop(timeout=15)
 
 
-def bench(messages: int, rate: float, seed: int, use_env: bool) -> dict[str, Any]:
+def bench(messages: int, rate: float, seed: int, use_env: bool, routed: bool) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
@@ -290,9 +361,13 @@ def bench(messages: int, rate: float, seed: int, use_env: bool) -> dict[str, Any
             )
             asyncio.run(_create_topics(settings))
             service_env = {**os.environ, **env, "KEFU_LOG_LEVEL": "WARNING"}
+            if routed:
+                service_env["KEFU_CONFIG"] = str(bench_policy(Path(tmp)))
             with all_services(service_env, Path(tmp) / "logs") as services:
                 servers = stack.processes if stack else []
-                results = asyncio.run(run_loads(settings, services, servers, messages, rate, seed))
+                results = asyncio.run(
+                    run_loads(settings, services, servers, messages, rate, seed, routed)
+                )
             backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
             return report(results, messages, rate, seed, backend)
         finally:

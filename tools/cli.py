@@ -61,12 +61,12 @@ def write_docs(path: Path) -> int:
     return 0
 
 
-def run_bench(messages: int, rate: float, seed: int, use_env: bool) -> int:
+def run_bench(messages: int, rate: float, seed: int, use_env: bool, routed: bool) -> int:
     import json
 
     from tools.bench import bench
 
-    print(json.dumps(bench(messages, rate, seed, use_env), ensure_ascii=False, indent=2))
+    print(json.dumps(bench(messages, rate, seed, use_env, routed), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -95,6 +95,11 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--use-env", action="store_true", help="the KEFU_* servers instead of an embedded stack"
     )
+    bench.add_argument(
+        "--routed",
+        action="store_true",
+        help="also inbound → kefu.ticket.assigned, with simulated agents online",
+    )
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "docs":
             return write_docs(args.out)
         if args.command == "bench":
-            return run_bench(args.messages, args.rate, args.seed, args.use_env)
+            return run_bench(args.messages, args.rate, args.seed, args.use_env, args.routed)
         from tools.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

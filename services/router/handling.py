@@ -20,7 +20,7 @@ from typing import Any
 
 from services.router.choice import Agent, Assign, Limits, choose, room
 from services.router.roster import presence, release, take
-from services.router.store import RouterStore
+from services.router.store import QUEUE_PAGE, RouterStore
 from services.router.tickets import (
     Change,
     RoutedTicket,
@@ -159,17 +159,31 @@ class Round:
                 if ticket and ticket.state and ticket.state.assignee != agent.agent_id:
                     slot.replace(release(slot.state, ticket_id))
 
-    def route(self, waiting: list[str]) -> None:
-        """Every ticket that asked, in order, then the queue's head while anyone has room."""
+    def route(self) -> None:
+        """Every ticket an event asked to route, in the order asked."""
         limits = self._limits()
         for ticket_id, cause in self.to_route.items():
             self._route(ticket_id, cause, limits, fresh=True)
-        for ticket_id in waiting:
-            roster = [slot.state for slot in self.agents.values() if slot.state]
-            if self.drain is None or not any(room(agent, limits) > 0 for agent in roster):
-                return
-            if ticket_id not in self.to_route:
-                self._route(ticket_id, self.drain, limits, fresh=False)
+
+    def serve(self, page: dict[str, Slot[RoutedTicket]]) -> bool:
+        """Capacity appeared: the tickets asked and a page of the queue, together in the
+        queue's order. Whether anyone still has room."""
+        self.queue(page)
+        self.reconcile()
+        limits = self._limits()
+        asked, self.to_route = self.to_route, {}  # the next page's turn has only the queue
+        waiting = [key for key in self.tickets if key in asked or key in page]
+        for ticket_id in sorted(waiting, key=lambda key: self.tickets[key].state.queue_rank):
+            if not self.has_room(limits):
+                break
+            cause = asked.pop(ticket_id, None)
+            self._route(ticket_id, cause or self.drain, limits, fresh=cause is not None)
+        for ticket_id, cause in asked.items():  # nobody had room left: queued
+            self._route(ticket_id, cause, limits, fresh=True)
+        return self.has_room(limits)
+
+    def has_room(self, limits: Limits) -> bool:
+        return any(room(slot.state, limits) > 0 for slot in self.agents.values() if slot.state)
 
     def relax(self, due: list[str]) -> None:
         """Tickets that waited relax_after: any higher tier may take them now."""
@@ -265,10 +279,16 @@ class Router:
         async def plan(round_: Round) -> None:
             for event in events:
                 round_.apply(event)
-            waiting = await self.store.waiting() if round_.drain else {}
-            round_.queue(waiting)
             round_.reconcile()
-            round_.route(list(waiting))
+            if round_.drain is None:
+                round_.route()
+                return
+            after = ""
+            while page := await self.store.waiting(after):
+                if not round_.serve(page) or len(page) < QUEUE_PAGE:
+                    return
+                after = max(slot.state.queue_rank for slot in page.values() if slot.state)
+            round_.serve({})
 
         await self._decide(events, plan)
         return []

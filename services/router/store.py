@@ -41,10 +41,12 @@ class RouterStore:
         """Every agent: a team's roster is small, and every choice weighs all of it."""
         return await self.agents.load_where({})
 
-    async def waiting(self) -> dict[str, Slot[RoutedTicket]]:
-        """The head of the queue, in order."""
+    async def waiting(self, after: str = "") -> dict[str, Slot[RoutedTicket]]:
+        """A page of the queue, in order, behind the rank `after`."""
         return await self.tickets.load_where(
-            {"state.status": "waiting"}, sort=[("state.queue_rank", 1)], limit=QUEUE_PAGE
+            {"state.status": "waiting", "state.queue_rank": {"$gt": after}},
+            sort=[("state.queue_rank", 1)],
+            limit=QUEUE_PAGE,
         )
 
     async def relax_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:

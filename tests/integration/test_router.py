@@ -268,3 +268,23 @@ async def test_after_relax_after_a_waiting_ticket_may_go_to_a_higher_tier(
     assert (relaxed["agent_id"], relaxed["strategy"]) == ("senior", "relaxed")
     assert 2000 <= relaxed["waited_ms"] < 3500  # the timer fires on time, not on a poll
     assert own_tier["agent_id"] == "junior"
+
+
+async def test_the_queue_is_served_page_after_page_while_anyone_has_room(
+    backend, tmp_path, monkeypatch
+) -> None:
+    import services.router.handling
+
+    monkeypatch.setattr(services.router.handling, "QUEUE_PAGE", 2)
+    monkeypatch.setattr("services.router.store.QUEUE_PAGE", 2)
+    async with running_router(backend, tmp_path) as router:
+        tickets = [f"96{n}0" for n in range(5)]
+        for ticket in tickets:
+            await router.send(opened(ticket))
+            await router.routed(1, type="queued", ticket_id=ticket)
+        await router.send(agent("a", capacity=4), opened("9699", customer_tier="svip"))
+        assigned = await router.routed(4, type="assigned")
+        events = await router.settle(1.0)
+    assert {a["ticket_id"] for a in assigned} == {"9699", *tickets[:3]}  # in rank order
+    queued_twice = [e for e in events if e["type"] == "kefu.ticket.queued"]
+    assert len(queued_twice) == 5  # the five first waits; nobody queued again
