@@ -22,6 +22,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
             "20",
             "--seed",
             "50",
+            "--routed",
         ],
         capture_output=True,
         timeout=180,
