@@ -29,18 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.admin import create_topics
+from shared.bus import client_options
 from shared.service import SERVICES
 from shared.settings import Settings, load_settings
-from shared.topics import Topic, topic_name
+from shared.topics import Topic, all_topic_names, topic_name
 from tools.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 
 RAW_TOPIC = "bench.raw"
 BENCH_KEYWORD = "benchroute"
 BENCH_AGENTS = 20
+QUIET_S = 2.0
 Value = tuple[str, bytes, bytes]  # id, key, value
 
 
@@ -219,6 +222,49 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+async def caught_up(settings: Settings, within_s: float = 300) -> float:
+    """Wait until every service has read what was sent (its group's committed offsets stop
+    moving for QUIET_S once nothing new is sent; Tansu's end offsets cannot be trusted), so
+    that measurements see a steady state, not a backlog; how long that took."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await reader.start()
+    started = time.perf_counter()
+    try:
+        await reader.topics()  # metadata for partitions_for_topic
+        last, quiet_since = -1, time.perf_counter()
+        while time.perf_counter() - started < within_s:
+            total = await _committed(admin, reader, settings)
+            if total != last:
+                last, quiet_since = total, time.perf_counter()
+            elif time.perf_counter() - quiet_since >= QUIET_S:
+                break
+            await asyncio.sleep(0.25)
+        return round(time.perf_counter() - started - QUIET_S, 1)
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+async def _committed(
+    admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer, settings: Settings
+) -> int:
+    """All the offsets the services' groups have committed, over every kefu topic."""
+    names = all_topic_names(settings.topic_prefix)
+    partitions = [
+        TopicPartition(name, partition)
+        for name in names
+        for partition in reader.partitions_for_topic(name) or ()
+    ]
+    total = 0
+    for service in SERVICES:
+        group = f"{settings.topic_prefix}{service}"
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        total += sum(meta.offset for meta in committed.values() if meta.offset > 0)
+    return total
+
+
 def scrape(process: Process) -> dict[str, float]:
     """The totals bench reads from a service's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as reply:
@@ -280,6 +326,7 @@ async def run_loads(
 ) -> dict[str, Any]:
     raw, kefu = raw_load(settings), kefu_load(settings)
     seeded = await measure(settings, kefu, seed, rate=None) if seed else None
+    caught_up_s = await caught_up(settings)
     loads = [raw, kefu]
     if routed:
         capacity = (messages + int(rate * 5) + 100) // BENCH_AGENTS + 1
@@ -297,6 +344,7 @@ async def run_loads(
             results[load.name]["burst_costs"] = costs(before, after, messages)
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
+        results["kefu"]["seed_caught_up_s"] = caught_up_s
     return results
 
 
