@@ -10,6 +10,8 @@
 - `router_flags`: `surge`, while a surge lasts.
 """
 
+import time
+
 from pymongo import IndexModel, UpdateOne
 
 from services.router.choice import Agent
@@ -18,6 +20,7 @@ from shared.decisions import Slot, StateCollection
 from shared.service import Service
 
 QUEUE_PAGE = 200
+SURGE_READ_S = 1.0
 
 
 class RouterStore:
@@ -27,6 +30,7 @@ class RouterStore:
         self.tickets = StateCollection(db[service.collection_name("tickets")], RoutedTicket)
         self.owners = db[service.collection_name("owners")]
         self.flags = db[service.collection_name("flags")]
+        self._surge, self._surge_read_at = False, -SURGE_READ_S
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
@@ -82,7 +86,14 @@ class RouterStore:
             )
 
     async def surging(self) -> bool:
-        return bool(await self.flags.find_one({"_id": "surge", "active": True}))
+        """Whether a surge is on, read at most once a second (another replica may have read
+        the surge event: ops.events has one key)."""
+        now = time.monotonic()
+        if now - self._surge_read_at >= SURGE_READ_S:
+            self._surge = bool(await self.flags.find_one({"_id": "surge", "active": True}))
+            self._surge_read_at = now
+        return self._surge
 
     async def set_surge(self, active: bool) -> None:
         await self.flags.update_one({"_id": "surge"}, {"$set": {"active": active}}, upsert=True)
+        self._surge, self._surge_read_at = active, time.monotonic()

@@ -33,11 +33,15 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         assert result[load]["throughput_per_s"] > 0
         latency = result[load]["latency_ms"]
         assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
-    assert set(result["ratio"]) == set(result["routed_ratio"]) == {
-        "throughput",
-        "p50_latency",
-        "p99_latency",
-    }
+    assert (
+        set(result["ratio"])
+        == set(result["routed_ratio"])
+        == {
+            "throughput",
+            "p50_latency",
+            "p99_latency",
+        }
+    )
     costs = result["kefu"]["burst_costs"]
     assert costs["intake_store_commands_per_message"] > 0
     assert costs["intake_cpu_ms_per_message"] > 0

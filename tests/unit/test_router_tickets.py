@@ -1,0 +1,151 @@
+"""What each event does to the router's view of a ticket and of an agent."""
+
+from datetime import timedelta
+
+from services.router.choice import Agent
+from services.router.roster import presence, release, take
+from services.router.tickets import (
+    assigned,
+    changed,
+    entered_queue,
+    given_back,
+    opened,
+    unopened,
+)
+from shared.events.agent import AgentStatusChanged
+from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.ticket import (
+    Escalated,
+    PriorityChanged,
+    Reopened,
+    StatusChanged,
+    TransferRequested,
+)
+from tests.factories import NOW, message, opening
+
+
+def held(agent_id: str = "a"):
+    opened_data = opening(message("email", "m-1"))[0].data
+    return assigned(opened(opened_data, None).ticket, agent_id)
+
+
+def test_a_new_ticket_waits_ranked_and_prefers_the_first_owner() -> None:
+    data = opening(message("email", "m-1", customer_tier="vip"))[0].data
+    change = opened(data, "owner")
+    assert change.route and change.ticket.status == "waiting"
+    assert (change.ticket.preferred, change.ticket.sticky) == ("owner", True)
+    assert change.ticket.queue_rank.startswith("1|P2|9999")  # vip raised P3 to P2
+
+
+def test_solving_frees_the_slot_and_reopening_waits_for_the_last_owner() -> None:
+    solved = changed(
+        held(),
+        StatusChanged(ticket_id="1001", from_status="open", to="solved", by="a", at=NOW),
+        NOW,
+    )
+    assert (solved.ticket.status, solved.frees, solved.route) == ("done", "a", False)
+    back = changed(solved.ticket, Reopened(ticket_id="1001", by="customer", at=NOW), NOW)
+    assert back.route and (back.ticket.preferred, back.ticket.sticky) == ("a", True)
+
+
+def test_pending_keeps_the_slot() -> None:
+    pending = changed(
+        held(),
+        StatusChanged(ticket_id="1001", from_status="open", to="pending", by="a", at=NOW),
+        NOW,
+    )
+    assert pending.frees is None and pending.ticket.status == "assigned"
+
+
+def test_a_transfer_gives_it_back_and_avoids_who_gave_it() -> None:
+    to_skill = TransferRequested(
+        ticket_id="1001",
+        from_agent_id="a",
+        to_agent_id=None,
+        to_skill="billing",
+        reason=None,
+        at=NOW,
+    )
+    change = changed(held("a"), to_skill, NOW)
+    assert (change.frees, change.unassigned, change.route) == ("a", "transfer", True)
+    assert change.ticket.skills == ["billing"] and change.ticket.avoid == "a"
+    assert change.ticket.label == "transfer"
+
+
+def test_escalations_raise_the_tier_and_give_it_back() -> None:
+    by_agent = changed(
+        held(),
+        Escalated(ticket_id="1001", from_tier=1, to_tier=2, reason=None, by="a", at=NOW),
+        NOW,
+    )
+    assert (by_agent.ticket.tier, by_agent.unassigned) == (2, "escalation")
+    step = SlaEscalated(
+        ticket_id="1001",
+        policy="p",
+        metric="resolution",
+        level=2,
+        notify=[],
+        raise_tier=True,
+        at=NOW,
+    )
+    assert changed(held(), step, NOW).ticket.tier == 2
+    quiet = step.model_copy(update={"raise_tier": False})
+    assert changed(held(), quiet, NOW).frees is None
+
+
+def test_priority_and_sla_due_time_move_it_in_the_queue() -> None:
+    ticket = opened(opening(message("email", "m-1"))[0].data, None).ticket
+    due = SlaStarted(
+        ticket_id="1001",
+        policy="p",
+        targets=[SlaTarget(metric="first_response", due_at=NOW + timedelta(minutes=15))],
+    )
+    sooner = changed(ticket, due, NOW).ticket
+    higher = changed(
+        ticket, PriorityChanged(ticket_id="1001", from_priority="P3", to="P1", by="a", at=NOW), NOW
+    ).ticket
+    assert higher.queue_rank < sooner.queue_rank < ticket.queue_rank
+    early = unopened(due)
+    assert early.status == "unopened" and early.due_at == NOW + timedelta(minutes=15)
+
+
+def test_offline_gives_back_for_anyone_and_the_queue_arms_relaxation() -> None:
+    change = given_back(held("a"), NOW)
+    assert (change.unassigned, change.ticket.avoid, change.ticket.status) == (
+        "agent_offline",
+        None,
+        "waiting",
+    )
+    armed = entered_queue(change.ticket, timedelta(minutes=10))
+    assert armed.queued == 1 and armed.relax_at == "2026-11-23T10:10:00.000Z"
+    assert entered_queue(change.ticket, None).relax_at is None
+
+
+def presence_of(status: str, **fields) -> AgentStatusChanged:
+    values = {"skills": ["general"], "capacity": 2, "tier": 1, "at": NOW, **fields}
+    return AgentStatusChanged(agent_id="a", status=status, **values)
+
+
+def test_presence_says_what_it_gives_back_and_when_capacity_appears() -> None:
+    came = presence(None, presence_of("online"))
+    assert came.capacity_appeared and came.given_back == ()
+    working = take(came.agent, "1001", NOW, "2026-11-23")
+    away = presence(working, presence_of("away"))
+    assert away.agent.tickets == ["1001"] and not away.capacity_appeared
+    back = presence(away.agent, presence_of("online"))
+    assert back.capacity_appeared
+    more = presence(back.agent, presence_of("online", capacity=3))
+    assert (
+        more.capacity_appeared
+        and not presence(more.agent, presence_of("online", capacity=3)).capacity_appeared
+    )
+    gone = presence(more.agent, presence_of("offline"))
+    assert gone.given_back == ("1001",) and gone.agent.tickets == []
+
+
+def test_taking_counts_today_and_a_new_day_starts_from_zero() -> None:
+    agent = Agent(agent_id="a", status="online", capacity=5, day="2026-11-22", taken_today=49)
+    taken = take(agent, "1001", NOW, "2026-11-23")
+    assert (taken.taken_today, taken.day, taken.last_assigned_at) == (1, "2026-11-23", NOW)
+    assert take(taken, "1002", NOW, "2026-11-23").taken_today == 2
+    assert release(taken, "1001").tickets == []
