@@ -338,6 +338,7 @@ async def run_loads(
         before = snapshot(services, servers)
         burst = await measure(settings, load, messages, rate=None)
         after = snapshot(services, servers)
+        await caught_up(settings)  # latency at a steady rate, not behind the burst's backlog
         paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
         results[load.name] = summary(burst, paced)
         if load is not raw:
