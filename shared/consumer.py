@@ -17,7 +17,7 @@ import structlog
 from aiokafka import ConsumerRecord
 
 from shared.errors import PoisonMessage
-from shared.events import new_event
+from shared.events import decode_event, new_event
 from shared.events.base import utc_now
 from shared.events.ops import DeadLetter
 from shared.failures import Failure, Step, backoff_s, classify, describe, next_step, payload_text
@@ -51,6 +51,13 @@ class Rejected:
 
 
 Decode = Callable[[Record], Any]
+
+
+def canonical_event(record: Record) -> Any:
+    """The decoder of services that read canonical events: the whole event, validated."""
+    return decode_event(record.value)
+
+
 Handle = Callable[[list[Input[Any]]], Awaitable[list[Rejected]]]
 
 

@@ -1,14 +1,11 @@
 """Analytics: ticket projections in MongoDB (KPIs, API and dashboard come in later issues)."""
 
-from typing import Any
-
 from faststream.asgi import AsgiFastStream
 
 from services.analytics.projection import fold
 from services.analytics.store import AnalyticsStore
-from shared.consumer import Record
+from shared.consumer import canonical_event
 from shared.decisions import DecisionUnit
-from shared.events import decode_event
 from shared.events.schema import envelope_schema
 from shared.service import Service
 from shared.settings import Settings
@@ -28,12 +25,9 @@ def build(settings: Settings) -> AsgiFastStream:
         decide=lambda projection, event, now: (fold(projection, event), []),
     )
 
-    def decode(record: Record) -> Any:
-        return decode_event(record.value)
-
     service.bus.consume(
         *TOPICS,
-        decode=decode,
+        decode=canonical_event,
         handle=unit.handle,
         schema=envelope_schema(*TOPICS),
         description="Folds every ticket and routing event into the ticket's projection.",

@@ -2,14 +2,11 @@
 durable priority queue, transfers, escalations and surge overflow (contract 4, policy
 `routing`)."""
 
-from typing import Any
-
 from faststream.asgi import AsgiFastStream
 
 from services.router.handling import Router
 from services.router.store import RouterStore
-from shared.consumer import Record
-from shared.events import decode_event
+from shared.consumer import canonical_event
 from shared.events.schema import envelope_schema
 from shared.service import Service
 from shared.settings import Settings
@@ -25,12 +22,9 @@ def build(settings: Settings) -> AsgiFastStream:
     if service.policy.routing.relax_after is not None:
         service.background.append(router.relax_when_due)
 
-    def decode(record: Record) -> Any:
-        return decode_event(record.value)
-
     service.bus.consume(
         *READS,
-        decode=decode,
+        decode=canonical_event,
         handle=router.handle,
         schema=envelope_schema(*READS),
         description="Assigns tickets to agents, queues what nobody can take, gives back "
