@@ -74,11 +74,6 @@ class Slot(Generic[S]):
     def has_applied(self, input_id: str) -> bool:
         return input_id in self.applied
 
-    def held(self, input_id: str) -> Events | None:
-        """The events recorded for an input, if the outbox still has them."""
-        entry = next((held for held in self.outbox if held.input == input_id), None)
-        return self._events(entry) if entry else None
-
     def record(self, input_id: str, state: S | None, events: Events) -> None:
         """The state after an input, and its events, to be written with the next save."""
         self.state = state

@@ -73,3 +73,10 @@ def conversation(
         "updated_at": NOW,
     }
     return Conversation.model_validate({**values, **fields})
+
+
+def held(slot, input_id: str) -> list:
+    """The events a slot's outbox keeps for an input."""
+    from shared.events import decode_event
+
+    return [decode_event(raw) for h in slot.outbox if h.input == input_id for raw in h.events]

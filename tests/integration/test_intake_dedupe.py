@@ -13,7 +13,7 @@ from shared.service import Service
 from shared.store import ensure_indexes
 from shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
-from tests.factories import message_body, opening
+from tests.factories import held, message_body, opening
 from tests.integration.conftest import POLICY, running_intake, unique
 from tests.integration.test_intake_channels import new_address
 from tests.kafka import produce
@@ -159,8 +159,8 @@ async def test_of_two_replicas_deciding_on_one_ticket_version_only_one_writes(
     assert await store.tickets.save([seen_by_a]) == set()
     assert await store.tickets.save([seen_by_b]) == {"1001"}
     after = (await store.tickets.load(["1001"]))["1001"]
-    held = after.held(reply.dedupe_key)
-    assert [event.to_bytes() for event in held] == [
+    kept = held(after, reply.dedupe_key)
+    assert [event.to_bytes() for event in kept] == [
         event.to_bytes() for event in joining_events(reply, seen_by_a.state, False, now_a)
     ]
     assert after.has_applied(reply.dedupe_key) and after.version == 2

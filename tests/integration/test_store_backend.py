@@ -10,6 +10,7 @@ from pymongo.errors import BulkWriteError
 
 from shared.decisions import Slot, StateCollection
 from shared.store import connect, database, ensure_indexes
+from tests.factories import held
 
 AT = datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC)
 
@@ -182,7 +183,7 @@ async def test_marking_published_lands_before_the_next_load(db) -> None:
     await states.mark_published([slot])  # in the background
     reloaded = (await states.load(["s1"]))["s1"]  # waits for the mark
     assert reloaded.published == reloaded.version == 1 and reloaded.unpublished() == []
-    assert [e.id for e in reloaded.held("in-1")] == ["e-1"]
+    assert [e.id for e in held(reloaded, "in-1")] == ["e-1"]
 
 
 async def test_no_collection_has_a_ttl_index(db, settings) -> None:

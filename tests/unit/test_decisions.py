@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from shared.decisions import APPLIED_SIZE, OUTBOX_SIZE, Slot
 from shared.events import new_event
 from shared.events.ticket import Reopened
+from tests.factories import held
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -24,7 +25,7 @@ def test_a_recorded_input_is_applied_and_its_events_held_until_published() -> No
     slot: Slot[Count] = Slot("k")
     slot.record("in-1", Count(n=1), [reopened("e-1")])
     assert slot.has_applied("in-1") and not slot.has_applied("in-2")
-    assert [e.id for e in slot.held("in-1")] == ["e-1"]
+    assert [e.id for e in held(slot, "in-1")] == ["e-1"]
     assert [e.id for e in slot.unpublished()] == ["e-1"]
     slot.version, slot.published = 1, 1
     assert slot.unpublished() == []
@@ -38,7 +39,7 @@ def test_events_read_back_from_a_document_are_the_same_bytes() -> None:
     stored = Slot("k", Count(n=1), version=1, outbox=[], applied=document["applied"])
     from shared.decisions import Held
 
-    stored.outbox = [Held.model_validate(held) for held in document["outbox"]]
+    stored.outbox = [Held.model_validate(entry) for entry in document["outbox"]]
     assert [e.to_bytes() for e in stored.unpublished()] == [event.to_bytes()]
 
 
