@@ -71,17 +71,21 @@ class Slot(Generic[S]):
     changed: bool = False
     _fresh: dict[str, Events] = field(default_factory=dict, repr=False)
 
-    def has_applied(self, input_id: str) -> bool:
-        return input_id in self.applied
+    def has_applied(self, input_id: str | None) -> bool:
+        return input_id is not None and input_id in self.applied
 
-    def record(self, input_id: str, state: S | None, events: Events) -> None:
-        """The state after an input, and its events, to be written with the next save."""
+    def record(self, input_id: str | None, state: S | None, events: Events) -> None:
+        """The state after an input, and its events, to be written with the next save. An
+        input without an id (a timer: deciding it twice decides nothing new) is not kept
+        among the applied ids."""
         self.state = state
-        self.applied = [*self.applied, input_id][-APPLIED_SIZE:]
+        if input_id is not None:
+            self.applied = [*self.applied, input_id][-APPLIED_SIZE:]
         if events:
+            held = input_id or f"timer:{self.version + 1}:{len(self.outbox)}"
             raw = [event.to_bytes().decode() for event in events]
-            self.outbox.append(Held(input=input_id, version=self.version + 1, events=raw))
-            self._fresh[input_id] = events
+            self.outbox.append(Held(input=held, version=self.version + 1, events=raw))
+            self._fresh[held] = events
         self.changed = True
 
     def replace(self, state: S) -> None:
@@ -242,8 +246,13 @@ async def publish_and_mark(
         await states.mark_published(slots)
 
 
+Settled = Callable[[list[Slot[S]]], Awaitable[None]]
+
+
 class DecisionUnit(Generic[I, S]):
-    """A batch of inputs, each deciding on the one key it names, through pure `decide`."""
+    """A batch of inputs, each deciding on the one key it names, through pure `decide`.
+    `settled`, if given, sees every slot of the batch once its events are published (the
+    sla service arms its timers there, from the stored state, so a replay arms them too)."""
 
     def __init__(
         self,
@@ -251,8 +260,9 @@ class DecisionUnit(Generic[I, S]):
         publish: Publish,
         *,
         key: Callable[[I], str],
-        input_id: Callable[[I], str],
+        input_id: Callable[[I], str | None],
         decide: Decide[S, I],
+        settled: Settled[S] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.states = states
@@ -260,32 +270,40 @@ class DecisionUnit(Generic[I, S]):
         self.key = key
         self.input_id = input_id
         self.decide = decide
+        self.settled = settled
         self.clock = clock
 
     async def handle(self, inputs: Sequence[Input[I]]) -> list[Rejected]:
-        pending, done, rejected = list(inputs), {}, []
+        refused = await self.apply([one.value for one in inputs])
+        return [Rejected(inputs[index], reason) for index, reason in refused]
+
+    async def apply(self, values: Sequence[I]) -> list[tuple[int, str]]:
+        """Decide, store and publish every value; the refused ones by index, with why."""
+        pending, done, refused = list(enumerate(values)), {}, []
         while pending:
-            slots = await self.states.load(self.key(one.value) for one in pending)
-            refused = self._decide_all(pending, slots)
+            slots = await self.states.load(self.key(value) for _, value in pending)
+            refusals = self._decide_all(pending, slots)
             lost = await self.states.save(slots.values())
             done.update({key: slot for key, slot in slots.items() if key not in lost})
-            rejected += [
-                refusal for refusal in refused if self.key(refusal.input.value) not in lost
-            ]
-            pending = [one for one in pending if self.key(one.value) in lost]
+            refused += [(i, why) for i, why in refusals if self.key(values[i]) not in lost]
+            pending = [(i, value) for i, value in pending if self.key(value) in lost]
         await publish_and_mark(self.publish, (self.states, done.values()))
-        return rejected
+        if self.settled is not None:
+            await self.settled(list(done.values()))
+        return refused
 
-    def _decide_all(self, inputs: list[Input[I]], slots: dict[str, Slot[S]]) -> list[Rejected]:
+    def _decide_all(
+        self, values: list[tuple[int, I]], slots: dict[str, Slot[S]]
+    ) -> list[tuple[int, str]]:
         now, refused = self.clock(), []
-        for one in inputs:
-            slot, input_id = slots[self.key(one.value)], self.input_id(one.value)
+        for index, value in values:
+            slot, input_id = slots[self.key(value)], self.input_id(value)
             if slot.has_applied(input_id):
                 continue
             try:
-                state, events = self.decide(slot.state, one.value, now)
+                state, events = self.decide(slot.state, value, now)
             except PoisonMessage as error:
-                refused.append(Rejected(one, str(error)))
+                refused.append((index, str(error)))
                 continue
             slot.record(input_id, state, events)
         return refused

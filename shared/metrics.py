@@ -37,6 +37,13 @@ class Metrics:
             registry=registry,
         )
 
+        self.timer_lateness = Histogram(
+            "kefu_timer_lateness_seconds",
+            "How late durable timers fire after their due time",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=registry,
+        )
+
     def consumed(self, records: Sequence[Any], rejected: Sequence[Any], skipped: Sequence[Any]):
         self.batch_records.observe(len(records))
         for outcome, some in (("consumed", records), ("skipped", skipped)):

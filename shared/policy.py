@@ -1,11 +1,12 @@
 """The policy file (KEFU_CONFIG, YAML): classification, routing, SLA, survey and notify rules."""
 
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import yaml
 from pydantic import (
     BaseModel,
@@ -99,12 +100,43 @@ class Routing(_Strict):
         return ZoneInfo(self.timezone)
 
 
+class HolidayPreset(_Strict):
+    """A country's public holidays and make-up working days, from the `holidays` package."""
+
+    country: str = Field(description="ISO 3166 code, e.g. CN")
+    subdiv: str | None = Field(None, description="a subdivision, e.g. BE for Berlin")
+    years: list[int] = Field(min_length=1, description="the years to take")
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _one_year_is_a_list(cls, years: Any) -> Any:
+        return [years] if isinstance(years, int) else years
+
+    @model_validator(mode="after")
+    def _known_country(self) -> "HolidayPreset":
+        public_holidays(self)
+        return self
+
+
 class Calendar(_Strict):
     timezone: str
-    hours: dict[str, str] = Field(description='day or day range → "09:00-12:00,13:00-18:00"')
-    holidays: list[str] = Field(default_factory=list, description="ISO dates")
+    hours: dict[str, str] = Field(description='day or day range → "09:00-12:00,13:30-18:00"')
+    holidays: list[date | HolidayPreset] = Field(
+        default_factory=list,
+        description="ISO dates, and presets such as {country: CN, years: 2026}",
+    )
+    workdays: list[date] = Field(
+        default_factory=list,
+        description="make-up working days (调休): worked with the hours of the first weekday "
+        "that has any",
+    )
 
     _check_tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _one_preset_is_a_list(cls, holidays: Any) -> Any:
+        return [holidays] if isinstance(holidays, dict) else holidays
 
     @field_validator("hours")
     @classmethod
@@ -113,7 +145,26 @@ class Calendar(_Strict):
             weekday_range(days)
             for span in spans.split(","):
                 opening_span(span)
+        if not hours:
+            raise ValueError("a calendar needs opening hours on at least one day")
         return hours
+
+    @model_validator(mode="after")
+    def _no_day_both_ways(self) -> "Calendar":
+        both = {day for day in self.holidays if isinstance(day, date)} & set(self.workdays)
+        if both:
+            raise ValueError(f"{sorted(both)[0]} is both a holiday and a workday")
+        return self
+
+
+def public_holidays(preset: HolidayPreset) -> tuple[set[date], set[date]]:
+    """A preset's holidays and make-up working days, within its years."""
+    try:
+        found = holidays.country_holidays(preset.country, subdiv=preset.subdiv, years=preset.years)
+    except NotImplementedError as error:
+        raise ValueError(str(error)) from None
+    workdays = {day for day in getattr(found, "weekend_workdays", ()) if day.year in preset.years}
+    return set(found), workdays
 
 
 def weekday_range(days: str) -> list[int]:
@@ -145,6 +196,7 @@ class PolicyMatch(_Strict):
     tier: list[SupportTier] | None = None
     channel: list[Channel] | None = None
     customer_tier: list[CustomerTier] | None = None
+    category: list[str] | None = Field(None, description="any of the ticket's three levels")
 
 
 class SlaTargets(_Strict):
@@ -181,7 +233,7 @@ class SlaPolicy(_Strict):
     when: PolicyMatch = PolicyMatch()
     calendar: str = "24x7"
     targets: SlaTargets
-    warn_at: float = Field(0.8, gt=0, lt=1)
+    warn_at: float | None = Field(0.8, gt=0, lt=1, description="null: no warning")
     pause_on: list[TicketStatus] = Field(default_factory=lambda: ["pending"])
     escalation: list[EscalationStep] = Field(default_factory=list)
 

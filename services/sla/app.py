@@ -1,18 +1,32 @@
-"""SLA: policies, business calendars, durable timers, warnings, breaches, escalation.
-
-Not built yet: consumes its topics and logs each event (see the README's status table)."""
+"""SLA: policies, business calendars, durable timers, warnings, breaches and escalation chains
+(contract 3, 4, 4.2; policy `sla`)."""
 
 from faststream.asgi import AsgiFastStream
 
-from shared.listening import listening_service
+from services.sla.handling import Sla
+from services.sla.store import SlaStore
+from services.sla.targets import Rules
+from shared.consumer import canonical_event
+from shared.events.schema import envelope_schema
+from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
-READS = (
-    Topic.TICKET_EVENTS,
-    Topic.ROUTING_EVENTS,
-)
+READS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 
 
 def build(settings: Settings) -> AsgiFastStream:
-    return listening_service("sla", settings, READS)
+    service = Service.create("sla", settings, SlaStore.indexes())
+    service.bus.declare_publishes(Topic.SLA_EVENTS)
+    sla = Sla(service.bus, SlaStore(service), Rules.of(service.policy.sla))
+    service.background.append(sla.run_timers)
+
+    service.bus.consume(
+        *READS,
+        decode=canonical_event,
+        handle=sla.handle,
+        schema=envelope_schema(*READS),
+        description="Arms every ticket's SLA targets, announces warnings, breaches, "
+        "escalations and met targets.",
+    )
+    return service.app()

@@ -37,6 +37,22 @@ def test_no_file_means_built_in_defaults() -> None:
             "closes before",
         ),
         ("routing: [", "cannot read"),
+        ("sla: {calendars: {c: {timezone: UTC, hours: {}}}}", "opening hours"),
+        (
+            "sla: {calendars: {c: {timezone: UTC, hours: {mon: '09:00-10:00'}, "
+            "holidays: ['2026-10-10'], workdays: ['2026-10-10']}}}",
+            "both a holiday and a workday",
+        ),
+        (
+            "sla: {calendars: {c: {timezone: UTC, hours: {mon: '09:00-10:00'}, "
+            "holidays: [{country: XX, years: 2026}]}}}",
+            "holidays",
+        ),
+        (
+            "sla: {calendars: {c: {timezone: UTC, hours: {mon: '09:00-10:00'}, workdays: [soon]}}}",
+            "workdays",
+        ),
+        ("sla: {policies: [{name: a, warn_at: 1.5, targets: {}}]}", "warn_at"),
     ],
 )
 def test_a_bad_file_names_the_path_and_the_key(tmp_path, yaml_text: str, complaint: str) -> None:

@@ -1,0 +1,139 @@
+"""Business time, pure: how much of an interval a calendar works, and when an amount of work
+that starts at an instant is done.
+
+`24x7` works every second. A named calendar (policy `sla.calendars`) works its weekly opening
+spans (a lunch break is two spans) in its own time zone, not on holidays, and also on its
+make-up working days (调休: a Saturday that is worked), with the hours of the first weekday
+that has any. Spans are laid on each local day and turned into UTC instants through zoneinfo,
+so a day on which the clocks change works the real time its spans last. Instants are UTC-aware;
+amounts are timedeltas.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from shared.policy import Calendar, HolidayPreset, opening_span, public_holidays, weekday_range
+
+ALWAYS = "24x7"
+SEARCH_DAYS = 5 * 366  # a calendar that works nowhere in five years is a broken calendar
+Span = tuple[datetime, datetime]
+Run = tuple[datetime, datetime | None]  # a clock running from start to end (None: still)
+
+
+class Clock(Protocol):
+    def add(self, start: datetime, amount: timedelta) -> datetime: ...
+
+    def worked(self, start: datetime, end: datetime) -> timedelta: ...
+
+
+class AlwaysOpen:
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        return start + max(amount, timedelta(0))
+
+    def worked(self, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
+
+
+class BusinessHours:
+    def __init__(
+        self,
+        zone: ZoneInfo,
+        week: dict[int, list[tuple[time, time]]],
+        holidays: frozenset[date] = frozenset(),
+        workdays: frozenset[date] = frozenset(),
+    ) -> None:
+        self.zone = zone
+        self.week = week
+        self.holidays = holidays
+        self.workdays = workdays
+        self.workday_hours = next((week[day] for day in range(7) if week.get(day)), [])
+        self._spans: dict[date, list[Span]] = {}
+
+    def spans(self, day: date) -> list[Span]:
+        """The day's working spans as UTC instants."""
+        if day not in self._spans:
+            if day in self.workdays:
+                local = self.workday_hours
+            elif day in self.holidays:
+                local = []
+            else:
+                local = self.week.get(day.weekday(), [])
+            self._spans[day] = [
+                (self._instant(day, opens), self._instant(day, closes)) for opens, closes in local
+            ]
+        return self._spans[day]
+
+    def _instant(self, day: date, at: time) -> datetime:
+        return datetime.combine(day, at, tzinfo=self.zone).astimezone(UTC)
+
+    def _local_day(self, instant: datetime) -> date:
+        return instant.astimezone(self.zone).date()
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant at which `amount` of working time from `start` is done."""
+        if amount <= timedelta(0):
+            return start
+        day = self._local_day(start)
+        for _ in range(SEARCH_DAYS):
+            for opens, closes in self.spans(day):
+                begin = max(opens, start)
+                if begin >= closes:
+                    continue
+                if amount <= closes - begin:
+                    return begin + amount
+                amount -= closes - begin
+            day += timedelta(days=1)
+        raise ValueError(f"the calendar has no working time in {SEARCH_DAYS} days from {start}")
+
+    def worked(self, start: datetime, end: datetime) -> timedelta:
+        """The working time between two instants."""
+        total, day, last = timedelta(0), self._local_day(start), self._local_day(end)
+        while day <= last:
+            for opens, closes in self.spans(day):
+                total += max(min(closes, end) - max(opens, start), timedelta(0))
+            day += timedelta(days=1)
+        return total
+
+
+def business_hours(calendar: Calendar) -> BusinessHours:
+    """A policy calendar as a clock; explicit holidays and workdays win over a preset's."""
+    week: dict[int, list[tuple[time, time]]] = {}
+    for days, spans in calendar.hours.items():
+        for weekday in weekday_range(days):
+            week[weekday] = sorted(opening_span(span) for span in spans.split(","))
+    holidays, workdays = set(), set()
+    for entry in calendar.holidays:
+        if isinstance(entry, HolidayPreset):
+            preset_holidays, preset_workdays = public_holidays(entry)
+            holidays |= preset_holidays
+            workdays |= preset_workdays
+    explicit = {entry for entry in calendar.holidays if isinstance(entry, date)}
+    holidays = (holidays - set(calendar.workdays)) | explicit
+    workdays = (workdays - explicit) | set(calendar.workdays)
+    return BusinessHours(
+        ZoneInfo(calendar.timezone), week, frozenset(holidays), frozenset(workdays)
+    )
+
+
+def clocks(calendars: dict[str, Calendar]) -> dict[str, Clock]:
+    """Every calendar of the policy by name, and `24x7`."""
+    named: dict[str, Clock] = {name: business_hours(c) for name, c in calendars.items()}
+    return {ALWAYS: AlwaysOpen(), **named}
+
+
+def reach(clock: Clock, runs: Sequence[Run], amounts: Sequence[timedelta]) -> list[datetime | None]:
+    """When the working time inside `runs` (in order; only the last may be open) reaches each
+    amount; None for an amount the runs do not reach (the clock stopped before it)."""
+    reached = []
+    for amount in amounts:
+        done, instant = timedelta(0), None
+        for start, end in runs:
+            worked = clock.worked(start, end) if end is not None else None
+            if worked is None or done + worked >= amount:
+                instant = clock.add(start, amount - done)
+                break
+            done += worked
+        reached.append(instant)
+    return reached

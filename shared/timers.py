@@ -1,0 +1,177 @@
+"""Durable timers in MongoDB, one per key: armed, claimed in batches with a lease, fired, done.
+
+A timer is one document, `{_id: key, due, at, gen, claim}` (times in epoch milliseconds):
+- `due` is when it should fire; `at` is when a scheduler may next take it: `due` while it
+  waits, the end of the lease while a replica fires it. One index on `at` serves the claim
+  and the sleep until the next one.
+- Arming writes only timers whose due time changed (read first with one `$in`) and bumps
+  `gen`; a key with no due time is deleted.
+- A claim reads the earliest timers with `at` ≤ now, then takes them with one conditional
+  update (`at` still ≤ now) that sets the lease and this claim's token; the timers that carry
+  the token are ours, and a replica that raced for them got none of them.
+- Done deletes each fired timer whose `gen` is still the one fired: one re-armed meanwhile
+  stays armed for its new due time. A replica that dies while firing leaves its lease to
+  expire; another replica (or itself, restarted) takes the timers then.
+- The scheduler claims and fires until nothing is due, then sleeps until the earliest `at`,
+  woken at once when this process arms an earlier one, and at least every `recheck` seconds
+  for timers armed by other replicas.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pymongo import DeleteOne, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.logs import get_logger
+from shared.metrics import Metrics
+from shared.store import Document
+
+LEASE_S = 10.0
+RECHECK_S = 2.0
+CLAIM_BATCH = 500
+log = get_logger("kefu.timers")
+
+
+@dataclass(frozen=True)
+class Due:
+    """A claimed timer: whose, and when it was due."""
+
+    key: str
+    due_at: datetime
+    gen: int
+
+
+def to_ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Timers:
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        *,
+        lease_s: float = LEASE_S,
+        recheck_s: float = RECHECK_S,
+        batch: int = CLAIM_BATCH,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.collection = collection
+        self.lease_ms = int(lease_s * 1000)
+        self.recheck_s = recheck_s
+        self.batch = batch
+        self.metrics = metrics
+        self._sleeping_until: int | None = None
+        self._woken = asyncio.Event()
+
+    @staticmethod
+    def indexes(collection: str) -> dict[str, list[IndexModel]]:
+        return {collection: [IndexModel([("at", 1)])]}
+
+    async def arm(self, wanted: Mapping[str, datetime | None]) -> None:
+        """Each key's timer set to its due time (None: no timer)."""
+        if not wanted:
+            return
+        found = self.collection.find({"_id": {"$in": list(wanted)}})
+        armed = {document["_id"]: document["due"] async for document in found}
+        writes: list[UpdateOne | DeleteOne] = []
+        earliest: int | None = None
+        for key, due_at in wanted.items():
+            due = to_ms(due_at) if due_at is not None else None
+            if due == armed.get(key):
+                continue
+            if due is None:
+                writes.append(DeleteOne({"_id": key}))
+                continue
+            change = {"$set": {"due": due, "at": due, "claim": None}, "$inc": {"gen": 1}}
+            writes.append(UpdateOne({"_id": key}, change, upsert=True))
+            earliest = due if earliest is None else min(earliest, due)
+        if writes:
+            await self.collection.bulk_write(writes, ordered=False)
+            self._wake_for(earliest)
+
+    def _wake_for(self, at: int | None) -> None:
+        if at is not None and (self._sleeping_until is None or at < self._sleeping_until):
+            self._woken.set()
+
+    async def claim(self, now: int | None = None) -> list[Due]:
+        """The earliest due timers that nobody holds, leased to this caller."""
+        now = now if now is not None else now_ms()
+        cursor = self.collection.find({"at": {"$lte": now}}, sort=[("at", 1)], limit=self.batch)
+        keys = [document["_id"] async for document in cursor]
+        if not keys:
+            return []
+        token = uuid.uuid4().hex
+        await self.collection.update_many(
+            {"_id": {"$in": keys}, "at": {"$lte": now}},
+            {"$set": {"at": now + self.lease_ms, "claim": token}},
+        )
+        taken = self.collection.find({"_id": {"$in": keys}})
+        return sorted(
+            [
+                Due(document["_id"], from_ms(document["due"]), document["gen"])
+                async for document in taken
+                if document.get("claim") == token
+            ],
+            key=lambda due: due.due_at,
+        )
+
+    async def done(self, fired: list[Due]) -> None:
+        """Fired timers leave, unless re-armed since they were claimed."""
+        if fired:
+            await self.collection.bulk_write(
+                [DeleteOne({"_id": due.key, "gen": due.gen}) for due in fired], ordered=False
+            )
+
+    async def next_at(self) -> int | None:
+        """When the earliest timer may be claimed."""
+        found = await self.collection.find_one({}, sort=[("at", 1)])
+        return found["at"] if found else None
+
+    async def run(self, fire: Callable[[list[Due]], Awaitable[None]]) -> None:
+        """Fire timers as they come due, for ever."""
+        while True:
+            try:
+                if fired := await self.claim():
+                    self._observe(fired)
+                    await fire(fired)
+                    await self.done(fired)
+                    continue
+                await self._sleep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("firing timers failed, trying again", error=repr(error))
+                await asyncio.sleep(1)
+
+    async def _sleep(self) -> None:
+        self._woken.clear()
+        at = await self.next_at()
+        wait = self.recheck_s if at is None else min(self.recheck_s, (at - now_ms()) / 1000)
+        if wait <= 0:
+            return
+        self._sleeping_until = at
+        try:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), wait)
+        finally:
+            self._sleeping_until = None
+
+    def _observe(self, fired: list[Due]) -> None:
+        if self.metrics is not None:
+            now = datetime.now(UTC)
+            for due in fired:
+                self.metrics.timer_lateness.observe(max(0.0, (now - due.due_at).total_seconds()))

@@ -1,0 +1,199 @@
+"""The sla service through the real broker and store, with targets seconds long: warnings,
+breaches on time, met, next-reply cycles, pause and resume, a priority change mid-pause, a
+category policy, the escalation chain with raise_tier, and replays that announce nothing twice."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from services.sla.app import build
+from shared.admin import create_topics
+from shared.service import Service
+from shared.settings import Settings
+from shared.topics import Topic
+from tests import sla_events as ev
+from tests.conftest import TEST_PARTITIONS, isolated_settings
+from tests.integration.conftest import served
+from tests.kafka import TopicReader
+from tools.embedded import free_port
+
+POLICY = {
+    "sla": {
+        "policies": [
+            {
+                "name": "complaints",
+                "when": {"category": ["complaint"]},
+                "targets": {"first_response": "1s"},
+            },
+            {
+                "name": "urgent",
+                "when": {"priority": ["P1"]},
+                "targets": {"first_response": "2s", "next_reply": "2s", "resolution": "20s"},
+                "warn_at": 0.5,
+                "escalation": [
+                    {"at": "breach", "notify": ["supervisor"]},
+                    {"at": "breach+1s", "notify": ["manager"], "raise_tier": True},
+                ],
+            },
+            {
+                "name": "normal",
+                "when": {"priority": ["P2", "P3"]},
+                "targets": {"first_response": "60s", "resolution": "3s"},
+                "pause_on": ["pending"],
+            },
+        ]
+    }
+}
+
+
+@dataclass
+class RunningSla:
+    settings: Settings
+    reader: TopicReader
+    publisher: Service
+
+    async def send(self, *events: Any) -> None:
+        await self.publisher.bus.publish(*events)
+
+    async def announced(self, count: int, ticket: str, kind: str, wait_s: float = 15) -> list[Any]:
+        """The first `count` sla events of a kind about a ticket, with when they arrived."""
+
+        def matches(value: dict[str, Any]) -> bool:
+            return value["subject"] == ticket and value["type"] == f"kefu.sla.{kind}"
+
+        found = await self.reader.take(count, matches, wait_s=wait_s)
+        assert len(found) == count, f"wanted {count} {kind} for {ticket}: {found}"
+        return [value["data"] for value in found]
+
+    async def everything(self, ticket: str, settle_s: float = 1.0) -> list[dict[str, Any]]:
+        return [v for v in await self.reader.settle(settle_s) if v["subject"] == ticket]
+
+
+@asynccontextmanager
+async def running_sla(backend, tmp_path) -> AsyncIterator[RunningSla]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY), encoding="utf-8")
+    settings = isolated_settings(backend, config=policy)
+    await create_topics(settings, TEST_PARTITIONS)
+    publisher = Service.create("publisher", settings)
+    publisher.bus.declare_publishes(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+    async with (
+        served(build(settings), free_port()),
+        publisher.app(),
+        TopicReader(settings, Topic.SLA_EVENTS) as reader,
+    ):
+        yield RunningSla(settings, reader, publisher)
+
+
+@pytest.fixture
+async def sla(backend, tmp_path) -> AsyncIterator[RunningSla]:
+    async with running_sla(backend, tmp_path) as running:
+        yield running
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def ticket_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+async def test_warning_breach_on_time_and_the_escalation_chain(sla: RunningSla) -> None:
+    t, opened_at = ticket_id(), now()
+    await sla.send(ev.opened(t, opened_at, priority="P1"), ev.assigned(t, "alice", opened_at))
+    [started] = await sla.announced(1, t, "started")
+    due = at(started["targets"][0]["due_at"])
+    assert started["targets"][0]["metric"] == "first_response"
+    assert due - opened_at < timedelta(seconds=2.001)
+    [warning] = await sla.announced(1, t, "warning")
+    assert warning["remaining_s"] == 1.0
+    [breach] = await sla.announced(1, t, "breached")
+    assert at(breach["breached_at"]) - due < timedelta(seconds=1)  # within 1 s of due
+    assert breach["agent_id"] == "alice" and breach["priority"] == "P1"
+    steps = await sla.announced(2, t, "escalated")
+    assert [(s["level"], s["notify"], s["raise_tier"]) for s in steps] == [
+        (1, ["supervisor"], False),
+        (2, ["manager"], True),
+    ]
+    assert at(steps[1]["at"]) - due >= timedelta(seconds=1)
+
+
+async def test_met_in_time_and_nothing_after(sla: RunningSla) -> None:
+    t, opened_at = ticket_id(), now()
+    await sla.send(ev.opened(t, opened_at, priority="P1"))
+    await sla.announced(1, t, "started")
+    await sla.send(ev.replied(t, now()))
+    [met] = await sla.announced(1, t, "met")
+    assert met["metric"] == "first_response"
+    types = [v["type"] for v in await sla.everything(t, settle_s=2.5)]
+    assert "kefu.sla.breached" not in types
+
+
+async def test_a_next_reply_cycle_breaches_when_unanswered(sla: RunningSla) -> None:
+    t = ticket_id()
+    await sla.send(ev.opened(t, now(), priority="P1"), ev.replied(t, now()))
+    await sla.send(ev.customer_wrote(t, now()))
+    started = await sla.announced(2, t, "started")
+    assert [target["metric"] for target in started[1]["targets"]] == ["next_reply", "resolution"]
+    [breach] = await sla.announced(1, t, "breached", wait_s=10)
+    assert breach["metric"] == "next_reply"
+
+
+async def test_pending_pauses_resolution_and_resuming_moves_it_exactly(sla: RunningSla) -> None:
+    t, opened_at = ticket_id(), now()
+    await sla.send(ev.opened(t, opened_at), ev.replied(t, opened_at))
+    paused_at = opened_at + timedelta(seconds=1)
+    resumed_at = paused_at + timedelta(seconds=3)
+    await sla.send(ev.status(t, "new", "pending", paused_at))
+    await sla.send(ev.status(t, "pending", "open", resumed_at))
+    started = await sla.announced(2, t, "started")
+    resolution = next(x for x in started[1]["targets"] if x["metric"] == "resolution")
+    assert at(resolution["due_at"]) == (opened_at + timedelta(seconds=6)).replace(
+        microsecond=opened_at.microsecond // 1000 * 1000
+    )
+    [breach] = await sla.announced(1, t, "breached", wait_s=15)
+    assert breach["metric"] == "resolution"
+    assert at(breach["breached_at"]) >= at(resolution["due_at"])
+
+
+async def test_a_priority_change_mid_pause_keeps_the_time_used(sla: RunningSla) -> None:
+    t, opened_at = ticket_id(), now()
+    await sla.send(ev.opened(t, opened_at), ev.replied(t, opened_at))
+    await sla.send(ev.status(t, "new", "pending", opened_at + timedelta(seconds=1)))
+    await sla.send(ev.priority(t, "P3", "P1", opened_at + timedelta(seconds=2)))
+    await sla.send(ev.status(t, "pending", "open", opened_at + timedelta(seconds=4)))
+    started = await sla.announced(2, t, "started")
+    assert started[1]["policy"] == "urgent"
+    [resolution] = [x for x in started[1]["targets"] if x["metric"] == "resolution"]
+    used, resumed = timedelta(seconds=1), opened_at + timedelta(seconds=4)
+    expected = resumed + timedelta(seconds=20) - used
+    assert abs(at(resolution["due_at"]) - expected) < timedelta(milliseconds=2)
+
+
+async def test_a_complaint_has_its_own_policy(sla: RunningSla) -> None:
+    t = ticket_id()
+    await sla.send(ev.opened(t, now(), category=["complaint", "billing", "refund"]))
+    [breach] = await sla.announced(1, t, "breached")
+    assert breach["policy"] == "complaints"
+
+
+async def test_a_replay_announces_nothing_twice(sla: RunningSla) -> None:
+    t, opened_at = ticket_id(), now()
+    events = [ev.opened(t, opened_at, priority="P1"), ev.assigned(t, "bob", opened_at)]
+    await sla.send(*events)
+    await sla.announced(2, t, "escalated")
+    await sla.send(*events)  # redelivered, after every timer fired
+    everything = await sla.everything(t, settle_s=2.0)
+    ids = [v["id"] for v in everything]
+    assert len(ids) == len(set(ids)) == 5  # started, warning, breached, two escalations

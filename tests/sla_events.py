@@ -1,0 +1,89 @@
+"""The ticket and routing events the sla service reads, for tests of every layer."""
+
+from datetime import datetime
+from itertools import count
+from typing import Any
+
+from shared.events import CloudEvent, new_event
+from shared.events.base import EventData
+from shared.events.routing import TicketAssigned
+from shared.events.ticket import (
+    AgentReplied,
+    Customer,
+    MessageReceived,
+    Party,
+    PriorityChanged,
+    Reopened,
+    StatusChanged,
+    TicketOpened,
+)
+
+_ids = count(1)
+
+
+def event(data: EventData, at: datetime) -> CloudEvent[Any]:
+    return new_event(
+        data, id=f"test:{next(_ids)}", source="tests", correlationid=f"c:{data.ticket_id}", time=at
+    )
+
+
+def opened(ticket: str, at: datetime, priority: str = "P3", **fields: Any) -> CloudEvent[Any]:
+    data = {
+        "ticket_id": ticket,
+        "channel": "email",
+        "customer": Customer(
+            address="jane@example.com", tier=fields.pop("customer_tier", "standard")
+        ),
+        "priority": priority,
+        "category": ["general", "inquiry", "other"],
+        "skills": ["general"],
+        "locale": "en",
+        "first_message_id": f"{ticket}-m0",
+        "opened_at": at,
+        **fields,
+    }
+    return event(TicketOpened(**data), at)
+
+
+def customer_wrote(ticket: str, at: datetime, message_id: str | None = None) -> CloudEvent[Any]:
+    data = MessageReceived(
+        ticket_id=ticket,
+        message_id=message_id or f"{ticket}-m{next(_ids)}",
+        channel="email",
+        sender=Party(address="jane@example.com"),
+        text="any news?",
+        received_at=at,
+    )
+    return event(data, at)
+
+
+def replied(ticket: str, at: datetime, public: bool = True) -> CloudEvent[Any]:
+    data = AgentReplied(
+        ticket_id=ticket,
+        agent_id="a1",
+        command_id=f"cmd-{next(_ids)}",
+        public=public,
+        replied_at=at,
+    )
+    return event(data, at)
+
+
+def status(ticket: str, before: str, after: str, at: datetime) -> CloudEvent[Any]:
+    data = StatusChanged(ticket_id=ticket, from_status=before, to=after, by="a1", at=at)
+    return event(data, at)
+
+
+def priority(ticket: str, before: str, after: str, at: datetime) -> CloudEvent[Any]:
+    data = PriorityChanged(ticket_id=ticket, from_priority=before, to=after, by="a1", at=at)
+    return event(data, at)
+
+
+def reopened(ticket: str, at: datetime) -> CloudEvent[Any]:
+    return event(Reopened(ticket_id=ticket, by="customer", at=at), at)
+
+
+def assigned(ticket: str, agent: str, at: datetime) -> CloudEvent[Any]:
+    data = TicketAssigned(
+        ticket_id=ticket, agent_id=agent, strategy="least_loaded", tier=1, waited_ms=0, at=at
+    )
+    return event(data, at)
