@@ -147,8 +147,7 @@ class Timers:
             try:
                 if fired := await self.claim():
                     self._observe(fired)
-                    await fire(fired)
-                    await self.done(fired)
+                    await _finished(self._fire(fire, fired))
                     continue
                 await self._sleep()
             except asyncio.CancelledError:
@@ -156,6 +155,10 @@ class Timers:
             except Exception as error:
                 log.warning("firing timers failed, trying again", error=repr(error))
                 await asyncio.sleep(1)
+
+    async def _fire(self, fire: Callable[[list[Due]], Awaitable[None]], fired: list[Due]) -> None:
+        await fire(fired)
+        await self.done(fired)
 
     async def _sleep(self) -> None:
         self._woken.clear()
@@ -175,3 +178,14 @@ class Timers:
             now = datetime.now(UTC)
             for due in fired:
                 self.metrics.timer_lateness.observe(max(0.0, (now - due.due_at).total_seconds()))
+
+
+async def _finished(work: Awaitable[None]) -> None:
+    """Run `work` to its end even if the caller is cancelled (a stopping service finishes
+    the timers it is firing, then stops)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise

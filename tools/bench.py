@@ -38,6 +38,8 @@ from shared.bus import client_options
 from shared.service import SERVICES
 from shared.settings import Settings, load_settings
 from shared.topics import Topic, all_topic_names, topic_name
+from tools.bench_timers import POLICY as timers_policy
+from tools.bench_timers import run_timers
 from tools.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 
 RAW_TOPIC = "bench.raw"
@@ -176,10 +178,12 @@ def routed_load(settings: Settings) -> Load:
 
 def bench_policy(folder: Path) -> Path:
     """Bench messages need the `bench` skill, which only the simulated agents have: the
-    seeded tickets wait in the queue for `general` agents that never come."""
+    seeded tickets wait in the queue for `general` agents that never come. The timer
+    phases' tickets have an SLA of their own (tools/bench_timers.py)."""
     rule = {"keywords": [BENCH_KEYWORD], "set": {"skills": ["bench"]}}
+    policy = {"classification": {"rules": [rule]}, "sla": {"policies": [timers_policy]}}
     path = folder / "bench-policy.yaml"
-    path.write_text(json.dumps({"classification": {"rules": [rule]}}), encoding="utf-8")
+    path.write_text(json.dumps(policy), encoding="utf-8")
     return path
 
 
@@ -323,6 +327,7 @@ async def run_loads(
     rate: float,
     seed: int,
     routed: bool,
+    timers: list[int],
 ) -> dict[str, Any]:
     raw, kefu = raw_load(settings), kefu_load(settings)
     seeded = await measure(settings, kefu, seed, rate=None) if seed else None
@@ -346,6 +351,12 @@ async def run_loads(
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
         results["kefu"]["seed_caught_up_s"] = caught_up_s
+    if timers:
+
+        def sla_memory() -> float:
+            return scrape(services["sla"])["rss_mb"]
+
+        results["sla_timers"] = await run_timers(settings, timers, caught_up, sla_memory)
     return results
 
 
@@ -358,6 +369,7 @@ def ratios(raw: dict[str, Any], load: dict[str, Any]) -> dict[str, float]:
 
 
 def report(results: dict[str, Any], messages: int, rate: float, seed: int, backend: str) -> dict:
+    timers = results.get("sla_timers")
     raw = results["raw"]
     routed = results.get("routed")
     return {
@@ -381,6 +393,15 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
             if routed
             else {}
         ),
+        **(
+            {
+                "sla_timers_benchmark": "durable timers: armed in MongoDB, fired as "
+                "kefu.sla.breached; lateness after the due time",
+                "sla_timers": timers,
+            }
+            if timers
+            else {}
+        ),
     }
 
 
@@ -398,7 +419,9 @@ def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Proce
             process.stop(timeout=15)
 
 
-def bench(messages: int, rate: float, seed: int, use_env: bool, routed: bool) -> dict[str, Any]:
+def bench(
+    messages: int, rate: float, seed: int, use_env: bool, routed: bool, timers: list[int]
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
@@ -409,13 +432,16 @@ def bench(messages: int, rate: float, seed: int, use_env: bool, routed: bool) ->
                 **{key.removeprefix("KEFU_").lower(): value for key, value in env.items()}
             )
             asyncio.run(_create_topics(settings))
-            service_env = {**os.environ, **env, "KEFU_LOG_LEVEL": "WARNING"}
-            if routed:
-                service_env["KEFU_CONFIG"] = str(bench_policy(Path(tmp)))
+            service_env = {
+                **os.environ,
+                **env,
+                "KEFU_LOG_LEVEL": "WARNING",
+                "KEFU_CONFIG": str(bench_policy(Path(tmp))),
+            }
             with all_services(service_env, Path(tmp) / "logs") as services:
                 servers = stack.processes if stack else []
                 results = asyncio.run(
-                    run_loads(settings, services, servers, messages, rate, seed, routed)
+                    run_loads(settings, services, servers, messages, rate, seed, routed, timers)
                 )
             backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
             return report(results, messages, rate, seed, backend)

@@ -61,12 +61,14 @@ def write_docs(path: Path) -> int:
     return 0
 
 
-def run_bench(messages: int, rate: float, seed: int, use_env: bool, routed: bool) -> int:
+def run_bench(args: argparse.Namespace) -> int:
     import json
 
     from tools.bench import bench
 
-    print(json.dumps(bench(messages, rate, seed, use_env, routed), ensure_ascii=False, indent=2))
+    timers = [int(size) for size in args.timers.split(",") if size.strip()]
+    result = bench(args.messages, args.rate, args.seed, args.use_env, args.routed, timers)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -100,6 +102,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also inbound → kefu.ticket.assigned, with simulated agents online",
     )
+    bench.add_argument(
+        "--timers",
+        default="10000,50000",
+        help="armed SLA timers to measure fire lateness with (comma-separated; empty: none)",
+    )
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "docs":
             return write_docs(args.out)
         if args.command == "bench":
-            return run_bench(args.messages, args.rate, args.seed, args.use_env, args.routed)
+            return run_bench(args)
         from tools.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

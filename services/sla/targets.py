@@ -149,8 +149,8 @@ class Evaluation:
         if warn is not None:
             target.warn(warn_at, due, (limit - warn).total_seconds())
         target.escalate(escalations)
-        if measure.ended_at is not None:
-            projected = [*measure.runs[:-1], (measure.runs[-1][0], None)]
+        if measure.ended_at is not None and measure.runs:
+            projected = [*measure.runs[:-1], (measure.runs[-1][0], None)]  # had it run on
             target.meet(to_ms(reach(clock, projected, [limit])[0]))
         elif due is not None:
             self.armed.append(SlaTarget(metric=measure.metric, due_at=due))

@@ -23,6 +23,8 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
             "--seed",
             "50",
             "--routed",
+            "--timers",
+            "200",
         ],
         capture_output=True,
         timeout=180,
@@ -46,3 +48,8 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     assert costs["intake_store_commands_per_message"] > 0
     assert costs["intake_cpu_ms_per_message"] > 0
     assert result["tickets_stored_before"] == 50 and len(result["services_running"]) == 6
+    [timers] = result["sla_timers"]
+    assert timers["armed_timers"] == timers["fired_in_window"] == 200
+    fired = timers["fire_lateness_ms"]
+    assert 0 <= fired["p50"] <= fired["p99"] <= fired["max"] < 1000
+    assert timers["sla_rss_mb"] > 0

@@ -35,7 +35,8 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
         assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
     finally:
         up.send_signal(signal.SIGINT)
-        assert await asyncio.to_thread(up.wait, 40) == 0
+        code = await asyncio.to_thread(up.wait, 40)
+        assert code == 0, up.stdout.read().decode(errors="replace")[-4000:]
 
 
 def _six_free_ports() -> int:

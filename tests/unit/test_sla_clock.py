@@ -1,11 +1,13 @@
 """Business time: split hours, nights, weekends, holidays, make-up workdays, year ends, DST."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from services.sla.clock import AlwaysOpen, business_hours, reach
-from shared.policy import Calendar
+from shared.policy import Calendar, Sla
 
 SHANGHAI = Calendar.model_validate(
     {
@@ -145,3 +147,18 @@ def test_reach_skips_the_time_the_clock_stood_still() -> None:
     ]
     stopped = [(start, start + h(1))]
     assert reach(AlwaysOpen(), stopped, [h(0.5), h(2)]) == [start + h(0.5), None]
+
+
+def test_the_readme_example() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## SLA") :]
+    block = section[
+        section.index("```yaml") + len("```yaml") : section.index(
+            "```\n", section.index("```yaml") + 7
+        )
+    ]
+    sla = Sla.model_validate(yaml.safe_load(block)["sla"])
+    office = business_hours(sla.calendars["office"])
+    assert office.add(sh("2026-09-30", "17:00"), h(4)) == sh("2026-10-08", "12:00")
+    assert office.add(sh("2026-10-09", "17:00"), h(4)) == sh("2026-10-10", "12:00")
+    assert date(2027, 2, 8) in office.holidays  # the Spring Festival of the 2027 preset
