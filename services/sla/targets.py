@@ -25,6 +25,7 @@ from shared.events.sla import (
     Metric,
     SlaBreached,
     SlaEscalated,
+    SlaEvent,
     SlaMet,
     SlaStarted,
     SlaTarget,
@@ -185,6 +186,16 @@ class Threshold:
     measure: Measure
     known: Target
 
+    def _announce(self, kind: type[SlaEvent], suffix: str, **fields: Any) -> None:
+        """An event about this metric, its id `sla:<ticket>:<metric>:<suffix>`."""
+        data = kind(
+            ticket_id=self.evaluation.ticket.ticket_id,
+            policy=self.policy.name,
+            metric=self.measure.metric,
+            **fields,
+        )
+        self.evaluation.emit(data, f"{self.measure.metric}:{suffix}")
+
     def _came(self, instant: datetime | None) -> bool:
         """Whether an instant the clock reached has come (and came before the clock ended)."""
         ended = self.measure.ended_at
@@ -206,16 +217,14 @@ class Threshold:
             self._later(due)
             return
         ticket = self.evaluation.ticket
-        data = SlaBreached(
-            ticket_id=ticket.ticket_id,
-            policy=self.policy.name,
-            metric=self.measure.metric,
+        self._announce(
+            SlaBreached,
+            rfc3339(due),
             priority=ticket.priority,
             due_at=due,
             breached_at=self.evaluation.now,
             agent_id=ticket.assignee,
         )
-        self.evaluation.emit(data, f"{self.measure.metric}:{rfc3339(due)}")
         self.known = self.known.model_copy(update={"breached_due": due, "warned": True})
 
     def warn(self, warn_at: datetime | None, due: datetime | None, remaining_s: float) -> None:
@@ -224,14 +233,7 @@ class Threshold:
         if not self._came(warn_at) or due is None:
             self._later(warn_at)
             return
-        data = SlaWarning(
-            ticket_id=self.evaluation.ticket.ticket_id,
-            policy=self.policy.name,
-            metric=self.measure.metric,
-            due_at=due,
-            remaining_s=remaining_s,
-        )
-        self.evaluation.emit(data, f"{self.measure.metric}:{rfc3339(due)}:warning")
+        self._announce(SlaWarning, f"{rfc3339(due)}:warning", due_at=due, remaining_s=remaining_s)
         self.known = self.known.model_copy(update={"warned": True})
 
     def escalate(self, instants: list[datetime | None]) -> None:
@@ -246,16 +248,14 @@ class Threshold:
             if not self._came(instant):
                 self._later(instant)
                 return
-            data = SlaEscalated(
-                ticket_id=self.evaluation.ticket.ticket_id,
-                policy=self.policy.name,
-                metric=self.measure.metric,
+            self._announce(
+                SlaEscalated,
+                f"{rfc3339(due)}:escalated:{level}",
                 level=level,
                 notify=step.notify,
                 raise_tier=step.raise_tier,
                 at=self.evaluation.now,
             )
-            self.evaluation.emit(data, f"{self.measure.metric}:{rfc3339(due)}:escalated:{level}")
             self.known = self.known.model_copy(update={"escalated": level})
             self.evaluation.raise_tier |= step.raise_tier
 
@@ -265,14 +265,7 @@ class Threshold:
             return
         if ended is None or ended > due or self.known.met_at == ended:
             return
-        data = SlaMet(
-            ticket_id=self.evaluation.ticket.ticket_id,
-            policy=self.policy.name,
-            metric=self.measure.metric,
-            due_at=due,
-            met_at=ended,
-        )
-        self.evaluation.emit(data, f"{self.measure.metric}:{rfc3339(due)}:met:{rfc3339(ended)}")
+        self._announce(SlaMet, f"{rfc3339(due)}:met:{rfc3339(ended)}", due_at=due, met_at=ended)
         self.known = self.known.model_copy(update={"met_at": ended})
 
 

@@ -1,6 +1,7 @@
 """Pins every MongoDB operation kefu relies on, on whichever backend runs the tests
 (nx-27017 embedded; real MongoDB with KEFU_TEST_BACKEND=containers or external)."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -205,3 +206,29 @@ async def test_databases_do_not_share_collections(db, settings) -> None:
     finally:
         await client.drop_database(other.name)
         await client.close()
+
+
+async def test_a_conditional_update_many_takes_each_document_once(db) -> None:
+    """The timers' claim: two claims racing on the same `_id`s each take a document at
+    most once, and the second sees the first's change."""
+    await db.timers.insert_many([{"_id": f"t{n}", "at": 100} for n in range(50)])
+    ids = [f"t{n}" for n in range(50)]
+    claims = [
+        db.timers.update_many(
+            {"_id": {"$in": ids}, "at": {"$lte": 100}}, {"$set": {"at": 200, "claim": token}}
+        )
+        for token in ("a", "b")
+    ]
+    results = await asyncio.gather(*claims)
+    assert sum(result.modified_count for result in results) == 50
+    owners = [d["claim"] async for d in db.timers.find({"_id": {"$in": ids}})]
+    assert len(owners) == 50
+
+
+async def test_an_upsert_with_set_and_inc_creates_then_counts(db) -> None:
+    change = {"$set": {"due": 5, "at": 5}, "$inc": {"gen": 1}}
+    await db.timers.bulk_write([UpdateOne({"_id": "k"}, change, upsert=True)])
+    await db.timers.bulk_write([UpdateOne({"_id": "k"}, change, upsert=True)])
+    assert await db.timers.find_one({"_id": "k"}) == {"_id": "k", "due": 5, "at": 5, "gen": 2}
+    found = await db.timers.find_one({}, sort=[("at", 1)])
+    assert found["_id"] == "k"

@@ -69,3 +69,12 @@ def test_applied_ids_are_bounded() -> None:
         slot.record(f"in-{index}", Count(n=index), [])
     assert len(slot.applied) == APPLIED_SIZE and not slot.has_applied("in-0")
     assert slot.outbox == []  # inputs without events hold nothing
+
+
+def test_an_input_without_an_id_is_not_kept_among_the_applied() -> None:
+    slot: Slot[Count] = Slot("k", applied=["in-1"])
+    slot.record(None, Count(n=2), [reopened("e-1")])
+    slot.record(None, Count(n=3), [reopened("e-2")])
+    assert slot.applied == ["in-1"] and not slot.has_applied(None)
+    assert [e.id for e in slot.unpublished()] == ["e-1", "e-2"]
+    assert len({held.input for held in slot.outbox}) == 2
