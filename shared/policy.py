@@ -272,13 +272,44 @@ class QuietHours(_Strict):
     start: time = Field(alias="from")
     end: time = Field(alias="to")
     except_priority: list[Priority] = Field(default_factory=list)
+    mode: Literal["defer", "suppress"] = Field(
+        "defer", description="defer: sent when the window ends; suppress: not sent"
+    )
 
     _check_tz = field_validator("timezone")(_check_timezone)
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+CustomerStep = Literal["opened", "agent_reply", "solved", "assigned", "status_pending", "closed"]
+
+
+class Webhook(_Strict):
+    url: str = Field(pattern=r"^https?://")
+    events: list[str] = Field(min_length=1, description='event types; "kefu.ticket.*" patterns')
+    secret: str = Field(min_length=16, description="signs each delivery (Kefu-Signature)")
 
 
 class Notify(_Strict):
     staff: dict[str, list[str]] = Field(default_factory=dict, description="role → addresses")
+    customer: list[CustomerStep] = Field(
+        default_factory=lambda: ["opened", "agent_reply", "solved"],
+        description="the steps the customer is told about",
+    )
     quiet_hours: QuietHours | None = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    max_attempts: int = Field(6, ge=1, le=20, description="sends tried before giving up")
+    retry_base: Duration = Field(
+        timedelta(seconds=2), description="the first retry's wait; it doubles, with jitter"
+    )
+    retry_max: Duration = Field(timedelta(minutes=10), description="the longest wait")
+    timezone: str = Field("UTC", description="the zone of times shown to customers")
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class Policy(_Strict):

@@ -37,6 +37,7 @@ class Service:
     registry: CollectorRegistry
     indexes: dict[str, list[IndexModel]] = field(default_factory=dict)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # clients to close
     _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     @classmethod
@@ -93,7 +94,9 @@ class Service:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _close_store(self) -> None:
+    async def _close(self) -> None:
+        for close in self.closing:
+            await close()
         await self.mongo.close()
 
     def app(self, routes: Sequence[tuple[str, Any]] = ()) -> AsgiFastStream:
@@ -118,6 +121,6 @@ class Service:
             on_startup=[self._prepare_store, self.bus.start],
             after_startup=[self._start_background],
             on_shutdown=[self._stop_background],
-            after_shutdown=[self.bus.stop, self._close_store],
+            after_shutdown=[self.bus.stop, self._close],
             logger=get_logger("faststream.app"),
         )

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     sms_token: SecretStr | None = None
     survey_secret: SecretStr = SecretStr("change-me")
     public_url: str = "http://127.0.0.1:8085"
+    notify_url: str = Field(
+        "http://127.0.0.1:8084", description="public base of notify (unsubscribe links)"
+    )
+    notify_secret: SecretStr = Field(SecretStr("change-me"), description="signs unsubscribe links")
+    templates_dir: Path | None = Field(None, description="overrides notify's templates")
     default_locale: str = Field("en", description="BCP 47 locale of messages that name none")
     api_tokens: SecretStr = SecretStr("")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

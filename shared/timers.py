@@ -81,8 +81,9 @@ class Timers:
     def indexes(collection: str) -> dict[str, list[IndexModel]]:
         return {collection: [IndexModel([("at", 1)])]}
 
-    async def arm(self, wanted: Mapping[str, datetime | None]) -> None:
-        """Each key's timer set to its due time (None: no timer)."""
+    async def arm(self, wanted: Mapping[str, datetime | None], keep: bool = False) -> None:
+        """Each key's timer set to its due time (None: no timer); with `keep`, a key that
+        has a timer keeps it (a replay must not bring a scheduled retry forward)."""
         if not wanted:
             return
         found = self.collection.find({"_id": {"$in": list(wanted)}})
@@ -91,7 +92,7 @@ class Timers:
         earliest: int | None = None
         for key, due_at in wanted.items():
             due = to_ms(due_at) if due_at is not None else None
-            if due == armed.get(key):
+            if due == armed.get(key) or (keep and key in armed):
                 continue
             if due is None:
                 writes.append(DeleteOne({"_id": key}))
@@ -187,5 +188,6 @@ async def _finished(work: Awaitable[None]) -> None:
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
-        await task
+        with suppress(Exception):
+            await task
         raise

@@ -23,7 +23,11 @@ _ids = count(1)
 
 def event(data: EventData, at: datetime) -> CloudEvent[Any]:
     return new_event(
-        data, id=f"test:{next(_ids)}", source="tests", correlationid=f"c:{data.ticket_id}", time=at
+        data,
+        id=f"test:{next(_ids)}",
+        source="tests",
+        correlationid=f"c:{data.event_subject()}",
+        time=at,
     )
 
 

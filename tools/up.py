@@ -28,6 +28,7 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
     if "KEFU_CONFIG" not in env and DEFAULT_POLICY.exists():
         env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
     env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
+    env.setdefault("KEFU_NOTIFY_URL", f"http://127.0.0.1:{http_port + SERVICES.index('notify')}")
     token = None if "KEFU_API_TOKENS" in env else _local_token(data_dir)
     if token:
         env["KEFU_API_TOKENS"] = f"{token}:admin"

@@ -1,10 +1,15 @@
-"""Notify: templated email, SMS and webhooks with retries, quiet hours and opt-out.
-
-Not built yet: consumes its topics and logs each event (see the README's status table)."""
+"""Notify: the customer and the staff told at every step, exactly once, by email, SMS and
+signed webhooks; retries, quiet hours and opt-out (contract 4.1, 4.2; policy `notify`)."""
 
 from faststream.asgi import AsgiFastStream
 
-from shared.listening import listening_service
+from services.notify.handling import Notify
+from services.notify.http import notify_api
+from services.notify.plan import Rules
+from services.notify.store import NotifyStore
+from shared.consumer import canonical_event
+from shared.events.schema import envelope_schema
+from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
@@ -19,4 +24,22 @@ READS = (
 
 
 def build(settings: Settings) -> AsgiFastStream:
-    return listening_service("notify", settings, READS)
+    service = Service.create("notify", settings, NotifyStore.indexes())
+    service.bus.declare_publishes(Topic.NOTIFY_DELIVERIES)
+    store = NotifyStore(service)
+    policy = service.policy
+    notify = Notify(
+        service.bus, store, Rules(policy.notify, policy.sla, settings.default_locale), settings
+    )
+    service.background.append(lambda: store.timers.run(notify.fire))
+    service.closing.append(notify.close)
+
+    service.bus.consume(
+        *READS,
+        decode=canonical_event,
+        handle=notify.handle,
+        schema=envelope_schema(*READS),
+        description="Plans who is told what for every event, and sends it exactly once.",
+    )
+    api = notify_api(store, settings)
+    return service.app([(path, api) for path in dict.fromkeys(r.path for r in api.routes)])

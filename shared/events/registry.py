@@ -30,6 +30,7 @@ _MODELS: list[type[EventData]] = [
     survey.SurveyIssued,
     survey.SurveyResponded,
     survey.SurveyExpired,
+    survey.SurveyDetractor,
     ops.KpiSnapshot,
     ops.SurgeStarted,
     ops.SurgeEnded,

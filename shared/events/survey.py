@@ -33,3 +33,14 @@ class SurveyResponded(SurveyEvent):
 class SurveyExpired(SurveyEvent):
     event_type: ClassVar[str] = "kefu.survey.expired"
     at: Timestamp
+
+
+class SurveyDetractor(SurveyEvent):
+    """A low score, for a supervisor to follow up (contract 7)."""
+
+    event_type: ClassVar[str] = "kefu.survey.detractor"
+    kind: SurveyKind
+    score: int
+    comment: str | None
+    agent_id: str | None
+    at: Timestamp

@@ -36,6 +36,7 @@ CONTRACT_TYPES = [
     "kefu.survey.issued",
     "kefu.survey.responded",
     "kefu.survey.expired",
+    "kefu.survey.detractor",
     "kefu.kpi.snapshot",
     "kefu.ops.surge_started",
     "kefu.ops.surge_ended",

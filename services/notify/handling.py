@@ -1,0 +1,254 @@
+"""Notify's two halves.
+
+Reading: each batch of events updates the tickets' contexts (a version compare-and-swap per
+ticket, decided again on a lost race), inserts the notifications they call for under their
+deterministic ids (an id already there is a redelivery: nothing new) and arms a timer for
+each new one, due at once (or when an acknowledgement stops waiting).
+
+Sending: the durable timers (shared/timers.py) hand each due notification to exactly one
+replica, under a lease. It is suppressed (opted out; quiet hours with `suppress`), deferred
+to the end of quiet hours, or sent; a transient failure is tried again after an exponential
+backoff with jitter (or the Retry-After asked for) until `max_attempts`. Its document records
+the outcome before the outcome is published; a notification whose document says it is sent
+or failed is never sent again, whatever is redelivered or restarted.
+"""
+
+import asyncio
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.notify.compose import email_message
+from services.notify.plan import Notification, Rules, TicketContext, plan
+from services.notify.providers import Mailer, Outcome, Web
+from services.notify.quiet import quiet_until
+from services.notify.signing import unsubscribe_token
+from services.notify.store import NotifyStore, optout_key
+from services.notify.templates import Templates
+from shared.bus import Bus
+from shared.consumer import Input, Rejected
+from shared.decisions import Slot
+from shared.events import CloudEvent, new_event
+from shared.events.base import EventData, utc_now
+from shared.events.notify import NotifyFailed, NotifySent, NotifySuppressed
+from shared.logs import get_logger
+from shared.settings import Settings
+from shared.timers import Due
+
+SOURCE = "kefu/notify"
+SENDING_AT_ONCE = 20
+log = get_logger("kefu.notify")
+Event = CloudEvent[Any]
+
+
+class Notify:
+    def __init__(self, bus: Bus, store: NotifyStore, rules: Rules, settings: Settings) -> None:
+        self.bus = bus
+        self.store = store
+        self.rules = rules
+        self.settings = settings
+        self.templates = Templates(settings.templates_dir, settings.default_locale)
+        self.mailer = Mailer(settings)
+        self.web = Web(settings)
+        self._sending = asyncio.Semaphore(SENDING_AT_ONCE)
+
+    async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
+        notes, wake = await self._plan(inputs)
+        fresh = await self.store.create(notes)
+        await self.store.timers.arm({note.id: note.due_at for note in fresh}, keep=True)
+        await self.store.timers.arm(dict.fromkeys(wake, utc_now()))
+        return []
+
+    async def _plan(self, inputs: list[Input[Event]]) -> tuple[list[Notification], list[str]]:
+        """Every input planned on its ticket's context; inputs whose ticket another replica
+        changed meanwhile are planned again on the fresh context."""
+        pending, notes, wake = list(inputs), [], []
+        while pending:
+            slots = await self.store.tickets.load(one.value.data.event_subject() for one in pending)
+            planned: dict[str, tuple[list[Notification], list[str]]] = {}
+            for one in pending:
+                key = one.value.data.event_subject()
+                slot: Slot[TicketContext] = slots[key]
+                result = plan(slot.state, one.value, one.record.value.decode(), self.rules)
+                if result.context is not None and result.context != slot.state:
+                    slot.replace(result.context)
+                found = planned.setdefault(key, ([], []))
+                found[0].extend(result.notifications)
+                found[1].extend(result.wake)
+            lost = await self.store.tickets.save(slots.values())
+            for key, (planned_notes, planned_wake) in planned.items():
+                if key not in lost:
+                    notes += planned_notes
+                    wake += planned_wake
+            pending = [one for one in pending if one.value.data.event_subject() in lost]
+        return notes, wake
+
+    async def fire(self, due: list[Due]) -> None:
+        documents = await self.store.load(one.key for one in due)
+        notes = [
+            Notification.model_validate({"id": key, **document})
+            for key, document in documents.items()
+            if document["status"] == "pending"
+        ]
+        customers = [note for note in notes if note.audience == "customer"]
+        contexts = await self.store.tickets.load(note.ticket_id for note in customers)
+        opted = await self.store.opted_out(optout_key(n.channel, n.to) for n in customers)
+        now = utc_now()
+        round_ = Round(self, now, documents, {k: s.state for k, s in contexts.items()})
+        sends = []
+        for note in notes:
+            if note.audience == "customer" and optout_key(note.channel, note.to) in opted:
+                round_.suppress(note, "opted_out")
+            elif note.audience == "customer" and (until := self._quiet(note, now)):
+                round_.quiet(note, until, self.rules.notify.quiet_hours.mode)
+            else:
+                sends.append(note)
+        outcomes = await asyncio.gather(*(self._send(note, round_.contexts) for note in sends))
+        for note, outcome in zip(sends, outcomes, strict=True):
+            round_.tried(note, outcome)
+        await self.store.record(round_.changes)
+        await self.bus.publish(*round_.events)
+        await self.store.timers.arm(round_.later)
+
+    def _quiet(self, note: Notification, now: datetime) -> datetime | None:
+        return quiet_until(self.rules.notify.quiet_hours, note.priority, now)
+
+    async def _send(self, note: Notification, contexts: dict[str, TicketContext | None]) -> Outcome:
+        async with self._sending:
+            try:
+                return await self._deliver(note, contexts.get(note.ticket_id))
+            except Exception as error:  # a template or provider bug: that notification fails
+                log.exception("sending failed", notification_id=note.id, ticket_id=note.ticket_id)
+                return Outcome(False, error=f"{type(error).__name__}: {error}")
+
+    async def _deliver(self, note: Notification, context: TicketContext | None) -> Outcome:
+        if note.channel == "webhook":
+            hook = next(h for h in self.rules.notify.webhooks if h.url == note.to)
+            event_id = note.params["event_id"]
+            return await self.web.webhook(note.to, note.body or "", hook.secret, event_id)
+        params = self._params(note, context)
+        if note.channel == "sms":
+            return await self.web.sms(
+                note.to, self.templates.sms(note.template, note.locale, params)
+            )
+        email = self.templates.email(note.template, note.locale, params)
+        unsubscribe = params.get("unsubscribe_url") if note.audience == "customer" else None
+        sender = self.settings.mail_from
+        return await self.mailer.send(email_message(note, email, sender, context, unsubscribe))
+
+    def _params(self, note: Notification, context: TicketContext | None) -> dict[str, Any]:
+        token = unsubscribe_token(
+            self.settings.notify_secret.get_secret_value(), note.channel, note.to
+        )
+        due = context.first_response_due if context else None
+        return {
+            "ticket_id": note.ticket_id,
+            "subject": context.subject if context else None,
+            "name": context.name if context else None,
+            "priority": context.priority if context else note.priority,
+            "first_response_due": self._when(due) if due else None,
+            "unsubscribe_url": f"{self.settings.notify_url}/v1/unsubscribe?token={token}",
+            **note.params,
+        }
+
+    def _when(self, instant: datetime) -> str:
+        zone = self.rules.notify.zone()
+        return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+
+    async def close(self) -> None:
+        await self.mailer.close()
+        await self.web.close()
+
+
+class Round:
+    """What one batch of due notifications comes to: document changes, events, later tries."""
+
+    def __init__(
+        self,
+        notify: Notify,
+        now: datetime,
+        documents: dict[str, dict[str, Any]],
+        contexts: dict[str, TicketContext | None],
+    ) -> None:
+        self.policy = notify.rules.notify
+        self.now = now
+        self.documents = documents
+        self.contexts = contexts
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.events: list[Event] = []
+        self.later: dict[str, datetime] = {}
+
+    def suppress(self, note: Notification, reason: str) -> None:
+        self.changes[note.id] = {"status": "suppressed", "reason": reason}
+        self._event(
+            NotifySuppressed(
+                notification_id=note.id, ticket_id=note.ticket_id, reason=reason, at=self.now
+            ),
+            f"suppressed:{reason}",
+        )
+
+    def quiet(self, note: Notification, until: datetime, mode: str) -> None:
+        if mode == "suppress":
+            self.suppress(note, "quiet_hours")
+            return
+        self.later[note.id] = until  # held: sent when the window ends, said once
+        if not self.documents[note.id].get("held"):
+            self.changes[note.id] = {"held": True}
+            data = NotifySuppressed(
+                notification_id=note.id, ticket_id=note.ticket_id, reason="quiet_hours", at=self.now
+            )
+            self._event(data, "held:quiet_hours")
+
+    def tried(self, note: Notification, outcome: Outcome) -> None:
+        attempts = self.documents[note.id].get("attempts", 0) + 1
+        if outcome.sent:
+            self.changes[note.id] = {
+                "status": "sent",
+                "attempts": attempts,
+                "provider_id": outcome.provider_id,
+            }
+            data = NotifySent(
+                notification_id=note.id,
+                ticket_id=note.ticket_id,
+                channel=note.channel,
+                template=note.template,
+                provider_id=outcome.provider_id,
+                attempts=attempts,
+                at=self.now,
+            )
+            self._event(data, "sent")
+            return
+        final = not outcome.transient or attempts >= self.policy.max_attempts
+        self.changes[note.id] = {
+            "status": "failed" if final else "pending",
+            "attempts": attempts,
+            "error": outcome.error,
+        }
+        if not final:
+            self.later[note.id] = self.now + self._backoff(attempts, outcome.retry_after_s)
+        data = NotifyFailed(
+            notification_id=note.id,
+            ticket_id=note.ticket_id,
+            channel=note.channel,
+            error=outcome.error or "unknown",
+            attempts=attempts,
+            final=final,
+            at=self.now,
+        )
+        self._event(data, f"failed:{attempts}")
+
+    def _backoff(self, attempts: int, retry_after_s: float | None) -> timedelta:
+        if retry_after_s is not None:
+            return timedelta(seconds=retry_after_s)
+        wait = min(self.policy.retry_max, self.policy.retry_base * 2 ** (attempts - 1))
+        return wait * random.uniform(0.5, 1.0)  # jitter: replicas and tickets spread out
+
+    def _event(self, data: EventData, suffix: str) -> None:
+        event = new_event(
+            data,
+            id=f"{data.notification_id}:{suffix}",
+            source=SOURCE,
+            correlationid=data.notification_id,
+            time=self.now,
+        )
+        self.events.append(event)

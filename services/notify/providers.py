@@ -1,0 +1,149 @@
+"""Where notifications go: SMTP (aiosmtplib, a few reused connections), an HTTP SMS gateway
+and webhooks (httpx). Each send ends in an `Outcome` that says whether trying again may help:
+timeouts, connection errors, SMTP 4xx, HTTP 408, 429 and 5xx may (429 and 503 honour
+Retry-After); SMTP 5xx and other HTTP 4xx will not."""
+
+import asyncio
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+
+import aiosmtplib
+import httpx
+
+from services.notify.signing import webhook_signature
+from shared.settings import Settings
+
+SMTP_CONNECTIONS = 2
+HTTP_TIMEOUT_S = 5.0  # well inside the timers' lease
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sent: bool
+    provider_id: str | None = None
+    error: str | None = None
+    transient: bool = False
+    retry_after_s: float | None = None
+
+
+def failed(error: str, transient: bool, retry_after_s: float | None = None) -> Outcome:
+    return Outcome(False, error=error[:500], transient=transient, retry_after_s=retry_after_s)
+
+
+class Mailer:
+    """SMTP with STARTTLS and auth from settings; connections are kept and reused."""
+
+    def __init__(self, settings: Settings, connections: int = SMTP_CONNECTIONS) -> None:
+        self.settings = settings
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        for _ in range(connections):
+            self._idle.put_nowait(self._client())
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            start_tls=s.smtp_starttls,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            timeout=HTTP_TIMEOUT_S,
+        )
+
+    async def send(self, message: EmailMessage) -> Outcome:
+        client = await self._idle.get()
+        try:
+            if not client.is_connected:
+                await client.connect()
+            await client.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [refusal.code for refusal in error.recipients]
+            return failed(str(error), transient=all(400 <= code < 500 for code in codes))
+        except aiosmtplib.SMTPResponseException as error:
+            await _close(client)
+            return failed(f"SMTP {error.code} {error.message}", transient=400 <= error.code < 500)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            await _close(client)
+            return failed(f"SMTP {type(error).__name__}: {error}", transient=True)
+        finally:
+            self._idle.put_nowait(client)
+        return Outcome(True, provider_id=message["Message-ID"])
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            await _close(self._idle.get_nowait())
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+
+
+class Web:
+    """The SMS gateway (form POST, E.164 with the `+`, bearer token) and webhooks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
+
+    async def sms(self, to: str, body: str) -> Outcome:
+        if not self.settings.sms_url:
+            return failed("KEFU_SMS_URL is not set", transient=False)
+        token = self.settings.sms_token
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        return await self._post(
+            self.settings.sms_url, data={"to": to, "body": body}, headers=headers
+        )
+
+    async def webhook(self, url: str, body: str, secret: str, event_id: str) -> Outcome:
+        raw = body.encode()
+        headers = {
+            "Content-Type": "application/cloudevents+json",
+            "Kefu-Event-Id": event_id,
+            "Kefu-Signature": webhook_signature(secret, raw, int(time.time())),
+        }
+        return await self._post(url, content=raw, headers=headers)
+
+    async def _post(self, url: str, **request: object) -> Outcome:
+        try:
+            reply = await self.client.post(url, **request)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            return failed(f"{type(error).__name__}: {error}", transient=True)
+        if reply.is_success:
+            return Outcome(True, provider_id=_provider_id(reply))
+        status = reply.status_code
+        transient = status in (408, 429) or status >= 500
+        wait = _retry_after(reply.headers.get("Retry-After")) if status in (429, 503) else None
+        return failed(f"HTTP {status}: {reply.text[:200]}", transient, wait)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _provider_id(reply: httpx.Response) -> str | None:
+    try:
+        found = reply.json()
+    except ValueError:
+        return reply.headers.get("X-Request-Id")
+    return (
+        str(found.get("id") or found.get("sid") or "") or None if isinstance(found, dict) else None
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

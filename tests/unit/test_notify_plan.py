@@ -1,0 +1,182 @@
+"""Who is told what (contract 4.1), pure: customer steps by channel and policy, the held
+acknowledgement, staff mails per step, webhooks by pattern, deterministic ids."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notify.plan import Rules, TicketContext, plan
+from shared.events.ops import SurgeStarted
+from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.ticket import Customer
+from shared.policy import Notify, Sla
+from tests import sla_events as ev
+
+AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SLA = Sla.model_validate(
+    {
+        "policies": [
+            {
+                "name": "p1",
+                "targets": {"first_response": "15m"},
+                "escalation": [
+                    {"at": "breach", "notify": ["supervisor"]},
+                    {"at": "breach+30m", "notify": ["manager"]},
+                ],
+            }
+        ]
+    }
+)
+
+
+def rules(**notify: object) -> Rules:
+    staff = {"supervisor": ["lead@example.com"], "manager": ["head@example.com"]}
+    return Rules(Notify.model_validate({"staff": staff, **notify}), SLA, "en")
+
+
+def run(events: list, policy: Rules | None = None, context: TicketContext | None = None):
+    notes, wake = [], []
+    for event in events:
+        result = plan(context, event, event.to_bytes().decode(), policy or rules())
+        context = result.context
+        notes += result.notifications
+        wake += result.wake
+    return context, notes, wake
+
+
+def started(due: datetime):
+    return ev.event(
+        SlaStarted(
+            ticket_id="t1", policy="p1", targets=[SlaTarget(metric="first_response", due_at=due)]
+        ),
+        AT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "via"),
+    [
+        ("email", "email"),
+        ("webform", "email"),
+        ("sms", "sms"),
+        ("voice", "sms"),
+        ("chat", None),
+        ("social", None),
+    ],
+)
+def test_the_acknowledgement_goes_by_the_ticket_channel(channel: str, via: str | None) -> None:
+    _, notes, _ = run(
+        [ev.opened("t1", AT, channel=channel, customer=Customer(address="x@example.com"))]
+    )
+    assert [n.channel for n in notes] == ([via] if via else [])
+
+
+def test_the_acknowledgement_waits_for_the_due_time_and_is_woken() -> None:
+    opened = ev.opened("t1", AT)
+    context, [ack], _ = run([opened])
+    assert ack.id == f"notify:{opened.id}:jane@example.com"
+    assert ack.due_at == AT + timedelta(seconds=3) and context.ack == ack.id
+    context, notes, wake = run([started(AT + timedelta(minutes=15))], context=context)
+    assert (
+        notes == []
+        and wake == [ack.id]
+        and context.first_response_due == AT + timedelta(minutes=15)
+    )
+
+
+def test_a_due_time_known_first_sends_at_once() -> None:
+    _, [ack], wake = run([started(AT + timedelta(minutes=15)), ev.opened("t1", AT)])
+    assert ack.due_at == AT and wake == []
+
+
+def test_default_steps_and_optional_ones() -> None:
+    events = [
+        ev.opened("t1", AT),
+        ev.assigned("t1", "alice", AT),
+        ev.replied("t1", AT),
+        ev.replied("t1", AT, public=False),
+        ev.status("t1", "open", "pending", AT),
+        ev.status("t1", "pending", "solved", AT),
+        ev.status("t1", "solved", "closed", AT),
+    ]
+    _, notes, _ = run(events)
+    assert [n.template for n in notes] == ["ticket_opened", "agent_reply", "ticket_solved"]
+    every = rules(
+        customer=["opened", "agent_reply", "solved", "assigned", "status_pending", "closed"]
+    )
+    _, notes, _ = run(events, every)
+    assert [n.template for n in notes] == [
+        "ticket_opened",
+        "ticket_assigned",
+        "agent_reply",
+        "status_pending",
+        "ticket_solved",
+        "ticket_closed",
+    ]
+
+
+def test_an_assignment_read_before_the_ticket_is_told_once_it_opens() -> None:
+    every = rules(customer=["opened", "assigned"])
+    assigned = ev.assigned("t1", "alice", AT)
+    _, notes, _ = run([assigned, ev.opened("t1", AT)], every)
+    assert [(n.template, n.id) for n in notes][1] == (
+        "ticket_assigned",
+        f"notify:{assigned.id}:jane@example.com",
+    )
+
+
+def test_staff_mails_per_step_and_recipient() -> None:
+    first = ev.event(
+        SlaEscalated(
+            ticket_id="t1",
+            policy="p1",
+            metric="first_response",
+            level=1,
+            notify=["supervisor"],
+            at=AT,
+        ),
+        AT,
+    )
+    second = ev.event(
+        SlaEscalated(
+            ticket_id="t1",
+            policy="p1",
+            metric="first_response",
+            level=2,
+            notify=["manager", "ops@example.com", "agent-7"],
+            at=AT,
+        ),
+        AT,
+    )
+    _, notes, _ = run([ev.opened("t1", AT), first, second])
+    staff = [(n.template, n.to) for n in notes if n.audience == "staff"]
+    assert staff == [
+        ("sla_breached", "lead@example.com"),
+        ("sla_escalated", "head@example.com"),
+        ("sla_escalated", "ops@example.com"),
+    ]
+
+
+def test_a_surge_mails_the_supervisor() -> None:
+    surge = ev.event(SurgeStarted(rate_per_min=30, baseline_per_min=5, factor=6, at=AT), AT)
+    _, [note], _ = run([surge])
+    assert (note.template, note.to, note.ticket_id) == ("surge", "lead@example.com", "surge")
+
+
+def test_webhooks_by_type_pattern_carry_the_event_as_read() -> None:
+    hooks = [
+        {
+            "url": "https://hooks.example/a",
+            "events": ["kefu.ticket.*"],
+            "secret": "0123456789abcdef",
+        }
+    ]
+    opened = ev.opened("t1", AT)
+    _, notes, _ = run([opened, started(AT)], rules(webhooks=hooks))
+    [hook] = [n for n in notes if n.channel == "webhook"]
+    assert hook.body == opened.to_bytes().decode() and hook.params == {"event_id": opened.id}
+
+
+def test_a_replay_plans_the_same_ids() -> None:
+    events = [ev.opened("t1", AT), ev.replied("t1", AT)]
+    assert [n.id for n in run(events)[1]] == [n.id for n in run(events)[1]]

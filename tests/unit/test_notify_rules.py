@@ -1,0 +1,88 @@
+"""Quiet hours, signatures and templates, pure."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notify.quiet import quiet_until
+from services.notify.signing import (
+    unsubscribe_token,
+    unsubscribed,
+    verify_webhook,
+    webhook_signature,
+)
+from services.notify.templates import Templates, fit_sms
+from shared.policy import QuietHours
+
+NIGHT = QuietHours.model_validate(
+    {"timezone": "Asia/Shanghai", "from": "22:00", "to": "08:00", "except_priority": ["P1"]}
+)
+
+
+@pytest.mark.parametrize(
+    ("utc", "priority", "until"),
+    [
+        ("2026-11-23T13:00", "P3", None),  # 21:00 in Shanghai
+        ("2026-11-23T14:30", "P3", "2026-11-24T00:00"),  # 22:30 → 08:00 next day
+        ("2026-11-23T18:00", "P3", "2026-11-24T00:00"),  # 02:00 → 08:00
+        ("2026-11-24T00:00", "P3", None),  # 08:00 sharp: open
+        ("2026-11-23T14:30", "P1", None),  # P1 is never held
+    ],
+)
+def test_quiet_hours_cross_midnight(utc: str, priority: str, until: str | None) -> None:
+    now = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    expected = datetime.fromisoformat(until).replace(tzinfo=UTC) if until else None
+    assert quiet_until(NIGHT, priority, now) == expected
+
+
+def test_webhook_signatures() -> None:
+    body = b'{"id": "e1"}'
+    header = webhook_signature("s3cret-0123456789", body, 1_700_000_000)
+    assert header.startswith("t=1700000000,v1=")
+    assert verify_webhook("s3cret-0123456789", body, header, 1_700_000_100)
+    assert not verify_webhook("s3cret-0123456789", body, header, 1_700_000_400)  # too old
+    assert not verify_webhook("s3cret-0123456789", body + b"x", header, 1_700_000_000)
+    assert not verify_webhook("s3cret-0123456789", body, "v1=abc", 1_700_000_000)
+
+
+def test_unsubscribe_tokens_are_kefus_own() -> None:
+    token = unsubscribe_token("secret", "email", "Jane@Example.com")
+    assert unsubscribed("secret", token) == ("email", "jane@example.com")
+    assert unsubscribed("other", token) is None
+    assert unsubscribed("secret", token[:-2] + "xx") is None
+    assert unsubscribed("secret", "garbage") is None
+
+
+def test_templates_escape_html_and_choose_the_locale(tmp_path) -> None:
+    templates = Templates()
+    params = {
+        "ticket_id": "1001",
+        "subject": "<b>hi</b>",
+        "name": None,
+        "text": "<script>x</script>",
+        "unsubscribe_url": "u",
+    }
+    mail = templates.email("agent_reply", "zh-TW", params)
+    assert mail.subject == "回复：<b>hi</b> [#1001]"
+    assert "&lt;script&gt;x&lt;/script&gt;" in mail.html and "<script>x</script>" in mail.text
+    assert templates.locale("fr") == "en" and templates.locale("zh") == "zh-CN"
+
+
+def test_an_operator_overrides_a_template(tmp_path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "ticket_solved.txt").write_text(
+        "{% block subject %}All done [#{{ ticket_id }}]{% endblock %}"
+        "{% block text %}Bye{% endblock %}{% block sms %}Bye{% endblock %}"
+    )
+    templates = Templates(tmp_path)
+    params = {"ticket_id": "7", "subject": None, "name": None, "unsubscribe_url": "u"}
+    assert templates.email("ticket_solved", "en", params).subject == "All done [#7]"
+    assert templates.email(
+        "ticket_opened", "en", {**params, "first_response_due": None}
+    ).subject.startswith("We received")
+
+
+def test_sms_fit_in_three_parts() -> None:
+    assert fit_sms("a" * 459) == "a" * 459
+    assert len(fit_sms("a" * 500)) == 459 and fit_sms("a" * 500).endswith("…")
+    assert len(fit_sms("好" * 300)) == 201
