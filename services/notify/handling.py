@@ -85,30 +85,33 @@ class Notify:
 
     async def fire(self, due: list[Due]) -> None:
         documents = await self.store.load(one.key for one in due)
-        notes = [
-            Notification.model_validate({"id": key, **document})
-            for key, document in documents.items()
-            if document["status"] == "pending"
-        ]
-        customers = [note for note in notes if note.audience == "customer"]
+        notes = {k: Notification.model_validate({"id": k, **d}) for k, d in documents.items()}
+        pending = [note for k, note in notes.items() if documents[k]["status"] == "pending"]
+        customers = [note for note in pending if note.audience == "customer"]
         contexts = await self.store.tickets.load(note.ticket_id for note in customers)
         opted = await self.store.opted_out(optout_key(n.channel, n.to) for n in customers)
-        now = utc_now()
-        round_ = Round(self, now, documents, {k: s.state for k, s in contexts.items()})
+        round_ = Round(self, utc_now(), documents, {k: s.state for k, s in contexts.items()})
         sends = []
-        for note in notes:
-            if note.audience == "customer" and optout_key(note.channel, note.to) in opted:
+        for key, note in notes.items():
+            status = documents[key]["status"]
+            if status != "pending":
+                round_.recovered(note, status)  # the last try died before it was done
+            elif note.audience == "customer" and optout_key(note.channel, note.to) in opted:
                 round_.suppress(note, "opted_out")
-            elif note.audience == "customer" and (until := self._quiet(note, now)):
+            elif note.audience == "customer" and (until := self._quiet(note, round_.now)):
                 round_.quiet(note, until, self.rules.notify.quiet_hours.mode)
             else:
                 sends.append(note)
-        outcomes = await asyncio.gather(*(self._send(note, round_.contexts) for note in sends))
-        for note, outcome in zip(sends, outcomes, strict=True):
-            round_.tried(note, outcome)
+        await asyncio.gather(*(self._try(note, round_) for note in sends))
         await self.store.record(round_.changes)
         await self.bus.publish(*round_.events)
         await self.store.timers.arm(round_.later)
+
+    async def _try(self, note: Notification, round_: "Round") -> None:
+        """Send one notification and write how it went at once: the less time between the
+        two, the less a crash leaves unknown."""
+        outcome = await self._send(note, round_.contexts)
+        await self.store.record({note.id: round_.tried(note, outcome)})
 
     def _quiet(self, note: Notification, now: datetime) -> datetime | None:
         return quiet_until(self.rules.notify.quiet_hours, note.priority, now)
@@ -133,8 +136,13 @@ class Notify:
             )
         email = self.templates.email(note.template, note.locale, params)
         unsubscribe = params.get("unsubscribe_url") if note.audience == "customer" else None
-        sender = self.settings.mail_from
-        return await self.mailer.send(email_message(note, email, sender, context, unsubscribe))
+        message = email_message(note, email, self.settings.mail_from, context, unsubscribe)
+
+        async def committing() -> None:
+            handed = {"status": "sending", "provider_id": message["Message-ID"]}
+            await self.store.record({note.id: handed})
+
+        return await self.mailer.send(message, note.to, committing)
 
     def _params(self, note: Notification, context: TicketContext | None) -> dict[str, Any]:
         token = unsubscribe_token(
@@ -180,12 +188,7 @@ class Round:
 
     def suppress(self, note: Notification, reason: str) -> None:
         self.changes[note.id] = {"status": "suppressed", "reason": reason}
-        self._event(
-            NotifySuppressed(
-                notification_id=note.id, ticket_id=note.ticket_id, reason=reason, at=self.now
-            ),
-            f"suppressed:{reason}",
-        )
+        self._suppressed(note, reason, f"suppressed:{reason}")
 
     def quiet(self, note: Notification, until: datetime, mode: str) -> None:
         if mode == "suppress":
@@ -194,48 +197,66 @@ class Round:
         self.later[note.id] = until  # held: sent when the window ends, said once
         if not self.documents[note.id].get("held"):
             self.changes[note.id] = {"held": True}
-            data = NotifySuppressed(
-                notification_id=note.id, ticket_id=note.ticket_id, reason="quiet_hours", at=self.now
-            )
-            self._event(data, "held:quiet_hours")
+            self._suppressed(note, "quiet_hours", "held:quiet_hours")
 
-    def tried(self, note: Notification, outcome: Outcome) -> None:
+    def recovered(self, note: Notification, status: str) -> None:
+        """A notification whose last try ended before its timer was done: its outcome is
+        announced again (the same event ids). `sending` means a mail's content had gone to
+        the server when the process died: it was delivered, and is never sent again."""
+        document = self.documents[note.id]
+        attempts, provider_id = document.get("attempts", 0), document.get("provider_id")
+        if status == "sending":
+            self.changes[note.id] = self.tried(note, Outcome(True, provider_id))
+        elif status == "sent":
+            self._sent(note, provider_id, attempts)
+        elif status == "suppressed":
+            reason = document.get("reason", "opted_out")
+            self._suppressed(note, reason, f"suppressed:{reason}")
+        elif status == "failed":
+            self._failed(note, document.get("error") or "unknown", attempts, final=True)
+
+    def tried(self, note: Notification, outcome: Outcome) -> dict[str, Any]:
+        """The change to a notification's document after a try; its event is kept."""
         attempts = self.documents[note.id].get("attempts", 0) + 1
         if outcome.sent:
-            self.changes[note.id] = {
-                "status": "sent",
-                "attempts": attempts,
-                "provider_id": outcome.provider_id,
-            }
-            data = NotifySent(
-                notification_id=note.id,
-                ticket_id=note.ticket_id,
-                channel=note.channel,
-                template=note.template,
-                provider_id=outcome.provider_id,
-                attempts=attempts,
-                at=self.now,
-            )
-            self._event(data, "sent")
-            return
+            self._sent(note, outcome.provider_id, attempts)
+            return {"status": "sent", "attempts": attempts, "provider_id": outcome.provider_id}
         final = not outcome.transient or attempts >= self.policy.max_attempts
-        self.changes[note.id] = {
-            "status": "failed" if final else "pending",
-            "attempts": attempts,
-            "error": outcome.error,
-        }
         if not final:
             self.later[note.id] = self.now + self._backoff(attempts, outcome.retry_after_s)
+        self._failed(note, outcome.error or "unknown", attempts, final)
+        status = "failed" if final else "pending"
+        return {"status": status, "attempts": attempts, "error": outcome.error}
+
+    def _sent(self, note: Notification, provider_id: str | None, attempts: int) -> None:
+        data = NotifySent(
+            notification_id=note.id,
+            ticket_id=note.ticket_id,
+            channel=note.channel,
+            template=note.template,
+            provider_id=provider_id,
+            attempts=attempts,
+            at=self.now,
+        )
+        self._event(data, "sent")
+
+    def _failed(self, note: Notification, error: str, attempts: int, final: bool) -> None:
         data = NotifyFailed(
             notification_id=note.id,
             ticket_id=note.ticket_id,
             channel=note.channel,
-            error=outcome.error or "unknown",
+            error=error,
             attempts=attempts,
             final=final,
             at=self.now,
         )
         self._event(data, f"failed:{attempts}")
+
+    def _suppressed(self, note: Notification, reason: str, suffix: str) -> None:
+        data = NotifySuppressed(
+            notification_id=note.id, ticket_id=note.ticket_id, reason=reason, at=self.now
+        )
+        self._event(data, suffix)
 
     def _backoff(self, attempts: int, retry_after_s: float | None) -> timedelta:
         if retry_after_s is not None:

@@ -4,7 +4,10 @@ timeouts, connection errors, SMTP 4xx, HTTP 408, 429 and 5xx may (429 and 503 ho
 Retry-After); SMTP 5xx and other HTTP 4xx will not."""
 
 import asyncio
+import email.policy
+import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -16,6 +19,8 @@ from services.notify.signing import webhook_signature
 from shared.settings import Settings
 
 SMTP_CONNECTIONS = 2
+SEVEN_BIT = email.policy.SMTP.clone(cte_type="7bit")
+Commit = Callable[[], Awaitable[None]]
 HTTP_TIMEOUT_S = 5.0  # well inside the timers' lease
 
 
@@ -52,17 +57,22 @@ class Mailer:
             timeout=HTTP_TIMEOUT_S,
         )
 
-    async def send(self, message: EmailMessage) -> Outcome:
+    async def send(self, message: EmailMessage, recipient: str, committing: Commit) -> Outcome:
+        """One mail. `committing` runs after the server said it is ready for the content
+        and before the content goes: once it has run, the mail counts as handed over (a
+        process killed after it still has the content flushed by the kernel), and before
+        it the server has nothing it would deliver."""
         client = await self._idle.get()
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.send_message(message)
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refusal.code for refusal in error.recipients]
-            return failed(str(error), transient=all(400 <= code < 500 for code in codes))
+            await client.mail(self.settings.mail_from)
+            await client.rcpt(
+                str(message["To"]).rpartition("<")[2].rstrip(">") or str(message["To"])
+            )
+            await _data(client, _content(message), committing)
         except aiosmtplib.SMTPResponseException as error:
-            await _close(client)
+            await _reset(client)
             return failed(f"SMTP {error.code} {error.message}", transient=400 <= error.code < 500)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             await _close(client)
@@ -74,6 +84,44 @@ class Mailer:
     async def close(self) -> None:
         while not self._idle.empty():
             await _close(self._idle.get_nowait())
+
+
+def _content(message: EmailMessage) -> bytes:
+    """The DATA content with its end mark: CRLF lines, leading dots doubled (RFC 5321),
+    7-bit clean so any server takes it."""
+    data = message.as_bytes(policy=SEVEN_BIT)
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return (data if data.endswith(b"\r\n") else data + b"\r\n") + b".\r\n"
+
+
+async def _data(client: aiosmtplib.SMTP, content: bytes, committing: Commit) -> None:
+    """aiosmtplib's DATA exchange (`SMTPProtocol.execute_data_command`), with `committing`
+    between the server's 354 and the content, so that nothing but a socket write lies
+    between the mark and the mail. It uses the protocol's command lock and reply flag as
+    that method does (aiosmtplib 5.x; tests/integration/test_notify.py covers it)."""
+    protocol = client.protocol
+    if protocol is None or protocol._command_lock is None:
+        raise aiosmtplib.SMTPServerDisconnected("Server not connected")
+    async with protocol._command_lock:
+        protocol._response_pending = True
+        protocol.write(b"DATA\r\n")
+        ready = await protocol.read_response(timeout=client.timeout)
+        if ready.code != 354:
+            raise aiosmtplib.SMTPDataError(ready.code, ready.message)
+        await committing()
+        protocol._response_pending = True
+        protocol.write(content)
+        done = await protocol.read_response(timeout=client.timeout)
+    if done.code != 250:
+        raise aiosmtplib.SMTPDataError(done.code, done.message)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """After a refusal the transaction is abandoned; the connection stays."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        await _close(client)
 
 
 async def _close(client: aiosmtplib.SMTP) -> None:

@@ -29,6 +29,8 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
         "KEFU_MONGODB_DB": settings.mongodb_db,
         "KEFU_TOPIC_PREFIX": settings.topic_prefix,
         "KEFU_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
+        "KEFU_SMTP_HOST": settings.smtp_host,
+        "KEFU_SMTP_PORT": str(settings.smtp_port),
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()
