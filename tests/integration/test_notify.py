@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 
 from services.notify.signing import verify_webhook
+from shared.events.notify import NotifyRequested
 from shared.events.ops import SurgeStarted
 from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.survey import SurveyDetractor
 from shared.events.ticket import Customer
 from shared.topics import Topic
 from tests import sla_events as ev
@@ -308,3 +310,42 @@ async def test_a_redelivered_event_sends_nothing_twice(backend, tmp_path) -> Non
         await notify.send(opened, due)
         await asyncio.sleep(2.0)
         assert len(notify.mailbox.to(address)) == 1
+
+
+async def test_a_requested_notification_and_a_detractor(backend, tmp_path) -> None:
+    async with running_notify(backend, tmp_path) as notify:
+        t, address = ticket(), f"{ticket()}@example.com"
+        await notify.send(ev.opened(t, now(), customer=customer(address), locale="zh-CN"))
+        request = NotifyRequested(
+            notification_id=f"survey:{t}:invite",
+            ticket_id=t,
+            channel="email",
+            to=address,
+            template="survey_invite",
+            locale="zh-CN",
+            params={"url": "https://kefu.example/s/abc"},
+        )
+        await notify.send(ev.event(request, now()))
+        mails = await wait_for(
+            lambda: len(notify.mailbox.to(address)) >= 2 and notify.mailbox.to(address)
+        )
+        [invite] = [m for m in mails if m["Subject"].startswith("请评价")]
+        assert "https://kefu.example/s/abc" in invite.get_body(("plain",)).get_content()
+        [sent] = await deliveries(
+            notify, 1, type="kefu.notify.sent", notification_id=f"survey:{t}:invite"
+        )
+        assert sent["template"] == "survey_invite"
+        low = SurveyDetractor(
+            survey_id="s1",
+            ticket_id=t,
+            kind="csat",
+            score=1,
+            comment="<b>slow</b>",
+            agent_id="a1",
+            at=now(),
+        )
+        await notify.send(ev.event(low, now()))
+        [mail] = await wait_for(
+            lambda: [m for m in notify.mailbox.to("lead@example.com") if "Low CSAT" in m["Subject"]]
+        )
+        assert "&lt;b&gt;slow&lt;/b&gt;" in mail.get_body(("html",)).get_content()
