@@ -19,6 +19,18 @@ from shared.events.ticket import (
 )
 
 _ids = count(1)
+ESCALATING = {  # a policy file's `sla` with a two-step escalation chain
+    "policies": [
+        {
+            "name": "p1",
+            "targets": {"first_response": "15m"},
+            "escalation": [
+                {"at": "breach", "notify": ["supervisor"]},
+                {"at": "breach+30m", "notify": ["manager"]},
+            ],
+        }
+    ]
+}
 
 
 def event(data: EventData, at: datetime) -> CloudEvent[Any]:

@@ -27,6 +27,7 @@ from shared.settings import Settings
 from shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.integration.conftest import served
+from tests.sla_events import ESCALATING
 from tools.embedded import free_port
 
 TOKEN = "notify-admin-token"
@@ -107,19 +108,7 @@ async def running_notify(
     notify = {"staff": STAFF, "retry_base": "200ms", **notify_policy}
     for hook in notify.get("webhooks", []):  # the gateway is the webhook receiver too
         hook["url"] = f"http://127.0.0.1:{gateway_port}/hook"
-    sla = {
-        "policies": [
-            {
-                "name": "p1",
-                "targets": {"first_response": "15m"},
-                "escalation": [
-                    {"at": "breach", "notify": ["supervisor"]},
-                    {"at": "breach+30m", "notify": ["manager"]},
-                ],
-            }
-        ]
-    }
-    policy.write_text(yaml.safe_dump({"notify": notify, "sla": sla}), encoding="utf-8")
+    policy.write_text(yaml.safe_dump({"notify": notify, "sla": ESCALATING}), encoding="utf-8")
     settings = isolated_settings(
         backend,
         config=policy,

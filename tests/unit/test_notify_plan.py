@@ -13,20 +13,7 @@ from shared.policy import Notify, Sla
 from tests import sla_events as ev
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-SLA = Sla.model_validate(
-    {
-        "policies": [
-            {
-                "name": "p1",
-                "targets": {"first_response": "15m"},
-                "escalation": [
-                    {"at": "breach", "notify": ["supervisor"]},
-                    {"at": "breach+30m", "notify": ["manager"]},
-                ],
-            }
-        ]
-    }
-)
+SLA = Sla.model_validate(ev.ESCALATING)
 
 
 def rules(**notify: object) -> Rules:
