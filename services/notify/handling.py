@@ -8,9 +8,10 @@ each new one, due at once (or when an acknowledgement stops waiting).
 Sending: the durable timers (shared/timers.py) hand each due notification to exactly one
 replica, under a lease. It is suppressed (opted out; quiet hours with `suppress`), deferred
 to the end of quiet hours, or sent; a transient failure is tried again after an exponential
-backoff with jitter (or the Retry-After asked for) until `max_attempts`. Its document records
-the outcome before the outcome is published; a notification whose document says it is sent
-or failed is never sent again, whatever is redelivered or restarted.
+backoff with jitter (or the Retry-After asked for) until `max_attempts`. A mail's document
+says "handed over" before its content goes to the server; outcomes are recorded before they
+are published; a notification whose document says it is handed over, sent or failed is never
+sent again, whatever is redelivered, restarted or killed.
 """
 
 import asyncio
@@ -102,16 +103,12 @@ class Notify:
                 round_.quiet(note, until, self.rules.notify.quiet_hours.mode)
             else:
                 sends.append(note)
-        await asyncio.gather(*(self._try(note, round_) for note in sends))
+        outcomes = await asyncio.gather(*(self._send(note, round_.contexts) for note in sends))
+        for note, outcome in zip(sends, outcomes, strict=True):
+            round_.changes[note.id] = round_.tried(note, outcome)
         await self.store.record(round_.changes)
         await self.bus.publish(*round_.events)
         await self.store.timers.arm(round_.later)
-
-    async def _try(self, note: Notification, round_: "Round") -> None:
-        """Send one notification and write how it went at once: the less time between the
-        two, the less a crash leaves unknown."""
-        outcome = await self._send(note, round_.contexts)
-        await self.store.record({note.id: round_.tried(note, outcome)})
 
     def _quiet(self, note: Notification, now: datetime) -> datetime | None:
         return quiet_until(self.rules.notify.quiet_hours, note.priority, now)
