@@ -7,6 +7,7 @@ from typing import Any
 from shared.events import CloudEvent, new_event
 from shared.events.base import EventData
 from shared.events.routing import TicketAssigned
+from shared.events.sla import SlaEscalated
 from shared.events.ticket import (
     AgentReplied,
     Customer,
@@ -101,5 +102,12 @@ def reopened(ticket: str, at: datetime) -> CloudEvent[Any]:
 def assigned(ticket: str, agent: str, at: datetime) -> CloudEvent[Any]:
     data = TicketAssigned(
         ticket_id=ticket, agent_id=agent, strategy="least_loaded", tier=1, waited_ms=0, at=at
+    )
+    return event(data, at)
+
+
+def escalated(ticket: str, level: int, roles: list[str], at: datetime) -> CloudEvent[Any]:
+    data = SlaEscalated(
+        ticket_id=ticket, policy="p1", metric="first_response", level=level, notify=roles, at=at
     )
     return event(data, at)

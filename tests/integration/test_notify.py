@@ -14,7 +14,7 @@ import httpx
 from services.notify.signing import verify_webhook
 from shared.events.notify import NotifyRequested
 from shared.events.ops import SurgeStarted
-from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.sla import SlaStarted, SlaTarget
 from shared.events.survey import SurveyDetractor
 from shared.events.ticket import Customer
 from shared.topics import Topic
@@ -38,18 +38,6 @@ def customer(address: str = "jane@example.com") -> Customer:
 def started(ticket_id: str, due: datetime) -> Any:
     targets = [SlaTarget(metric="first_response", due_at=due)]
     return ev.event(SlaStarted(ticket_id=ticket_id, policy="p1", targets=targets), now())
-
-
-def escalated(ticket_id: str, level: int, roles: list[str]) -> Any:
-    data = SlaEscalated(
-        ticket_id=ticket_id,
-        policy="p1",
-        metric="first_response",
-        level=level,
-        notify=roles,
-        at=now(),
-    )
-    return ev.event(data, now())
 
 
 async def deliveries(notify: RunningNotify, count: int, **match: Any) -> list[dict[str, Any]]:
@@ -153,7 +141,9 @@ async def test_staff_get_one_mail_per_recipient_per_step(backend, tmp_path) -> N
     async with running_notify(backend, tmp_path) as notify:
         t = ticket()
         await notify.send(ev.opened(t, now(), customer=customer()))
-        await notify.send(escalated(t, 1, ["supervisor"]), escalated(t, 2, ["manager"]))
+        await notify.send(
+            ev.escalated(t, 1, ["supervisor"], now()), ev.escalated(t, 2, ["manager"], now())
+        )
         await notify.send(
             ev.event(SurgeStarted(rate_per_min=30, baseline_per_min=5, factor=6, at=now()), now())
         )

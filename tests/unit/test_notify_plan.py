@@ -7,7 +7,7 @@ import pytest
 
 from services.notify.plan import Rules, TicketContext, plan
 from shared.events.ops import SurgeStarted
-from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from shared.events.sla import SlaStarted, SlaTarget
 from shared.events.ticket import Customer
 from shared.policy import Notify, Sla
 from tests import sla_events as ev
@@ -113,28 +113,8 @@ def test_an_assignment_read_before_the_ticket_is_told_once_it_opens() -> None:
 
 
 def test_staff_mails_per_step_and_recipient() -> None:
-    first = ev.event(
-        SlaEscalated(
-            ticket_id="t1",
-            policy="p1",
-            metric="first_response",
-            level=1,
-            notify=["supervisor"],
-            at=AT,
-        ),
-        AT,
-    )
-    second = ev.event(
-        SlaEscalated(
-            ticket_id="t1",
-            policy="p1",
-            metric="first_response",
-            level=2,
-            notify=["manager", "ops@example.com", "agent-7"],
-            at=AT,
-        ),
-        AT,
-    )
+    first = ev.escalated("t1", 1, ["supervisor"], AT)
+    second = ev.escalated("t1", 2, ["manager", "ops@example.com", "agent-7"], AT)
     _, notes, _ = run([ev.opened("t1", AT), first, second])
     staff = [(n.template, n.to) for n in notes if n.audience == "staff"]
     assert staff == [
