@@ -4,7 +4,8 @@ Notify keeps a little of each ticket (`TicketContext`: how to reach the customer
 the subject, the email thread, the first-response due time) and turns each event into the
 notifications it calls for. A notification's id says what caused it and for whom
 (`notify:<event id>:<recipient>`), so a redelivered event plans the same ids and nothing is
-sent twice.
+sent twice. A requested notification keeps the request's id; one to `role:<name>` goes to each
+of the role's staff addresses, as `<request id>:<address>`.
 
 The acknowledgement of a new ticket tells the customer when to expect an answer, which the
 sla service announces on another topic (`kefu.sla.started`) a moment after the ticket opens.
@@ -21,11 +22,10 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.events import CloudEvent
 from shared.events.base import Channel, Priority, Timestamp
-from shared.events.notify import NotifyChannel, NotifyRequested
+from shared.events.notify import CUSTOMER_CHANNEL, NotifyChannel, NotifyRequested
 from shared.events.ops import SurgeStarted
 from shared.events.routing import TicketAssigned
 from shared.events.sla import SlaEscalated, SlaStarted
-from shared.events.survey import SurveyDetractor
 from shared.events.ticket import (
     AgentReplied,
     MessageReceived,
@@ -36,12 +36,7 @@ from shared.events.ticket import (
 from shared.policy import Notify, Sla
 
 ACK_WAIT = timedelta(seconds=3)
-CUSTOMER_CHANNEL: dict[Channel, NotifyChannel] = {
-    "email": "email",
-    "webform": "email",
-    "sms": "sms",
-    "voice": "sms",
-}  # chat and social replies are delivered by their adapters
+ROLE = "role:"  # a requested notification's `to` that names a staff role
 STATUS_STEPS = {
     "solved": ("solved", "ticket_solved"),
     "pending": ("status_pending", "status_pending"),
@@ -139,17 +134,15 @@ class Planner:
             case SlaEscalated():
                 self._escalated(data)
             case SurgeStarted():
+                surge = {"factor": data.factor, "rate_per_min": data.rate_per_min}
+                self._staff(["supervisor"], "surge", surge)
+            case NotifyRequested() if data.to.startswith(ROLE):
                 self._staff(
-                    ["supervisor"], "surge", factor=data.factor, rate_per_min=data.rate_per_min
-                )
-            case SurveyDetractor():
-                self._staff(
-                    ["supervisor"],
-                    "detractor",
-                    score=data.score,
-                    comment=data.comment,
-                    agent_id=data.agent_id,
-                    kind=data.kind,
+                    [data.to.removeprefix(ROLE)],
+                    data.template,
+                    data.params,
+                    request_id=data.notification_id,
+                    locale=data.locale,
                 )
             case NotifyRequested():
                 self._add(
@@ -199,7 +192,8 @@ class Planner:
         step = steps[data.level - 1] if 0 < data.level <= len(steps) else None
         at_breach = step.offset == timedelta(0) if step else data.level == 1
         template = "sla_breached" if at_breach else "sla_escalated"
-        self._staff(data.notify, template, metric=data.metric, level=data.level, policy=data.policy)
+        params = {"metric": data.metric, "level": data.level, "policy": data.policy}
+        self._staff(data.notify, template, params)
 
     def _customer(
         self, step: str, template: str, hold: bool = False, cause: str | None = None, **params: Any
@@ -220,14 +214,25 @@ class Planner:
             due_at=self.event.time + ACK_WAIT if hold else None,
         )
 
-    def _staff(self, roles: list[str], template: str, **params: Any) -> None:
+    def _staff(
+        self,
+        roles: list[str],
+        template: str,
+        params: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        locale: str | None = None,
+    ) -> None:
+        """One mail to each address of `roles` (an entry with `@` is an address), its id
+        `<request_id>:<address>` for a requested one, else `notify:<event id>:<address>`."""
         staff = self.rules.notify.staff
         addresses = dict.fromkeys(
             a for role in roles for a in staff.get(role, [role] if "@" in role else [])
         )
+        prefix = request_id or f"notify:{self.event.id}"
         for address in addresses:
             self._add(
-                f"notify:{self.event.id}:{address}", "staff", "email", address, template, params
+                f"{prefix}:{address}", "staff", "email", address, template, params, locale=locale
             )
 
     def webhooks(self, raw: str) -> None:

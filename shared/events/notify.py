@@ -4,10 +4,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData, Timestamp
+from shared.events.base import Channel, EventData, Timestamp
 from shared.topics import Topic
 
 NotifyChannel = Literal["email", "sms", "webhook"]
+CUSTOMER_CHANNEL: dict[Channel, NotifyChannel] = {  # contract 4.1: how a customer is reached
+    "email": "email",
+    "webform": "email",
+    "sms": "sms",
+    "voice": "sms",
+}  # chat and social: their adapters deliver what the customer is told
 
 
 class NotifyRequested(EventData):

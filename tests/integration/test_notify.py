@@ -1,7 +1,8 @@
 """Notify through the real broker, store, SMTP server and an HTTP gateway: who is told what
 (contract 4.1), templates in both locales with HTML escaping and threading headers, the SMS
-gateway, staff mails, retries, Retry-After, permanent failures, quiet hours, opt-out and the
-unsubscribe link, signed webhooks, and redeliveries that send nothing twice."""
+gateway, staff mails, requests to a customer or a staff role, retries, Retry-After, permanent
+failures, quiet hours, opt-out and the unsubscribe link, signed webhooks, and redeliveries that
+send nothing twice."""
 
 import asyncio
 import time
@@ -302,7 +303,7 @@ async def test_a_redelivered_event_sends_nothing_twice(backend, tmp_path) -> Non
         assert len(notify.mailbox.to(address)) == 1
 
 
-async def test_a_requested_notification_and_a_detractor(backend, tmp_path) -> None:
+async def test_a_requested_survey_invite(backend, tmp_path) -> None:
     async with running_notify(backend, tmp_path) as notify:
         t, address = ticket(), f"{ticket()}@example.com"
         await notify.send(ev.opened(t, now(), customer=customer(address), locale="zh-CN"))
@@ -313,7 +314,7 @@ async def test_a_requested_notification_and_a_detractor(backend, tmp_path) -> No
             to=address,
             template="survey_invite",
             locale="zh-CN",
-            params={"url": "https://kefu.example/s/abc"},
+            params={"url": "https://kefu.example/s/abc", "kind": "csat", "scores": [1, 2, 3, 4, 5]},
         )
         await notify.send(ev.event(request, now()))
         mails = await wait_for(
@@ -321,12 +322,34 @@ async def test_a_requested_notification_and_a_detractor(backend, tmp_path) -> No
         )
         [invite] = [m for m in mails if m["Subject"].startswith("请评价")]
         assert "https://kefu.example/s/abc" in invite.get_body(("plain",)).get_content()
+        html = invite.get_body(("html",)).get_content()
+        assert 'href="https://kefu.example/s/abc?score=5"' in html
         [sent] = await deliveries(
             notify, 1, type="kefu.notify.sent", notification_id=f"survey:{t}:invite"
         )
         assert sent["template"] == "survey_invite"
+
+
+async def test_a_request_to_a_role_mails_its_staff_once_whatever_the_customer_rules(
+    backend, tmp_path
+) -> None:
+    quiet = {
+        "timezone": "UTC",
+        "from": (now() - timedelta(hours=1)).strftime("%H:%M"),
+        "to": (now() + timedelta(hours=1)).strftime("%H:%M"),
+        "mode": "suppress",
+    }
+    staff = {"supervisor": ["lead@example.com", "deputy@example.com"]}
+    async with (
+        running_notify(backend, tmp_path, staff=staff, quiet_hours=quiet) as notify,
+        httpx.AsyncClient(base_url=notify.url) as http,
+    ):
+        optout = {"channel": "email", "address": "deputy@example.com"}
+        admin = {"Authorization": f"Bearer {TOKEN}"}
+        assert (await http.post("/v1/optouts", json=optout, headers=admin)).status_code == 201
+        t = ticket()
         low = SurveyDetractor(
-            survey_id="s1",
+            survey_id=f"s-{t}",
             ticket_id=t,
             kind="csat",
             score=1,
@@ -334,8 +357,31 @@ async def test_a_requested_notification_and_a_detractor(backend, tmp_path) -> No
             agent_id="a1",
             at=now(),
         )
-        await notify.send(ev.event(low, now()))
-        [mail] = await wait_for(
-            lambda: [m for m in notify.mailbox.to("lead@example.com") if "Low CSAT" in m["Subject"]]
+        request = ev.event(
+            NotifyRequested(
+                notification_id=f"survey:{t}:detractor",
+                ticket_id=t,
+                channel="email",
+                to="role:supervisor",
+                template="detractor",
+                locale="en",
+                params={
+                    "kind": low.kind,
+                    "score": low.score,
+                    "comment": low.comment,
+                    "agent_id": low.agent_id,
+                    "customer": "+8613800138000",
+                    "name": None,
+                    "call_back_by": "2026-11-24 10:00 (UTC)",
+                },
+            ),
+            now(),
         )
-        assert "&lt;b&gt;slow&lt;/b&gt;" in mail.get_body(("html",)).get_content()
+        await notify.send(ev.event(low, now()), request, request)
+        for address in staff["supervisor"]:
+            [mail] = await wait_for(lambda a=address: notify.mailbox.to(a))
+            assert mail["X-Kefu-Notification-Id"] == f"survey:{t}:detractor:{address}"
+            assert mail["Subject"].startswith(f"Low CSAT score 1 on ticket #{t}")
+            assert "&lt;b&gt;slow&lt;/b&gt;" in mail.get_body(("html",)).get_content()
+        await asyncio.sleep(1.5)  # neither the detractor event nor the repeat mails again
+        assert [len(notify.mailbox.to(a)) for a in staff["supervisor"]] == [1, 1]

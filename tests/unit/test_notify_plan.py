@@ -1,13 +1,16 @@
 """Who is told what (contract 4.1), pure: customer steps by channel and policy, the held
-acknowledgement, staff mails per step, webhooks by pattern, deterministic ids."""
+acknowledgement, staff mails per step, requests to a customer or a staff role, webhooks by
+pattern, deterministic ids."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.notify.plan import Rules, TicketContext, plan
+from shared.events.notify import NotifyRequested
 from shared.events.ops import SurgeStarted
 from shared.events.sla import SlaStarted, SlaTarget
+from shared.events.survey import SurveyDetractor
 from shared.events.ticket import Customer
 from shared.policy import Notify, Sla
 from tests import sla_events as ev
@@ -128,6 +131,56 @@ def test_a_surge_mails_the_supervisor() -> None:
     surge = ev.event(SurgeStarted(rate_per_min=30, baseline_per_min=5, factor=6, at=AT), AT)
     _, [note], _ = run([surge])
     assert (note.template, note.to, note.ticket_id) == ("surge", "lead@example.com", "surge")
+
+
+def requested(to: str, channel: str = "email"):
+    request = NotifyRequested(
+        notification_id="survey:s1:detractor",
+        ticket_id="t1",
+        channel=channel,
+        to=to,
+        template="detractor",
+        locale="zh-CN",
+        params={"score": 1},
+    )
+    return ev.event(request, AT)
+
+
+def test_a_request_to_a_role_mails_each_of_its_addresses_once() -> None:
+    supervisors = {"supervisor": ["lead@example.com", "deputy@example.com", "lead@example.com"]}
+    _, notes, _ = run(
+        [ev.opened("t1", AT), requested("role:supervisor", "sms")], rules(staff=supervisors)
+    )
+    mails = [n for n in notes if n.template == "detractor"]
+    assert [(n.id, n.to) for n in mails] == [
+        ("survey:s1:detractor:lead@example.com", "lead@example.com"),
+        ("survey:s1:detractor:deputy@example.com", "deputy@example.com"),
+    ]
+    assert {(n.audience, n.channel, n.locale, n.ticket_id) for n in mails} == {
+        ("staff", "email", "zh-CN", "t1")
+    }
+    assert all(n.params == {"score": 1} for n in mails)
+
+
+def test_a_request_to_an_unknown_role_yields_nothing() -> None:
+    assert run([requested("role:auditor")])[1] == []
+
+
+def test_a_request_to_an_address_goes_to_the_customer_as_asked() -> None:
+    _, [note], _ = run([requested("+8613800138000", "sms")])
+    assert (note.id, note.audience, note.channel, note.to) == (
+        "survey:s1:detractor",
+        "customer",
+        "sms",
+        "+8613800138000",
+    )
+
+
+def test_a_detractor_event_alone_mails_no_one() -> None:
+    low = SurveyDetractor(
+        survey_id="s1", ticket_id="t1", kind="csat", score=1, comment=None, agent_id=None, at=AT
+    )
+    assert run([ev.event(low, AT)])[1] == []
 
 
 def test_webhooks_by_type_pattern_carry_the_event_as_read() -> None:

@@ -1,5 +1,6 @@
 """Quiet hours, signatures and templates, pure."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -86,3 +87,54 @@ def test_sms_fit_in_three_parts() -> None:
     assert fit_sms("a" * 459) == "a" * 459
     assert len(fit_sms("a" * 500)) == 459 and fit_sms("a" * 500).endswith("…")
     assert len(fit_sms("好" * 300)) == 201
+
+
+SURVEY_URL = "https://support.example.com/s/" + "t" * 100  # as long as a signed survey link
+SCALES = {"csat": list(range(1, 6)), "nps": list(range(11))}
+NPS_TOP = {"en": "10 (extremely likely)", "zh-CN": "10（极有可能）"}
+
+
+@pytest.mark.parametrize("template", ["survey_invite", "survey_reminder"])
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+@pytest.mark.parametrize("kind", ["csat", "nps"])
+def test_a_survey_mail_links_each_score(template: str, locale: str, kind: str) -> None:
+    templates = Templates()
+    params = {
+        "ticket_id": "1000123",
+        "name": "<i>Jane</i>",
+        "url": SURVEY_URL,
+        "kind": kind,
+        "scores": SCALES[kind],
+        "unsubscribe_url": "u",
+    }
+    mail = templates.email(template, locale, params)
+    links = re.findall(r'href="([^"]+\?score=\d+)"', mail.html)
+    assert links == [f"{SURVEY_URL}?score={n}" for n in SCALES[kind]]
+    assert f'href="{SURVEY_URL}"' in mail.html and SURVEY_URL in mail.text
+    assert "&lt;i&gt;Jane&lt;/i&gt;" in mail.html and "[#1000123]" in mail.subject
+    sms = templates.sms(template, locale, params)
+    assert sms.endswith(SURVEY_URL)  # whole: fit_sms cut nothing
+    dated = templates.email(template, locale, {**params, "expires_at": "2026-11-30 18:00 (UTC)"})
+    assert "2026-11-30 18:00 (UTC)" in dated.text and "2026-11-30 18:00 (UTC)" in dated.html
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+@pytest.mark.parametrize("comment", ["<b>slow</b>", None])
+def test_the_detractor_alert_asks_for_a_call_back(locale: str, comment: str | None) -> None:
+    params = {
+        "ticket_id": "1001",
+        "kind": "nps",
+        "score": 3,
+        "comment": comment,
+        "agent_id": "a1" if comment else None,
+        "customer": "+8613800138000",
+        "name": None,
+        "call_back_by": "2026-11-24 10:00 (Asia/Shanghai)",
+    }
+    mail = Templates().email("detractor", locale, params)
+    assert "[#1001]" in mail.subject and "2026-11-24 10:00 (Asia/Shanghai)" in mail.subject
+    assert "+8613800138000" in mail.html and NPS_TOP[locale] in mail.text
+    assert "None" not in mail.text + mail.html
+    if comment:
+        assert "&lt;b&gt;slow&lt;/b&gt;" in mail.html and comment in mail.text
+        assert "a1" in mail.text
