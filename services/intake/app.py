@@ -8,7 +8,8 @@ from faststream.asgi import AsgiFastStream
 from services.intake.handling import Intake
 from services.intake.http import inbound_routes
 from services.intake.store import IntakeStore
-from shared.consumer import Record
+from shared.consumer import Record, canonical_event
+from shared.events.schema import envelope_schema
 from shared.inbound import (
     ChannelMessage,
     decode_agent_command,
@@ -25,20 +26,26 @@ def build(settings: Settings) -> AsgiFastStream:
     bus = service.bus
     bus.declare_publishes(Topic.TICKET_EVENTS, Topic.AGENT_EVENTS)
     intake = Intake(bus, IntakeStore(service), service.policy, settings)
-    agent_topic = bus.topic(Topic.AGENT_INBOUND)
+    agent_topic, survey_topic = bus.topic(Topic.AGENT_INBOUND), bus.topic(Topic.SURVEY_EVENTS)
 
     def decode(record: Record) -> Any:
-        """Each inbound topic by its own model; what fails goes to the DLQ with the reason."""
+        """Each topic by its own model; what fails goes to the DLQ with the reason."""
         if record.topic == agent_topic:
             return decode_agent_command(record.value)
+        if record.topic == survey_topic:
+            return canonical_event(record)
         return decode_channel_message(record.value)
 
     bus.consume(
         Topic.CHANNEL_INBOUND,
         Topic.AGENT_INBOUND,
+        Topic.SURVEY_EVENTS,
         decode=decode,
         handle=intake.handle,
-        schema=ChannelMessage | inbound_schema(Topic.AGENT_INBOUND),
-        description="Customer messages from channel adapters, and agents' presence and actions.",
+        schema=ChannelMessage
+        | inbound_schema(Topic.AGENT_INBOUND)
+        | envelope_schema(Topic.SURVEY_EVENTS),
+        description="Customer messages from channel adapters, agents' presence and actions, "
+        "and the surveys open to SMS replies.",
     )
     return service.app(routes=inbound_routes(bus))

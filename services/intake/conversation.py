@@ -10,6 +10,11 @@ A message joins the ticket that
 A matched `solved` ticket is reopened; a matched `closed` one gets a follow-up ticket that
 links it. Web forms, and messages that match nothing, open a new ticket.
 
+A survey reply comes first: an SMS whose whole text is a score, from the number a survey
+was sent to (`survey:sms:<address>`), while that survey is open and its ticket solved or
+closed, answers the survey: it joins the ticket marked with the survey's id, and neither
+reopens it nor opens a follow-up (survey records the score from it).
+
 Each way of matching is a thread key (`ref:email:<message id>`, `conversation:chat:<id>`,
 `sender:sms:<address>`, `ticket:<id>`); the store finds the ticket each key names, and
 `choose_thread` decides from those tickets alone.
@@ -22,11 +27,23 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.base import Channel, Priority, SupportTier, TicketStatus
+from shared.events.base import Channel, Priority, SupportTier, TicketStatus, Timestamp
+from shared.events.survey import SurveyKind
 from shared.inbound import ChannelMessage
+from shared.surveys import bare_number, in_scale
 
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
+
+
+class OpenSurvey(BaseModel):
+    """A survey sent on the ticket and not yet answered or expired (from survey.events)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    survey_id: str
+    kind: SurveyKind
+    expires_at: Timestamp
 
 
 class Conversation(BaseModel):
@@ -42,6 +59,15 @@ class Conversation(BaseModel):
     priority: Priority
     tier: SupportTier
     updated_at: datetime
+    survey: OpenSurvey | None = None
+
+    def answers_survey(self, score: int | None, received_at: datetime) -> str | None:
+        """The survey a bare score received now answers, if any."""
+        survey = self.survey
+        if survey is None or score is None or self.status not in ("solved", "closed"):
+            return None
+        open_ = received_at < survey.expires_at and in_scale(survey.kind, score)
+        return survey.survey_id if open_ else None
 
 
 @dataclass(frozen=True)
@@ -52,10 +78,13 @@ class ThreadKeys:
     ticket_token: str | None = None
     conversation: str | None = None
     sender: str | None = None
+    survey: str | None = None  # an SMS that is a bare number: the survey sent to its sender
+    score: int | None = None
 
     def indexed(self) -> list[str]:
         """The keys the store maps to a ticket (the token is the ticket's id itself)."""
-        return [*self.message_refs, *filter(None, (self.conversation, self.sender))]
+        named = (self.conversation, self.sender, self.survey)
+        return [*self.message_refs, *filter(None, named)]
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,7 @@ class NewTicket:
 class JoinTicket:
     ticket: Conversation
     reopens: bool
+    answers: str | None = None  # the survey a reply answers
 
 
 def message_ref(channel: Channel, message_id: str) -> str:
@@ -84,9 +114,18 @@ def token_key(ticket_id: str) -> str:
     return f"ticket:{ticket_id}"
 
 
-def own_keys(message: ChannelMessage, keys: ThreadKeys, ticket_id: str) -> dict[str, str]:
-    """The thread keys that point at a message's ticket once the message is on it."""
-    pointers = [message_ref(message.channel, message.message_id), keys.conversation, keys.sender]
+def survey_key(address: str) -> str:
+    """Surveys go by SMS to sms and voice tickets' numbers; replies come back by SMS."""
+    return f"survey:sms:{address.lower()}"
+
+
+def own_keys(
+    message: ChannelMessage, keys: ThreadKeys, ticket_id: str, answers: bool = False
+) -> dict[str, str]:
+    """The thread keys that point at a message's ticket once the message is on it (a survey
+    reply moves no conversation or sender to its ticket)."""
+    pointers = [message_ref(message.channel, message.message_id)]
+    pointers += [] if answers else [keys.conversation, keys.sender]
     return {key: ticket_id for key in pointers if key}
 
 
@@ -104,7 +143,9 @@ def thread_keys(message: ChannelMessage) -> ThreadKeys:
     if channel == "chat" and thread and thread.conversation_id:
         return ThreadKeys(conversation=f"conversation:chat:{thread.conversation_id}")
     if channel in SENDER_THREADED:
-        return ThreadKeys(sender=sender_key(channel, message.sender.address))
+        address, score = message.sender.address, bare_number(message.text)
+        survey = survey_key(address) if channel == "sms" and score is not None else None
+        return ThreadKeys(sender=sender_key(channel, address), survey=survey, score=score)
     return ThreadKeys()
 
 
@@ -126,6 +167,9 @@ def matched_ticket(
 def choose_thread(
     keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, window: timedelta
 ) -> NewTicket | JoinTicket:
+    surveyed = found.get(keys.survey or "")
+    if surveyed and (survey_id := surveyed.answers_survey(keys.score, received_at)):
+        return JoinTicket(surveyed, reopens=False, answers=survey_id)
     ticket = matched_ticket(keys, found, received_at, window)
     if ticket is None:
         return NewTicket()

@@ -25,21 +25,31 @@ from services.intake.conversation import (
     choose_thread,
     message_ref,
     own_keys,
+    survey_key,
     thread_keys,
     token_key,
 )
 from services.intake.store import IntakeStore
-from services.intake.tickets import joined, joining_events, opened_conversation, opening_events
+from services.intake.tickets import (
+    joined,
+    joining_events,
+    opened_conversation,
+    opening_events,
+    surveyed,
+)
 from shared.bus import Bus
 from shared.consumer import Input, Rejected
 from shared.decisions import Slot, publish_and_mark
+from shared.events import CloudEvent
 from shared.events.agent import AgentStatusChanged
 from shared.events.base import utc_now
+from shared.events.notify import CUSTOMER_CHANNEL
+from shared.events.survey import SurveyIssued
 from shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
 from shared.policy import Policy
 from shared.settings import Settings
 
-Inbound = ChannelMessage | PresenceCommand | TicketCommand
+Inbound = ChannelMessage | PresenceCommand | TicketCommand | CloudEvent[Any]
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Round:
                 self._message(one, one.value)
             case PresenceCommand():
                 self._presence(one, one.value)
+            case CloudEvent():
+                self._survey(one, one.value)
             case _:
                 self._command(one, one.value)
 
@@ -74,25 +86,27 @@ class Round:
         if own in self.index:  # handled before; its ticket publishes whatever is left
             self.ticket_of[id(one)] = self.index[own]
             return
-        slot = self.openers.get(own) or self._thread(message, keys)
+        opener = self.openers.get(own)
+        slot, answers = (opener, False) if opener else self._thread(message, keys)
         self.ticket_of[id(one)] = slot.key
-        self.pointers[id(one)] = own_keys(message, keys, slot.key)
+        self.pointers[id(one)] = own_keys(message, keys, slot.key, answers)
         self.index.update(self.pointers[id(one)])
 
-    def _thread(self, message: ChannelMessage, keys: ThreadKeys) -> Slot[Conversation]:
+    def _thread(self, message: ChannelMessage, keys: ThreadKeys) -> tuple[Slot[Conversation], bool]:
+        """The message's ticket, and whether the message answers its survey."""
         received_at = message.received_at or self.now
         choice = choose_thread(keys, self._found(keys), received_at, self.policy.threading.window)
         if isinstance(choice, JoinTicket):
             slot = self.tickets[choice.ticket.ticket_id]
             if not slot.has_applied(message.dedupe_key):
-                events = joining_events(message, choice.ticket, choice.reopens, self.now)
-                slot.record(message.dedupe_key, joined(choice.ticket, message, self.now), events)
-            return slot
+                events = joining_events(message, choice, self.now)
+                slot.record(message.dedupe_key, joined(choice, message, self.now), events)
+            return slot, choice.answers is not None
         slot = Slot(self.new_ticket_id())
         events = self._opening(message, slot.key, choice.follow_up_of)
         slot.record(message.dedupe_key, opened_conversation(message, events[0].data), events)
         self.tickets[slot.key] = slot
-        return slot
+        return slot, False
 
     def _found(self, keys: ThreadKeys) -> dict[str, Conversation]:
         """The ticket each of the message's thread keys names."""
@@ -132,6 +146,20 @@ class Round:
             self.refused.append(Rejected(one, str(error)))
             return
         slot.record(key, changed, events)
+
+    def _survey(self, one: Input[Any], event: CloudEvent[Any]) -> None:
+        """survey.events: which surveys are open to SMS replies, and from which number."""
+        slot = self.tickets.get(event.data.ticket_id)
+        if slot is None or slot.state is None:  # not a ticket of this intake's
+            return
+        self.ticket_of[id(one)] = slot.key
+        if slot.has_applied(event.id):
+            return
+        ticket = slot.state
+        slot.record(event.id, surveyed(ticket, event.data), [])
+        if isinstance(event.data, SurveyIssued) and CUSTOMER_CHANNEL.get(ticket.channel) == "sms":
+            self.pointers[id(one)] = {survey_key(ticket.customer_address): slot.key}
+            self.index.update(self.pointers[id(one)])
 
     def lost(self, one: Input[Inbound], tickets: set[str], agents: set[str]) -> bool:
         """Whether another writer beat this input's ticket or agent document."""
@@ -223,6 +251,7 @@ class Intake:
             *index.values(),
             *(keys.ticket_token for keys in keys_of.values() if keys.ticket_token),
             *(one.value.ticket_id for one in inputs if hasattr(one.value, "ticket_id")),
+            *(one.value.data.ticket_id for one in inputs if isinstance(one.value, CloudEvent)),
         ]
         tickets = await self.store.tickets.load(named)
         tickets.update({slot.key: slot for slot in openers.values()})

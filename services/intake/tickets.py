@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.classify import Classified
-from services.intake.conversation import Conversation, message_ref
+from services.intake.conversation import Conversation, JoinTicket, OpenSurvey, message_ref
 from shared.events import CloudEvent, new_event
 from shared.events.base import EventData
+from shared.events.survey import SurveyEvent, SurveyIssued
 from shared.events.ticket import (
     Customer,
     MessageReceived,
@@ -31,7 +32,9 @@ def intake_event(data: EventData, cause: str, suffix: str, now: datetime) -> Clo
     )
 
 
-def received(message: ChannelMessage, ticket_id: str, now: datetime) -> CloudEvent[Any]:
+def received(
+    message: ChannelMessage, ticket_id: str, now: datetime, survey_id: str | None = None
+) -> CloudEvent[Any]:
     data = MessageReceived(
         ticket_id=ticket_id,
         message_id=message.message_id,
@@ -39,6 +42,7 @@ def received(message: ChannelMessage, ticket_id: str, now: datetime) -> CloudEve
         sender=Party(address=message.sender.address, name=message.sender.name),
         text=message.text,
         received_at=message.received_at or now,
+        survey_id=survey_id,
     )
     return intake_event(data, message.dedupe_key, "message", now)
 
@@ -93,14 +97,17 @@ def opened_conversation(message: ChannelMessage, opened: TicketOpened) -> Conver
 
 
 def joining_events(
-    message: ChannelMessage, ticket: Conversation, reopens: bool, now: datetime
+    message: ChannelMessage, choice: JoinTicket, now: datetime
 ) -> list[CloudEvent[Any]]:
-    """(`ticket.reopened`,) `ticket.message_received`(, `status_changed` pending → open)."""
-    cause, ticket_id = message.dedupe_key, ticket.ticket_id
+    """(`ticket.reopened`,) `ticket.message_received`(, `status_changed` pending → open); a
+    survey reply is the message alone, marked with its survey."""
+    cause, ticket, ticket_id = message.dedupe_key, choice.ticket, choice.ticket.ticket_id
+    if choice.answers:
+        return [received(message, ticket_id, now, choice.answers)]
     at = message.received_at or now
     events = (
         [intake_event(Reopened(ticket_id=ticket_id, by=REOPENED_BY, at=at), cause, "reopened", now)]
-        if reopens
+        if choice.reopens
         else []
     )
     events.append(received(message, ticket_id, now))
@@ -112,12 +119,26 @@ def joining_events(
     return events
 
 
-def joined(ticket: Conversation, message: ChannelMessage, now: datetime) -> Conversation:
-    """The ticket after a customer message joined it: solved and pending tickets are open."""
-    received_at = message.received_at or now
+def joined(choice: JoinTicket, message: ChannelMessage, now: datetime) -> Conversation:
+    """The ticket after a customer message joined it: solved and pending tickets are open;
+    a survey reply changes nothing (survey.events closes the survey)."""
+    ticket, received_at = choice.ticket, message.received_at or now
+    if choice.answers:
+        return ticket
     return ticket.model_copy(
         update={
             "status": "open" if ticket.status in ("solved", "pending") else ticket.status,
             "updated_at": max(ticket.updated_at, received_at),
         }
     )
+
+
+def surveyed(ticket: Conversation, data: SurveyEvent) -> Conversation:
+    """The ticket after a survey event: an issued survey is open to SMS replies until it is
+    answered or expires."""
+    if isinstance(data, SurveyIssued):
+        survey = OpenSurvey(survey_id=data.survey_id, kind=data.kind, expires_at=data.expires_at)
+        return ticket.model_copy(update={"survey": survey})
+    if ticket.survey and ticket.survey.survey_id == data.survey_id:
+        return ticket.model_copy(update={"survey": None})
+    return ticket

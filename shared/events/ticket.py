@@ -55,6 +55,11 @@ class MessageReceived(TicketEvent):
     sender: Party = Field(alias="from", serialization_alias="from")
     text: str
     received_at: Timestamp
+    survey_id: str | None = Field(
+        None,
+        description="the survey this message answers (an SMS reply that is a bare score); "
+        "intake does not reopen the ticket for it",
+    )
 
 
 class AgentReplied(TicketEvent):

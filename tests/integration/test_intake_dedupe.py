@@ -4,6 +4,7 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+from services.intake.conversation import JoinTicket
 from services.intake.store import IntakeStore
 from services.intake.tickets import joined, joining_events, opened_conversation
 from shared.admin import create_topics
@@ -153,14 +154,16 @@ async def test_of_two_replicas_deciding_on_one_ticket_version_only_one_writes(
     seen_by_b = (await store.tickets.load(["1001"]))["1001"]
     now_a, now_b = datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=1)
     for seen, now in ((seen_by_a, now_a), (seen_by_b, now_b)):
-        events = joining_events(reply, seen.state, False, now)
-        seen.record(reply.dedupe_key, joined(seen.state, reply, now), events)
+        choice = JoinTicket(seen.state, reopens=False)
+        events = joining_events(reply, choice, now)
+        seen.record(reply.dedupe_key, joined(choice, reply, now), events)
 
     assert await store.tickets.save([seen_by_a]) == set()
     assert await store.tickets.save([seen_by_b]) == {"1001"}
     after = (await store.tickets.load(["1001"]))["1001"]
     kept = held(after, reply.dedupe_key)
     assert [event.to_bytes() for event in kept] == [
-        event.to_bytes() for event in joining_events(reply, seen_by_a.state, False, now_a)
+        event.to_bytes()
+        for event in joining_events(reply, JoinTicket(seen_by_a.state, reopens=False), now_a)
     ]
     assert after.has_applied(reply.dedupe_key) and after.version == 2

@@ -7,6 +7,7 @@ import pytest
 from services.intake.conversation import (
     JoinTicket,
     NewTicket,
+    OpenSurvey,
     choose_thread,
     thread_keys,
 )
@@ -145,3 +146,47 @@ def test_status_of_the_matched_ticket(status, expected) -> None:
 def test_a_closed_ticket_of_the_same_sender_gets_a_follow_up() -> None:
     choice = choose(message("sms", "s-2"), ticket(1001, "sms", status="closed", keys=[SMS_SENDER]))
     assert choice == NewTicket(follow_up_of="1001")
+
+
+SURVEY_KEY = "survey:sms:+8613800138000"
+
+
+def surveyed(number=1001, channel="sms", status="solved", kind="csat", expires=timedelta(days=7)):
+    """A ticket whose survey went by SMS to the sender and is open until NOW + expires."""
+    state = conversation(number, channel, status, updated_at=NOW - timedelta(days=3))
+    survey = OpenSurvey(survey_id=f"{number}-1", kind=kind, expires_at=NOW + expires)
+    return state.model_copy(update={"survey": survey}), [SURVEY_KEY]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "status", "expires", "answers"),
+    [
+        ("5", "csat", "solved", timedelta(days=7), "1001-1"),
+        (" 4 ", "csat", "closed", timedelta(days=7), "1001-1"),
+        ("１０", "nps", "solved", timedelta(days=7), "1001-1"),
+        ("0", "nps", "solved", timedelta(days=7), "1001-1"),
+        ("6", "csat", "solved", timedelta(days=7), None),  # off the scale: a message
+        ("5 thanks", "csat", "solved", timedelta(days=7), None),
+        ("5", "csat", "open", timedelta(days=7), None),  # back at work: "5" means five
+        ("5", "csat", "solved", timedelta(0), None),  # expired
+    ],
+)
+def test_an_sms_score_answers_the_survey_sent_to_that_number(text, kind, status, expires, answers):
+    choice = choose(
+        message("sms", "s-9", text=text), surveyed(kind=kind, status=status, expires=expires)
+    )
+    if answers:
+        assert choice == JoinTicket(choice.ticket, reopens=False, answers=answers)
+        assert choice.ticket.ticket_id == "1001"
+    else:
+        assert not isinstance(choice, JoinTicket) or choice.answers is None
+
+
+def test_a_survey_sent_to_a_voice_ticket_takes_its_sms_reply_past_the_window() -> None:
+    choice = choose(message("sms", "s-9", text="2"), surveyed(channel="voice"))
+    assert isinstance(choice, JoinTicket) and choice.answers == "1001-1"
+
+
+def test_a_score_by_email_or_chat_is_a_message() -> None:
+    for channel in ("email", "chat"):
+        assert thread_keys(message(channel, "x-1", text="5")).survey is None

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.intake.conversation import own_keys, thread_keys
+from services.intake.conversation import JoinTicket, own_keys, thread_keys
 from services.intake.tickets import joined, joining_events, opened_conversation
 from shared.policy import Classification
 from tests.factories import NOW, message, opening
@@ -84,25 +84,25 @@ def test_a_message_points_its_keys_at_its_ticket() -> None:
 def test_joining_an_open_ticket_is_just_the_message() -> None:
     ticket = conversation_of(message(message_id="<a@x>"), "open")
     later = message(message_id="<b@x>")
-    events = joining_events(later, ticket, reopens=False, now=NOW)
+    events = joining_events(later, JoinTicket(ticket, reopens=False), now=NOW)
     assert [e.type for e in events] == ["kefu.ticket.message_received"]
     assert events[0].id == "intake:email:<b@x>:message" and events[0].data.ticket_id == "1001"
-    after = joined(ticket, later, NOW + timedelta(hours=1))
+    after = joined(JoinTicket(ticket, reopens=False), later, NOW + timedelta(hours=1))
     assert after.status == "open"
     assert after.updated_at == NOW + timedelta(hours=1)
 
 
 def test_a_solved_ticket_is_reopened_before_the_message() -> None:
     ticket = conversation_of(message(), "solved")
-    events = joining_events(message(message_id="m-2"), ticket, reopens=True, now=NOW)
+    events = joining_events(message(message_id="m-2"), JoinTicket(ticket, True), now=NOW)
     assert [e.type for e in events] == ["kefu.ticket.reopened", "kefu.ticket.message_received"]
     assert events[0].data.by == "customer"
-    assert joined(ticket, message(message_id="m-2"), NOW).status == "open"
+    assert joined(JoinTicket(ticket, False), message(message_id="m-2"), NOW).status == "open"
 
 
 def test_a_customer_answer_opens_a_pending_ticket() -> None:
     ticket = conversation_of(message(), "pending")
-    events = joining_events(message(message_id="m-2"), ticket, reopens=False, now=NOW)
+    events = joining_events(message(message_id="m-2"), JoinTicket(ticket, False), now=NOW)
     assert [e.type for e in events] == [
         "kefu.ticket.message_received",
         "kefu.ticket.status_changed",
@@ -112,10 +112,21 @@ def test_a_customer_answer_opens_a_pending_ticket() -> None:
         "open",
         "system",
     )
-    assert joined(ticket, message(message_id="m-2"), NOW).status == "open"
+    assert joined(JoinTicket(ticket, False), message(message_id="m-2"), NOW).status == "open"
 
 
 def test_on_hold_stays_on_hold() -> None:
     ticket = conversation_of(message(), "on_hold")
-    assert len(joining_events(message(message_id="m-2"), ticket, False, NOW)) == 1
-    assert joined(ticket, message(message_id="m-2"), NOW).status == "on_hold"
+    assert len(joining_events(message(message_id="m-2"), JoinTicket(ticket, False), NOW)) == 1
+    assert joined(JoinTicket(ticket, False), message(message_id="m-2"), NOW).status == "on_hold"
+
+
+def test_a_survey_reply_is_the_message_alone_marked_with_its_survey() -> None:
+    ticket = conversation_of(message("sms", "s-1"), "solved")
+    reply = message("sms", "s-2", text="5")
+    choice = JoinTicket(ticket, reopens=False, answers="1001-1")
+    [received] = joining_events(reply, choice, NOW)
+    assert received.type == "kefu.ticket.message_received"
+    assert received.data.survey_id == "1001-1"
+    assert joined(choice, reply, NOW) == ticket
+    assert own_keys(reply, thread_keys(reply), "1001", answers=True) == {"ref:sms:s-2": "1001"}
