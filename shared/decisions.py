@@ -275,9 +275,9 @@ class DecisionUnit(Generic[I, S]):
 
     async def handle(self, inputs: Sequence[Input[I]]) -> list[Rejected]:
         refused = await self.apply([one.value for one in inputs])
-        return [Rejected(inputs[index], reason) for index, reason in refused]
+        return [Rejected(inputs[index], str(why)) for index, why in refused]
 
-    async def apply(self, values: Sequence[I]) -> list[tuple[int, str]]:
+    async def apply(self, values: Sequence[I]) -> list[tuple[int, PoisonMessage]]:
         """Decide, store and publish every value; the refused ones by index, with why."""
         pending, done, refused = list(enumerate(values)), {}, []
         while pending:
@@ -294,7 +294,7 @@ class DecisionUnit(Generic[I, S]):
 
     def _decide_all(
         self, values: list[tuple[int, I]], slots: dict[str, Slot[S]]
-    ) -> list[tuple[int, str]]:
+    ) -> list[tuple[int, PoisonMessage]]:
         now, refused = self.clock(), []
         for index, value in values:
             slot, input_id = slots[self.key(value)], self.input_id(value)
@@ -303,7 +303,7 @@ class DecisionUnit(Generic[I, S]):
             try:
                 state, events = self.decide(slot.state, value, now)
             except PoisonMessage as error:
-                refused.append((index, str(error)))
+                refused.append((index, error))
                 continue
             slot.record(input_id, state, events)
         return refused

@@ -263,8 +263,12 @@ class Sla(_Strict):
 
 class Survey(_Strict):
     kind: Literal["csat", "nps"] = "csat"
-    delay: Duration = timedelta(0)
-    expires: Duration = timedelta(days=7)
+    delay: Duration = Field(timedelta(0), description="after solving, before the survey goes")
+    expires: Duration = Field(timedelta(days=7), gt=timedelta(0))
+    per_solve: bool = Field(False, description="a re-solve after a reopen gets a survey too")
+    remind_after: Duration | None = Field(
+        None, description="one reminder this long after the survey, if still unanswered"
+    )
 
 
 class QuietHours(_Strict):

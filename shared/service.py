@@ -99,7 +99,10 @@ class Service:
             await close()
         await self.mongo.close()
 
-    def app(self, routes: Sequence[tuple[str, Any]] = ()) -> AsgiFastStream:
+    def app(self, routes: Sequence[tuple[str, Any]] = (), fallback: Any = None) -> AsgiFastStream:
+        """The service's ASGI app: health, readiness, metrics and `routes` by exact path;
+        every other path goes to `fallback` (an ASGI app, e.g. FastAPI) when there is one."""
+
         @get(include_in_schema=False)
         async def healthz(scope: Any) -> AsgiResponse:
             return AsgiResponse(b"ok", 200)
@@ -110,7 +113,7 @@ class Service:
                 return AsgiResponse(b"ready", 200)
             return AsgiResponse(b"broker or store unreachable", 503)
 
-        return AsgiFastStream(
+        app = ServiceApp(
             self.broker,
             asgi_routes=[
                 ("/healthz", healthz),
@@ -124,3 +127,18 @@ class Service:
             after_shutdown=[self.bus.stop, self._close],
             logger=get_logger("faststream.app"),
         )
+        app.fallback = fallback
+        return app
+
+
+class ServiceApp(AsgiFastStream):
+    """FastStream's ASGI app routes exact paths only; paths with parameters (a survey's
+    token) go to the fallback app, which routes them itself."""
+
+    fallback: Any = None
+
+    async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fallback is not None and scope["type"] == "http":
+            await self.fallback(scope, receive, send)
+            return
+        await super().not_found(scope, receive, send)

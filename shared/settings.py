@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
+DEFAULT_SECRET = "change-me"  # survey refuses to start with it; `kefu up` sets a random one
 
 
 class SettingsError(ValueError):
@@ -46,12 +47,14 @@ class Settings(BaseSettings):
     mail_from: str = "kefu@localhost"
     sms_url: str | None = None
     sms_token: SecretStr | None = None
-    survey_secret: SecretStr = SecretStr("change-me")
+    survey_secret: SecretStr = Field(SecretStr(DEFAULT_SECRET), description="signs survey links")
     public_url: str = "http://127.0.0.1:8085"
     notify_url: str = Field(
         "http://127.0.0.1:8084", description="public base of notify (unsubscribe links)"
     )
-    notify_secret: SecretStr = Field(SecretStr("change-me"), description="signs unsubscribe links")
+    notify_secret: SecretStr = Field(
+        SecretStr(DEFAULT_SECRET), description="signs unsubscribe links"
+    )
     templates_dir: Path | None = Field(None, description="overrides notify's templates")
     default_locale: str = Field("en", description="BCP 47 locale of messages that name none")
     api_tokens: SecretStr = SecretStr("")

@@ -1,4 +1,4 @@
-"""The ticket and routing events the sla service reads, for tests of every layer."""
+"""The ticket and routing events the sla and survey services read, for tests of every layer."""
 
 from datetime import datetime
 from itertools import count
@@ -62,14 +62,23 @@ def opened(ticket: str, at: datetime, priority: str = "P3", **fields: Any) -> Cl
     return event(TicketOpened(**data), at)
 
 
-def customer_wrote(ticket: str, at: datetime, message_id: str | None = None) -> CloudEvent[Any]:
+def customer_wrote(
+    ticket: str,
+    at: datetime,
+    message_id: str | None = None,
+    *,
+    text: str = "any news?",
+    channel: str = "email",
+    survey_id: str | None = None,
+) -> CloudEvent[Any]:
     data = MessageReceived(
         ticket_id=ticket,
         message_id=message_id or f"{ticket}-m{next(_ids)}",
-        channel="email",
-        sender=Party(address="jane@example.com"),
-        text="any news?",
+        channel=channel,
+        sender=Party(address="jane@example.com" if channel == "email" else "+8613800138000"),
+        text=text,
         received_at=at,
+        survey_id=survey_id,
     )
     return event(data, at)
 

@@ -18,6 +18,7 @@ object on stdout; the ratios are kefu ÷ raw.
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import tempfile
 import time
@@ -437,6 +438,7 @@ def bench(
                 **env,
                 "KEFU_LOG_LEVEL": "WARNING",
                 "KEFU_CONFIG": str(bench_policy(Path(tmp))),
+                "KEFU_SURVEY_SECRET": os.environ.get("KEFU_SURVEY_SECRET") or secrets.token_hex(16),
             }
             with all_services(service_env, Path(tmp) / "logs") as services:
                 servers = stack.processes if stack else []

@@ -15,6 +15,7 @@ from tools.embedded import EmbeddedError, EmbeddedStack, Process, start_service,
 
 DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
+SECRETS = {"KEFU_SURVEY_SECRET": "survey-secret", "KEFU_NOTIFY_SECRET": "notify-secret"}
 
 
 def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_port: int) -> int:
@@ -29,7 +30,9 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
         env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
     env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
     env.setdefault("KEFU_NOTIFY_URL", f"http://127.0.0.1:{http_port + SERVICES.index('notify')}")
-    token = None if "KEFU_API_TOKENS" in env else _local_token(data_dir)
+    for variable, kept in SECRETS.items():
+        env.setdefault(variable, _kept_secret(data_dir, kept))
+    token = None if "KEFU_API_TOKENS" in env else _kept_secret(data_dir, "api-token")
     if token:
         env["KEFU_API_TOKENS"] = f"{token}:admin"
     stopping = _stop_on_signals()
@@ -54,9 +57,10 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
     return 0
 
 
-def _local_token(data_dir: Path) -> str:
-    """An admin token for this machine, made once and kept in the data directory."""
-    path = data_dir / "api-token"
+def _kept_secret(data_dir: Path, name: str) -> str:
+    """A random secret for this machine (the admin token, link signing keys), made once and
+    kept in the data directory, so links and tokens outlive a restart."""
+    path = data_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(24), encoding="utf-8")

@@ -3,7 +3,7 @@
 
 from faststream.asgi import AsgiFastStream
 
-from services.sla.handling import Sla
+from services.sla.handling import sla_decisions
 from services.sla.store import SlaStore
 from services.sla.targets import Rules
 from shared.consumer import canonical_event
@@ -18,7 +18,7 @@ READS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("sla", settings, SlaStore.indexes())
     service.bus.declare_publishes(Topic.SLA_EVENTS)
-    sla = Sla(service.bus, SlaStore(service), Rules.of(service.policy.sla))
+    sla = sla_decisions(service.bus, SlaStore(service), Rules.of(service.policy.sla))
     service.background.append(sla.run_timers)
 
     service.bus.consume(

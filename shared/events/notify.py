@@ -2,9 +2,10 @@
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Channel, EventData, Timestamp
+from shared.events.ticket import TicketOpened
 from shared.topics import Topic
 
 NotifyChannel = Literal["email", "sms", "webhook"]
@@ -14,6 +15,31 @@ CUSTOMER_CHANNEL: dict[Channel, NotifyChannel] = {  # contract 4.1: how a custom
     "sms": "sms",
     "voice": "sms",
 }  # chat and social: their adapters deliver what the customer is told
+
+
+class CustomerReach(BaseModel):
+    """How a ticket's customer is reached, as `kefu.ticket.opened` says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    address: str
+    name: str | None = None
+    locale: str | None = None
+
+    @classmethod
+    def of(cls, opened: TicketOpened) -> "CustomerReach":
+        customer = opened.customer
+        return cls(
+            channel=opened.channel,
+            address=customer.address,
+            name=customer.name,
+            locale=opened.locale,
+        )
+
+    def notify_channel(self) -> NotifyChannel | None:
+        """Email or SMS; None for chat and social."""
+        return CUSTOMER_CHANNEL.get(self.channel)
 
 
 class NotifyRequested(EventData):

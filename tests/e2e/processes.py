@@ -31,6 +31,8 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
         "KEFU_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka_session_timeout_ms),
         "KEFU_SMTP_HOST": settings.smtp_host,
         "KEFU_SMTP_PORT": str(settings.smtp_port),
+        "KEFU_SURVEY_SECRET": settings.survey_secret.get_secret_value(),
+        "KEFU_PUBLIC_URL": settings.public_url,
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()

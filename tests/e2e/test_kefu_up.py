@@ -1,6 +1,9 @@
 """`kefu up` (what `make run` starts): the whole platform from one command, and a clean stop."""
 
 import asyncio
+import email
+import email.policy
+import os
 import random
 import re
 import signal
@@ -9,14 +12,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from pymongo import AsyncMongoClient
 
 from tools.embedded import free_port, port_open
 
 pytestmark = pytest.mark.e2e
+SHIPPED_POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"
 
 
 async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) -> None:
@@ -32,8 +38,10 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
         ticket = await _ticket(f"mongodb://127.0.0.1:{mongo}", within_s=5)
         assert ticket["subject"] == "Cannot log in"
         with smtplib.SMTP("127.0.0.1", smtp) as mail:
-            mail.sendmail("kefu@localhost", ["jane@example.com"], "Subject: hi\r\n\r\nbody")
-        assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+            mail.sendmail("kefu@localhost", ["ops@example.com"], "Subject: hi\r\n\r\nbody")
+        assert len(_mails(tmp_path / "mail", "hi")) == 1
+        await _solve(f"http://127.0.0.1:{http}", token, ticket["ticket_id"])
+        await _answer_the_survey(tmp_path / "mail", within_s=20)
     finally:
         up.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(up.wait, 40)
@@ -50,6 +58,11 @@ def _six_free_ports() -> int:
 
 
 def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subprocess.Popen:
+    """`kefu up` with the shipped policy, but without quiet hours (the mails must go at any
+    time of day the test runs)."""
+    policy = yaml.safe_load(SHIPPED_POLICY.read_text(encoding="utf-8"))
+    del policy["notify"]["quiet_hours"]
+    (data_dir / "policy.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
     options = {
         "--data-dir": data_dir,
         "--kafka-port": kafka,
@@ -60,7 +73,8 @@ def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subproc
     command = [sys.executable, "-m", "tools.cli", "up"]
     for option, value in options.items():
         command += [option, str(value)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "KEFU_CONFIG": str(data_dir / "policy.yaml")}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
 
 
 def _read_until(process: subprocess.Popen, marker: str) -> str:
@@ -97,6 +111,43 @@ async def _post(intake: str, token: str) -> None:
             "/v1/inbound/channel", json=message, headers={"Authorization": f"Bearer {token}"}
         )
     assert (unauthorised.status_code, accepted.status_code) == (401, 202)
+
+
+async def _solve(intake: str, token: str, ticket_id: str) -> None:
+    command = {
+        "action": "set_status",
+        "agent_id": "agent-1",
+        "command_id": "up-solve",
+        "ticket_id": ticket_id,
+        "status": "solved",
+    }
+    async with httpx.AsyncClient(base_url=intake, timeout=10) as client:
+        solved = await client.post(
+            "/v1/inbound/agent", json=command, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert solved.status_code == 202, solved.text
+
+
+def _mails(mail_dir, subject: str) -> list[email.message.EmailMessage]:
+    parsed = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in mail_dir.glob("*.eml")
+    ]
+    return [mail for mail in parsed if subject in str(mail["Subject"])]
+
+
+async def _answer_the_survey(mail_dir, within_s: float) -> None:
+    """The survey mail reaches the customer; its link opens the page and takes the answer."""
+    deadline = time.monotonic() + within_s
+    while not (invites := _mails(mail_dir, "How did we do")):
+        assert time.monotonic() < deadline, "no survey mail"
+        await asyncio.sleep(0.1)
+    text = invites[0].get_body(("plain",)).get_content()
+    link = re.search(r"http://127\.0\.0\.1:\d+/s/[\w.-]+", text).group(0)
+    async with httpx.AsyncClient(timeout=10) as client:
+        assert (await client.get(link)).status_code == 200
+        assert (await client.post(link, data={"score": "5"})).status_code == 200
+        assert (await client.post(link, data={"score": "5"})).status_code == 409
 
 
 async def _ticket(url: str, within_s: float) -> dict:

@@ -1,0 +1,66 @@
+"""A decision unit whose keys each have a durable timer (shared/decisions.py with
+shared/timers.py): events, timers that came due and other inputs (an answer from a page) are
+decided on the keys' state documents, one batch at a time in a process, so a key is never
+decided twice at once here; replicas meet at the documents' version compare-and-swap. Each
+key's timer is armed from the stored state once its events are published, so a crash before
+that is repaired by the replay (or by the lease of the timer that fired)."""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.consumer import Input, Rejected
+from shared.decisions import Decide, DecisionUnit, Publish, Slot, StateCollection
+from shared.errors import PoisonMessage
+from shared.events import CloudEvent
+from shared.timers import Due, Timers
+
+S = TypeVar("S", bound=BaseModel)
+I = TypeVar("I")  # noqa: E741
+
+
+def event_id(value: Any) -> str | None:
+    """An event is decided once (its id is kept); a tick or an answer may come again."""
+    return value.id if isinstance(value, CloudEvent) else None
+
+
+class TimedDecisions(Generic[I, S]):
+    def __init__(
+        self,
+        states: StateCollection[S],
+        timers: Timers,
+        publish: Publish,
+        *,
+        key: Callable[[I], str],
+        decide: Decide[S, I],
+        tick: Callable[[str], I],
+        wake_at: Callable[[S], datetime | None],
+    ) -> None:
+        self.timers = timers
+        self.tick = tick
+        self.wake_at = wake_at
+        self.unit: DecisionUnit[I, S] = DecisionUnit(
+            states, publish, key=key, input_id=event_id, decide=decide, settled=self._arm
+        )
+        self._one_at_a_time = asyncio.Lock()
+
+    async def handle(self, inputs: Sequence[Input[Any]]) -> list[Rejected]:
+        async with self._one_at_a_time:
+            return await self.unit.handle(inputs)
+
+    async def apply(self, values: Sequence[I]) -> list[tuple[int, PoisonMessage]]:
+        async with self._one_at_a_time:
+            return await self.unit.apply(values)
+
+    async def fire(self, due: list[Due]) -> None:
+        await self.apply([self.tick(one.key) for one in due])
+
+    async def run_timers(self) -> None:
+        await self.timers.run(self.fire)
+
+    async def _arm(self, slots: list[Slot[S]]) -> None:
+        wanted = {slot.key: self.wake_at(slot.state) if slot.state else None for slot in slots}
+        await self.timers.arm(wanted)
