@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.sla.clock import ALWAYS, Clock, Run, clocks, reach
-from services.sla.policy import choose
 from services.sla.ticket import DONE, HIGHEST_TIER, SlaTicket, Target, raise_tier, to_ms
+from shared.clock import ALWAYS, Clock, Run, clocks, reach
 from shared.events import CloudEvent, new_event
 from shared.events.base import EventData, TicketStatus, rfc3339
 from shared.events.sla import (
@@ -32,6 +31,7 @@ from shared.events.sla import (
     SlaWarning,
 )
 from shared.policy import Sla, SlaPolicy
+from shared.sla_policy import choose
 
 SOURCE = "kefu/sla"
 METRICS: tuple[Metric, ...] = ("first_response", "next_reply", "resolution")

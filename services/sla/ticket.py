@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from services.sla.policy import Facts
 from shared.events import CloudEvent
 from shared.events.base import Channel, CustomerTier, Priority, TicketStatus, Timestamp
 from shared.events.routing import TicketAssigned, TicketUnassigned
@@ -28,6 +27,7 @@ from shared.events.ticket import (
     StatusChanged,
     TicketOpened,
 )
+from shared.sla_policy import Facts
 
 DONE = ("solved", "closed")
 HIGHEST_TIER = 3

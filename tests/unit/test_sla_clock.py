@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.sla.clock import AlwaysOpen, business_hours, reach
+from shared.clock import AlwaysOpen, business_hours, reach
 from shared.policy import Calendar, Sla
 
 SHANGHAI = Calendar.model_validate(
