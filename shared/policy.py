@@ -316,6 +316,32 @@ class Notify(_Strict):
         return ZoneInfo(self.timezone)
 
 
+class SurgeRule(_Strict):
+    factor: float = Field(3.0, gt=1, description="inflow above factor × the usual is a surge")
+    min_per_min: float = Field(
+        5.0, ge=0, description="no surge below this many new tickets a minute, however quiet"
+    )
+
+
+class Staffing(_Strict):
+    min_online: int = Field(0, ge=0, description="fewer agents online in `hours` is an alert")
+    hours: dict[str, str] = Field(
+        default_factory=dict, description='day or day range → "09:00-11:00,14:00-17:00"'
+    )
+    timezone: str = Field("UTC", description="the zone `hours` are in")
+
+    _check_tz = field_validator("timezone")(_check_timezone)
+
+    def calendar(self) -> Calendar | None:
+        """The staffed hours as a calendar, or None when no hours are set."""
+        return Calendar(timezone=self.timezone, hours=self.hours) if self.hours else None
+
+
+class Analytics(_Strict):
+    surge: SurgeRule = SurgeRule()
+    staffing: Staffing = Staffing()
+
+
 class Policy(_Strict):
     classification: Classification = Classification()
     threading: Threading = Threading()
@@ -323,6 +349,7 @@ class Policy(_Strict):
     sla: Sla = Sla()
     survey: Survey = Survey()
     notify: Notify = Notify()
+    analytics: Analytics = Analytics()
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     notify_url: str = Field(
         "http://127.0.0.1:8084", description="public base of notify (unsubscribe links)"
     )
+    analytics_url: str = Field(
+        "http://127.0.0.1:8086", description="public base of analytics (links in reports)"
+    )
     notify_secret: SecretStr = Field(
         SecretStr(DEFAULT_SECRET), description="signs unsubscribe links"
     )

@@ -72,6 +72,19 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from tools.report import period_of, write_report
+
+    try:
+        period = period_of(args.week, args.month)
+    except ValueError as error:
+        print(f"kefu report: {error}", file=sys.stderr)
+        return 2
+    for path in write_report(load_settings(), period, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
     commands = root.add_subparsers(dest="command", required=True)
@@ -107,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
         default="10000,50000",
         help="armed SLA timers to measure fire lateness with (comma-separated; empty: none)",
     )
+    report = commands.add_parser("report", help="the weekly or monthly service report")
+    which = report.add_mutually_exclusive_group(required=True)
+    which.add_argument("--week", help="an ISO week, e.g. 2026-W47")
+    which.add_argument("--month", help="a month, e.g. 2026-11")
+    report.add_argument("--out", type=Path, default=Path("."), help="where the files go")
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -123,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return write_docs(args.out)
         if args.command == "bench":
             return run_bench(args)
+        if args.command == "report":
+            return run_report(args)
         from tools.up import up
 
         return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

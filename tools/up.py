@@ -30,6 +30,9 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
         env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
     env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
     env.setdefault("KEFU_NOTIFY_URL", f"http://127.0.0.1:{http_port + SERVICES.index('notify')}")
+    env.setdefault(
+        "KEFU_ANALYTICS_URL", f"http://127.0.0.1:{http_port + SERVICES.index('analytics')}"
+    )
     for variable, kept in SECRETS.items():
         env.setdefault(variable, _kept_secret(data_dir, kept))
     token = None if "KEFU_API_TOKENS" in env else _kept_secret(data_dir, "api-token")

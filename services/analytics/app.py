@@ -1,35 +1,43 @@
-"""Analytics: ticket projections in MongoDB (KPIs, API and dashboard come in later issues)."""
+"""Analytics: ticket and agent projections in MongoDB, exact KPIs, the ticket API with roles,
+a live dashboard, reports with a QA sample, KPI snapshots, surge and staffing alerts
+(contract 3, 4.2, 5.1, 7; policy `analytics`)."""
 
 from faststream.asgi import AsgiFastStream
 
-from services.analytics.projection import fold
+from services.analytics.api import analytics_api
+from services.analytics.handling import Projections
+from services.analytics.projection import sla_clocks
 from services.analytics.store import AnalyticsStore
+from services.analytics.windows import Windows
 from shared.consumer import canonical_event
-from shared.decisions import DecisionUnit
 from shared.events.schema import envelope_schema
 from shared.service import Service
 from shared.settings import Settings
 from shared.topics import Topic
 
-TOPICS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+READS = (
+    Topic.TICKET_EVENTS,
+    Topic.ROUTING_EVENTS,
+    Topic.SLA_EVENTS,
+    Topic.SURVEY_EVENTS,
+    Topic.AGENT_EVENTS,
+)
 
 
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("analytics", settings, AnalyticsStore.indexes())
+    service.bus.declare_publishes(Topic.ANALYTICS_KPIS, Topic.OPS_EVENTS)
     store = AnalyticsStore(service)
-    unit = DecisionUnit(
-        store.tickets,
-        service.bus.publish,
-        key=lambda event: event.data.ticket_id,
-        input_id=lambda event: event.id,
-        decide=lambda projection, event, now: (fold(projection, event), []),
-    )
+    projections = Projections(service.bus, store, sla_clocks(service.policy.sla))
+    windows = Windows(service.bus, store, service.policy.analytics)
+    service.background.append(windows.run)
 
     service.bus.consume(
-        *TOPICS,
+        *READS,
         decode=canonical_event,
-        handle=unit.handle,
-        schema=envelope_schema(*TOPICS),
-        description="Folds every ticket and routing event into the ticket's projection.",
+        handle=projections.handle,
+        schema=envelope_schema(*READS),
+        description="Folds every ticket, routing, SLA, survey and presence event into the "
+        "ticket's and the agent's projections.",
     )
-    return service.app()
+    return service.app(fallback=analytics_api(store, settings))

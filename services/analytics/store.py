@@ -1,23 +1,109 @@
-"""Analytics' collections: a state document per ticket (shared/decisions.py) holding its
-projection."""
+"""Analytics' collections:
+
+- `analytics_tickets`: a state document per ticket (shared/decisions.py) holding its
+  projection; indexed on the fields the API filters and the KPIs select by.
+- `analytics_agents`: a state document per agent holding its presence projection.
+- `analytics_outputs`: every snapshot and ops event once written, by its id, so a window
+  decided again (a lease that expired mid-fire) publishes the same data.
+- `analytics_ops`: the surge and staffing detectors' state.
+- `analytics_timers`: one durable timer per KPI window (shared/timers.py).
+"""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
 
 from pymongo import IndexModel
 
-from services.analytics.projection import TicketProjection
+from services.analytics.agents import AgentProjection
+from services.analytics.projection import DONE, TicketProjection
 from shared.decisions import StateCollection
 from shared.service import Service
+from shared.store import Document, insert_all
+from shared.timers import Timers
+
+TIMERS = "analytics_timers"
+PAGE_MAX = 200
 
 
 class AnalyticsStore:
     def __init__(self, service: Service) -> None:
         db = service.db
         self.tickets = StateCollection(db[service.collection_name("tickets")], TicketProjection)
+        self.agents = StateCollection(db[service.collection_name("agents")], AgentProjection)
+        self.outputs = db[service.collection_name("outputs")]
+        self.ops = db[service.collection_name("ops")]
+        self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
         return {
             "analytics_tickets": [
                 IndexModel("state.opened_at"),
+                IndexModel("state.updated_at"),
+                IndexModel("state.assignee"),
                 IndexModel([("state.status", 1), ("state.priority", 1)]),
-            ]
+            ],
+            **Timers.indexes(TIMERS),
         }
+
+    async def ticket(self, ticket_id: str) -> TicketProjection | None:
+        found = await self.tickets.collection.find_one({"_id": ticket_id}, {"state": 1})
+        return TicketProjection.model_validate(found["state"]) if found else None
+
+    async def updated_since(self, start: datetime) -> list[TicketProjection]:
+        """Every ticket with an event at or after `start` (what any KPI of a range that
+        starts there can count)."""
+        found = self.tickets.collection.find({"state.updated_at": {"$gte": start}}, {"state": 1})
+        return [TicketProjection.model_validate(d["state"]) async for d in found]
+
+    async def opened_between(self, start: datetime, end: datetime) -> int:
+        query = {"state.opened_at": {"$gte": start, "$lt": end}}
+        return await self.tickets.collection.count_documents(query)
+
+    async def first_opened_at(self) -> datetime | None:
+        found = await self.tickets.collection.find_one(
+            {"state.opened_at": {"$ne": None}},
+            {"state": 1},
+            sort=[("state.opened_at", 1)],
+        )
+        return found["state"]["opened_at"] if found else None
+
+    async def page(
+        self, filters: dict[str, str], after: str | None, limit: int
+    ) -> list[TicketProjection]:
+        """Tickets matching `filters` (state fields), in id order, after the id `after`."""
+        query: dict[str, Any] = {f"state.{name}": value for name, value in filters.items()}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        found = self.tickets.collection.find(query, {"state": 1}, sort=[("_id", 1)], limit=limit)
+        return [TicketProjection.model_validate(d["state"]) async for d in found]
+
+    async def every_ticket(self) -> AsyncIterator[TicketProjection]:
+        async for document in self.tickets.collection.find({}, {"state": 1}, sort=[("_id", 1)]):
+            yield TicketProjection.model_validate(document["state"])
+
+    async def open_tickets(self) -> list[TicketProjection]:
+        """Tickets not solved or closed (load and queue)."""
+        query = {"state.status": {"$nin": list(DONE)}}
+        found = self.tickets.collection.find(query, {"state": 1})
+        return [TicketProjection.model_validate(d["state"]) async for d in found]
+
+    async def every_agent(self) -> list[AgentProjection]:
+        found = self.agents.collection.find({}, {"state": 1}, sort=[("_id", 1)])
+        return [AgentProjection.model_validate(d["state"]) async for d in found if d.get("state")]
+
+    async def keep_outputs(self, outputs: list[Document]) -> list[Document]:
+        """Insert outputs not written yet; those written before are returned as stored."""
+        there = await insert_all(self.outputs, outputs)
+        if not there:
+            return outputs
+        found = self.outputs.find({"_id": {"$in": list(there)}})
+        stored = {document["_id"]: document async for document in found}
+        return [stored.get(output["_id"], output) for output in outputs]
+
+    async def ops_state(self) -> Document:
+        return await self.ops.find_one({"_id": "ops"}) or {"_id": "ops"}
+
+    async def save_ops_state(self, state: Document) -> None:
+        await self.ops.replace_one({"_id": "ops"}, state, upsert=True)

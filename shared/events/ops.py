@@ -38,6 +38,26 @@ class SurgeEnded(SurgeEvent):
     event_type: ClassVar[str] = "kefu.ops.surge_ended"
 
 
+class StaffingEvent(EventData):
+    topic: ClassVar[Topic] = Topic.OPS_EVENTS
+    online: int
+    min_online: int
+    at: Timestamp
+
+    def event_subject(self) -> str:
+        return "staffing"
+
+
+class Understaffed(StaffingEvent):
+    """Fewer agents online than `analytics.staffing.min_online` in staffed hours."""
+
+    event_type: ClassVar[str] = "kefu.ops.understaffed"
+
+
+class Staffed(StaffingEvent):
+    event_type: ClassVar[str] = "kefu.ops.staffed"
+
+
 class DeadLetter(EventData):
     event_type: ClassVar[str] = "kefu.dlq.message"
     topic: ClassVar[Topic] = Topic.DLQ

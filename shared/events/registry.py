@@ -34,6 +34,8 @@ _MODELS: list[type[EventData]] = [
     ops.KpiSnapshot,
     ops.SurgeStarted,
     ops.SurgeEnded,
+    ops.Understaffed,
+    ops.Staffed,
     ops.DeadLetter,
 ]
 

@@ -33,6 +33,7 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
         "KEFU_SMTP_PORT": str(settings.smtp_port),
         "KEFU_SURVEY_SECRET": settings.survey_secret.get_secret_value(),
         "KEFU_PUBLIC_URL": settings.public_url,
+        "KEFU_API_TOKENS": settings.api_tokens.get_secret_value(),
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()

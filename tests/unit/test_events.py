@@ -40,6 +40,8 @@ CONTRACT_TYPES = [
     "kefu.kpi.snapshot",
     "kefu.ops.surge_started",
     "kefu.ops.surge_ended",
+    "kefu.ops.understaffed",  # contract 7
+    "kefu.ops.staffed",
     "kefu.dlq.message",
 ]
 

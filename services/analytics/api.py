@@ -1,0 +1,267 @@
+"""Analytics' HTTP API (FastAPI, mounted in the service's app; OpenAPI at /openapi.json) and
+the dashboard page at `/`. Roles (contract 5.1): a ticket's projection for agents and above,
+KPIs, agents, exports, charts and reports for supervisors and above."""
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel
+
+from services.analytics.chart import hourly_bars_svg
+from services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
+from services.analytics.export import csv_rows
+from services.analytics.kpis import Dimension, kpis
+from services.analytics.projection import TicketProjection
+from services.analytics.reporting import period_report
+from services.analytics.reports import Period, month, week
+from services.analytics.store import PAGE_MAX, AnalyticsStore
+from shared.auth import role_at_least
+from shared.events.base import utc_now
+from shared.settings import Settings
+
+DEFAULT_RANGE = timedelta(hours=24)
+LONGEST_CHART = timedelta(days=31)
+
+
+class Problem(BaseModel):
+    detail: Any
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An error response as documented: JSON `{"detail": ...}` whatever the route returns."""
+    schema = Problem.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def content(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 that is not JSON, documented with its media types."""
+    return {200: {"description": description, "content": {m: {} for m in media_types}}}
+
+
+REPORT = content("the report", "text/markdown", "text/csv")
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: problem("no bearer token, or not one of KEFU_API_TOKENS"),
+    403: problem("the token's role is too low"),
+    422: problem("a parameter is invalid"),
+}
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketProjection]
+    next_cursor: str | None
+
+
+class AgentNow(BaseModel):
+    agent_id: str
+    status: str
+    skills: list[str]
+    capacity: int
+    tier: int
+    since: datetime | None
+    load: int
+    solved_today: int
+
+
+class Agents(BaseModel):
+    agents: list[AgentNow]
+    online: int
+
+
+class Queue(BaseModel):
+    queued: int
+
+
+def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
+    api = FastAPI(title="kefu analytics", version="1", docs_url=None, redoc_url=None)
+    v1 = APIRouter(prefix="/v1", responses=PROBLEMS)
+    agent = Depends(role_at_least(settings, "agent"))
+    supervisor = Depends(role_at_least(settings, "supervisor"))
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(
+            dashboard_html(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        )
+
+    @v1.get("/kpis", dependencies=[supervisor])
+    async def kpi_range(
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+        by: Dimension | None = None,
+    ) -> dict[str, Any]:
+        """KPIs of a time range (default: the last 24 hours), optionally grouped."""
+        start, end = _range(start, end)
+        tickets, agents = await store.updated_since(start), await store.every_agent()
+        return kpis(tickets, agents, start, end, by)
+
+    @v1.get(
+        "/tickets/{ticket_id}",
+        dependencies=[agent],
+        responses={404: problem("no such ticket")},
+    )
+    async def ticket(ticket_id: str) -> TicketProjection:
+        """A ticket's projection: status, priority, assignee, SLA, survey, timeline."""
+        found = await store.ticket(ticket_id)
+        if found is None:
+            raise HTTPException(404, f"no ticket {ticket_id}")
+        return found
+
+    @v1.get("/tickets", dependencies=[agent])
+    async def tickets(
+        status: str | None = None,
+        priority: str | None = None,
+        assignee: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    ) -> TicketPage:
+        """Tickets by status, priority and assignee, a page at a time (`next_cursor`)."""
+        filters = {"status": status, "priority": priority, "assignee": assignee}
+        chosen = {name: value for name, value in filters.items() if value is not None}
+        found = await store.page(chosen, _after(cursor), limit)
+        last = found[-1].ticket_id if len(found) == limit else None
+        return TicketPage(tickets=found, next_cursor=_cursor(last) if last else None)
+
+    @v1.get("/agents", dependencies=[supervisor])
+    async def agents() -> Agents:
+        """Every agent's presence, load (open tickets assigned) and tickets solved today."""
+        roster, open_tickets = await store.every_agent(), await store.open_tickets()
+        today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        solved = [
+            t for t in await store.updated_since(today) if t.solved_at and t.solved_at >= today
+        ]
+        now = [
+            AgentNow(
+                **one.model_dump(
+                    include={"agent_id", "status", "skills", "capacity", "tier", "since"}
+                ),
+                load=sum(1 for t in open_tickets if t.assignee == one.agent_id),
+                solved_today=sum(1 for t in solved if t.assignee == one.agent_id),
+            )
+            for one in roster
+        ]
+        return Agents(agents=now, online=sum(1 for one in now if one.status == "online"))
+
+    @v1.get("/queue", dependencies=[agent])
+    async def queue() -> Queue:
+        """Tickets waiting for an agent."""
+        waiting = [t for t in await store.open_tickets() if t.queued and t.assignee is None]
+        return Queue(queued=len(waiting))
+
+    @v1.get(
+        "/export.csv",
+        dependencies=[supervisor],
+        response_class=Response,
+        responses=content("one row per ticket", "text/csv"),
+    )
+    async def export() -> StreamingResponse:
+        """One row per ticket, streamed, for BI tools."""
+        return StreamingResponse(
+            csv_rows(store.every_ticket()), media_type="text/csv; charset=utf-8"
+        )
+
+    @v1.get(
+        "/charts/hourly.svg",
+        dependencies=[supervisor],
+        response_class=Response,
+        responses=content("an SVG bar chart", "image/svg+xml"),
+    )
+    async def hourly_chart(
+        start: Annotated[datetime | None, Query(alias="from")] = None,
+        end: Annotated[datetime | None, Query(alias="to")] = None,
+    ) -> Response:
+        """Tickets opened and solved per hour, as an SVG bar chart."""
+        start, end = _range(start, end, longest=LONGEST_CHART)
+        tickets = await store.updated_since(start)
+        svg = hourly_bars_svg(_hourly(tickets, start, end), "Tickets per hour")
+        return Response(svg, media_type="image/svg+xml")
+
+    @v1.get("/reports/weekly", dependencies=[supervisor], response_class=Response, responses=REPORT)
+    async def weekly(
+        week_label: Annotated[str, Query(alias="week", pattern=r"^\d{4}-W\d{2}$")],
+        format: Literal["md", "csv"] = "md",
+    ) -> PlainTextResponse:
+        """The weekly service report (`week=2026-W47`): Markdown, or CSV with `format=csv`."""
+        return await _report(store, settings, _period(week, week_label), format)
+
+    @v1.get(
+        "/reports/monthly", dependencies=[supervisor], response_class=Response, responses=REPORT
+    )
+    async def monthly(
+        month_label: Annotated[str, Query(alias="month", pattern=r"^\d{4}-\d{2}$")],
+        format: Literal["md", "csv"] = "md",
+    ) -> PlainTextResponse:
+        """The monthly report (`month=2026-11`)."""
+        return await _report(store, settings, _period(month, month_label), format)
+
+    api.include_router(v1)
+    return api
+
+
+def _range(
+    start: datetime | None, end: datetime | None, longest: timedelta | None = None
+) -> tuple[datetime, datetime]:
+    end = end or utc_now()
+    start = start or end - DEFAULT_RANGE
+    if start.tzinfo is None or end.tzinfo is None:
+        raise HTTPException(422, "from and to need a time zone (RFC 3339, e.g. ...Z)")
+    if start >= end:
+        raise HTTPException(422, "from must be before to")
+    if longest is not None and end - start > longest:
+        raise HTTPException(422, f"a range of at most {longest.days} days")
+    return start, end
+
+
+def _period(parse: Any, label: str) -> Period:
+    try:
+        return parse(label)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+
+
+async def _report(
+    store: AnalyticsStore, settings: Settings, period: Period, format: str
+) -> PlainTextResponse:
+    made = await period_report(store, period, ticket_link(settings))
+    if format == "csv":
+        return PlainTextResponse(made.csv, media_type="text/csv; charset=utf-8")
+    return PlainTextResponse(made.markdown, media_type="text/markdown; charset=utf-8")
+
+
+def ticket_link(settings: Settings) -> Callable[[str], str]:
+    return lambda ticket_id: f"{settings.analytics_url}/v1/tickets/{ticket_id}"
+
+
+def _hourly(
+    tickets: list[TicketProjection], start: datetime, end: datetime
+) -> list[tuple[datetime, int, int]]:
+    first = start.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    hour = first
+    while hour < end:
+        following = hour + timedelta(hours=1)
+        opened = sum(1 for t in tickets if t.opened_at and hour <= t.opened_at < following)
+        solved = sum(1 for t in tickets if t.solved_at and hour <= t.solved_at < following)
+        hours.append((hour, opened, solved))
+        hour = following
+    return hours
+
+
+def _cursor(ticket_id: str) -> str:
+    return base64.urlsafe_b64encode(ticket_id.encode()).decode()
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        after = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = None
+    if after is None or _cursor(after) != cursor:
+        raise HTTPException(422, "cursor is not one this API gave")
+    return after

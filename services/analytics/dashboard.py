@@ -1,0 +1,21 @@
+"""The analytics dashboard: one static page, `dashboard/index.html`, with its CSS and script
+inline. It asks for an API token (kept in the tab's sessionStorage), then reads `/v1/kpis`,
+`/v1/agents`, `/v1/queue` and `/v1/charts/hourly.svg` every 5 seconds with it.
+
+Served at `GET /` with CONTENT_SECURITY_POLICY: everything from the service itself, inline
+script and style for the page's own, nothing framed, no form posted anywhere else."""
+
+from functools import cache
+from pathlib import Path
+
+PAGE = Path(__file__).parent / "dashboard" / "index.html"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@cache
+def dashboard_html() -> str:
+    return PAGE.read_text(encoding="utf-8")
