@@ -19,6 +19,7 @@ from shared.inbound import inbound_schema
 from shared.logs import get_logger
 from shared.settings import Settings
 from shared.topics import Topic, topic_name
+from shared.tracing import Tracing, trace_headers, tracer_for
 
 if TYPE_CHECKING:
     from shared.metrics import Metrics
@@ -95,6 +96,7 @@ class Bus:
         self.settings = settings
         self.service = service
         self.metrics = metrics
+        self.tracing = Tracing(service, tracer_for(service))
         self._publishers: dict[str, LogicPublisher] = {}
         self._producer: AIOKafkaProducer | None = None
         self.declare_publishes(Topic.DLQ)
@@ -161,6 +163,9 @@ class Bus:
         """Send events, each keyed so a ticket's events stay in one partition, then wait for
         all their acks. They are handed to the producer in order and aiokafka sends one batch
         per partition at a time, so a ticket's events stay in order."""
+        for event in events:
+            if self.metrics is not None:
+                self.metrics.published.labels(event.type).inc()
         await self._send(
             [
                 (
@@ -172,6 +177,7 @@ class Bus:
                         ("ce_type", event.type.encode()),
                         ("ce_id", event.id.encode()),
                         ("correlation_id", event.correlationid.encode()),
+                        *trace_headers(event.correlationid),
                     ],
                 )
                 for event in events
@@ -201,10 +207,12 @@ class Bus:
 
         async def on_batch(records: Any) -> None:
             await consumer(records)
+            if self.metrics is not None and subscriber.consumer is not None:
+                self.metrics.lagging(subscriber.consumer, records)
 
         # what the AsyncAPI document shows: the payload of each record of the batch
         on_batch.__annotations__["records"] = schema
-        self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *names,
             batch=True,
             max_records=BATCH_MAX_RECORDS,
@@ -218,4 +226,5 @@ class Bus:
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
             title=f"{'+'.join(names)}:{self.service}",
             description=description,
-        )(on_batch)
+        )
+        subscriber(on_batch)

@@ -74,7 +74,8 @@ class BatchConsumer:
     async def __call__(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         inputs, rejected, skipped = self._decode_all(records)
-        rejected += await self._handle(inputs)
+        with self.bus.tracing.handling(inputs):
+            rejected += await self._handle(inputs)
         if rejected:
             await self._retrying(self._dead_letter, rejected)
         if self.metrics:

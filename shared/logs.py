@@ -9,6 +9,8 @@ import structlog
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PHONE = re.compile(r"\+\d[\d -]{5,18}\d")
+# Ids name messages and events, not people: an email's Message-ID has an `@` but is no address.
+IDS = ("timestamp", "level", "event_id", "correlation_id", "message_id")
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -32,10 +34,7 @@ def _mask_value(value: Any) -> Any:
 
 
 def _mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value if key in ("timestamp", "level") else _mask_value(value)
-        for key, value in event_dict.items()
-    }
+    return {key: value if key in IDS else _mask_value(value) for key, value in event_dict.items()}
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", service: str = "kefu") -> None:

@@ -3,7 +3,8 @@
 from collections.abc import Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from aiokafka import TopicPartition
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from pymongo import monitoring
 
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -37,6 +38,21 @@ class Metrics:
             registry=registry,
         )
 
+        self.published = Counter(
+            "kefu_events_published",
+            "Events published, by type: the business counters (kefu.ticket.opened, "
+            "kefu.ticket.assigned, kefu.sla.breached, kefu.notify.sent, "
+            "kefu.survey.responded, kefu.dlq.message, …)",
+            ["type"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "kefu_consumer_lag",
+            "Records not yet consumed by the service's group, by topic and partition, as of "
+            "its latest batch from that partition",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.timer_lateness = Histogram(
             "kefu_timer_lateness_seconds",
             "How late durable timers fire after their due time",
@@ -51,6 +67,17 @@ class Metrics:
                 self.records.labels(record.topic, outcome).inc()
         for refusal in rejected:
             self.records.labels(refusal.input.record.topic, "dead_lettered").inc()
+
+    def lagging(self, consumer: Any, records: Sequence[Any]) -> None:
+        """Each partition's lag after a batch: its high watermark minus the next offset."""
+        last: dict[tuple[str, int], int] = {}
+        for record in records:
+            place = (record.topic, record.partition)
+            last[place] = max(last.get(place, -1), record.offset)
+        for (topic, partition), offset in last.items():
+            highwater = consumer.highwater(TopicPartition(topic, partition))
+            if highwater is not None:
+                self.lag.labels(topic, str(partition)).set(max(0, highwater - offset - 1))
 
     def store_listener(self) -> monitoring.CommandListener:
         return _CommandCounter(self.store_commands)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from starlette.responses import JSONResponse
 
 from shared.bus import Bus, make_broker
 from shared.logs import configure_logging, get_logger
@@ -133,12 +134,15 @@ class Service:
 
 class ServiceApp(AsgiFastStream):
     """FastStream's ASGI app routes exact paths only; paths with parameters (a survey's
-    token) go to the fallback app, which routes them itself."""
+    token) go to the fallback app, which routes them itself. Without one, an unknown path
+    is a JSON 404 like every other error of the APIs."""
 
     fallback: Any = None
 
     async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.fallback is not None and scope["type"] == "http":
+        if scope["type"] != "http":
+            await super().not_found(scope, receive, send)
+        elif self.fallback is not None:
             await self.fallback(scope, receive, send)
-            return
-        await super().not_found(scope, receive, send)
+        else:
+            await JSONResponse({"detail": "Not Found"}, 404)(scope, receive, send)

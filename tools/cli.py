@@ -5,10 +5,15 @@ import asyncio
 import importlib
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+from shared.durations import parse_duration
 from shared.service import SERVICES
 from shared.settings import SettingsError, load_settings
+from shared.topics import Topic
+
+EVENT_TOPICS = [t for t in Topic if t not in (Topic.CHANNEL_INBOUND, Topic.AGENT_INBOUND)]
 
 
 def run_service(name: str) -> int:
@@ -85,6 +90,45 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_events(args: argparse.Namespace) -> int:
+    from tools.streams import print_events
+
+    topics = [Topic(name) for name in args.topic] or EVENT_TOPICS
+    return asyncio.run(print_events(load_settings(), topics, args.ticket, args.since, args.follow))
+
+
+def run_dlq(args: argparse.Namespace) -> int:
+    from tools.streams import dead_letter_line, dead_letters, replay
+
+    settings = load_settings()
+    letters = asyncio.run(dead_letters(settings, args.since))
+    if args.dlq_command == "list":
+        for letter in letters:
+            print(dead_letter_line(letter))
+        return 0
+    chosen = [letter for letter in letters if args.id is None or letter["id"] in args.id]
+    if args.id and len(chosen) < len(set(args.id)):
+        missing = set(args.id) - {letter["id"] for letter in chosen}
+        print(f"kefu dlq replay: no dead letter {', '.join(sorted(missing))}", file=sys.stderr)
+        return 1
+    print(f"replayed {asyncio.run(replay(settings, chosen))} dead letters")
+    return 0
+
+
+def run_tickets(args: argparse.Namespace) -> int:
+    from tools.tickets import api_token, show_ticket
+
+    url = args.url or load_settings().analytics_url
+    return show_ticket(url, api_token(args.token), args.ticket_id)
+
+
+def since(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
     commands = root.add_subparsers(dest="command", required=True)
@@ -101,6 +145,11 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--mongo-port", type=int, default=27017)
     up.add_argument("--smtp-port", type=int, default=1025)
     up.add_argument("--http-port", type=int, default=8081, help="first service port")
+    up.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep MongoDB's documents from the last run (the topics start empty anyway)",
+    )
     bench = commands.add_parser("bench", help="intake throughput and latency vs the raw broker")
     bench.add_argument("--messages", type=int, default=2000, help="messages in the burst")
     bench.add_argument("--rate", type=float, default=200, help="paced messages a second")
@@ -125,6 +174,27 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--week", help="an ISO week, e.g. 2026-W47")
     which.add_argument("--month", help="a month, e.g. 2026-11")
     report.add_argument("--out", type=Path, default=Path("."), help="where the files go")
+    events = commands.add_parser("events", help="print the event stream, one line an event")
+    events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    events.add_argument(
+        "--topic", action="append", default=[], choices=[t.value for t in EVENT_TOPICS]
+    )
+    events.add_argument("--ticket", help="only this ticket's events")
+    events.add_argument("--since", type=since, help="only the last 10m, 2h, 1d, …")
+    dlq = commands.add_parser("dlq", help="dead letters: list them, replay them after a fix")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_commands.add_parser("list", help="every dead letter with its reason")
+    listing.add_argument("--since", type=since)
+    replaying = dlq_commands.add_parser("replay", help="back to the topic they came from")
+    which_letters = replaying.add_mutually_exclusive_group(required=True)
+    which_letters.add_argument("--id", action="append", help="a dead letter's id (repeatable)")
+    which_letters.add_argument("--since", type=since, help="every dead letter of the last …")
+    tickets = commands.add_parser("tickets", help="tickets through the analytics API")
+    tickets_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+    show = tickets_commands.add_parser("show", help="a ticket's projection and timeline")
+    show.add_argument("ticket_id")
+    show.add_argument("--url", help="analytics' base URL (default KEFU_ANALYTICS_URL)")
+    show.add_argument("--token", help="API token (default KEFU_API_TOKEN or .kefu/api-token)")
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -143,9 +213,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_bench(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "events":
+            return run_events(args)
+        if args.command == "dlq":
+            return run_dlq(args)
+        if args.command == "tickets":
+            return run_tickets(args)
         from tools.up import up
 
-        return up(args.data_dir, args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
+        ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
+        return up(args.data_dir, *ports, keep=args.keep)
     except SettingsError as error:
         print(f"kefu: {error}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -18,8 +19,19 @@ RESTART_DELAY_S = 2.0
 SECRETS = {"KEFU_SURVEY_SECRET": "survey-secret", "KEFU_NOTIFY_SECRET": "notify-secret"}
 
 
-def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_port: int) -> int:
+def up(
+    data_dir: Path,
+    kafka_port: int,
+    mongo_port: int,
+    smtp_port: int,
+    http_port: int,
+    keep: bool = False,
+) -> int:
+    """The embedded broker keeps topics in memory, so each run starts with empty topics; the
+    store starts empty too (state that no events back would mislead), unless `keep`."""
     stack = EmbeddedStack(data_dir.resolve(), kafka_port, mongo_port, smtp_port)
+    if not keep:
+        shutil.rmtree(stack.mongo_dir, ignore_errors=True)
     try:
         stack.start()
     except EmbeddedError as error:
@@ -47,7 +59,7 @@ def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int, http_po
             services[name] = start_service(name, http_port + offset, env, data_dir / "logs")
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
-        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token)
+        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep)
         _supervise(services, env, data_dir, stopping)
     except (EmbeddedError, OSError) as error:
         print(f"kefu up: {error}", file=sys.stderr)
@@ -100,13 +112,16 @@ def _print_endpoints(
     data_dir: Path,
     policy: str | None,
     token: str | None,
+    keep: bool,
 ) -> None:
     intake = f"http://127.0.0.1:{services['intake'].port}"
     where = f"admin, kept in {data_dir / 'api-token'}"
     lines = [
         "kefu is up. Ctrl-C stops everything.",
-        f"  kafka     {stack.kafka_bootstrap}   (Tansu, memory storage)",
-        f"  mongodb   {stack.mongodb_url}   (nx-27017, SQLite files in {stack.mongo_dir})",
+        f"  kafka     {stack.kafka_bootstrap}   (Tansu; topics are kept in memory: every run "
+        "starts with empty topics)",
+        f"  mongodb   {stack.mongodb_url}   (nx-27017, SQLite files in {stack.mongo_dir}; "
+        f"{'kept from the last run' if keep else 'empty at every run, --keep keeps it'})",
         f"  smtp      127.0.0.1:{stack.smtp_port}   (mails written to {stack.mail_dir})",
         f"  policy    {policy or 'built-in defaults'}",
         *(

@@ -29,7 +29,7 @@ def build(settings: Settings) -> AsgiFastStream:
     service.bus.declare_publishes(Topic.ANALYTICS_KPIS, Topic.OPS_EVENTS)
     store = AnalyticsStore(service)
     projections = Projections(service.bus, store, sla_clocks(service.policy.sla))
-    windows = Windows(service.bus, store, service.policy.analytics)
+    windows = Windows(service.bus, store, service.policy.analytics, registry=service.registry)
     service.background.append(windows.run)
 
     service.bus.consume(

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Gauge
+
 from services.analytics.kpis import kpis
 from services.analytics.ops import StaffingState, SurgeState, staffing_step, surge_step
 from services.analytics.store import AnalyticsStore
@@ -44,11 +46,18 @@ class Windows:
         store: AnalyticsStore,
         policy: Analytics,
         clock: Callable[[], datetime] = utc_now,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
         self.policy = policy
         self.clock = clock
+        self.queue_length = Gauge(
+            "kefu_queue_length", "Tickets waiting for an agent, each minute", registry=registry
+        )
+        self.agents_online = Gauge(
+            "kefu_agents_online", "Agents online, each minute", registry=registry
+        )
 
     async def arm(self) -> None:
         """Each window's timer, unless one is armed already (another replica's, or ours)."""
@@ -113,6 +122,9 @@ class Windows:
             self.policy.surge,
         )
         online = sum(1 for agent in await self.store.every_agent() if agent.status == "online")
+        waiting = [t for t in await self.store.open_tickets() if t.queued and t.assignee is None]
+        self.agents_online.set(online)
+        self.queue_length.set(len(waiting))
         staffing, staffing_said = staffing_step(
             StaffingState.model_validate(state.get("staffing") or {}),
             minute_end,

@@ -45,11 +45,14 @@ from shared.events.agent import AgentStatusChanged
 from shared.events.base import utc_now
 from shared.events.notify import CUSTOMER_CHANNEL
 from shared.events.survey import SurveyIssued
+from shared.events.ticket import MessageReceived, Reopened, TicketOpened
 from shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
+from shared.logs import get_logger
 from shared.policy import Policy
 from shared.settings import Settings
 
 Inbound = ChannelMessage | PresenceCommand | TicketCommand | CloudEvent[Any]
+log = get_logger("kefu.intake")
 
 
 @dataclass
@@ -203,6 +206,7 @@ class Intake:
             if again:  # a retry reads the thread keys the winners point at
                 await self._point(decided)
             pending, again = await self._round(pending, again, decided), True
+        said = [event for slot in decided.tickets.values() for event in slot.unpublished()]
         # The keys only need their tickets written, as publishing does: both at once.
         await asyncio.gather(
             self._point(decided),
@@ -212,6 +216,7 @@ class Intake:
                 (self.store.agents, decided.agents.values()),
             ),
         )
+        log_conversations(said)
         return decided.rejected
 
     async def _point(self, decided: Decided) -> None:
@@ -269,3 +274,21 @@ class Intake:
             new_ticket_id=self.store.next_ticket_id,
             keys_of=keys_of,
         )
+
+
+def log_conversations(events: list[CloudEvent[Any]], logger: Any = log) -> None:
+    """What an operator wants to see at info: each ticket opened, each message that joined one."""
+    opened = {e.correlationid for e in events if isinstance(e.data, TicketOpened)}
+    for event in events:
+        data = event.data
+        fields = {
+            "ticket_id": data.ticket_id,
+            "event_id": event.id,
+            "correlation_id": event.correlationid,
+        }
+        if isinstance(data, TicketOpened):
+            logger.info("ticket opened", channel=data.channel, priority=data.priority, **fields)
+        elif isinstance(data, MessageReceived) and event.correlationid not in opened:
+            logger.info("message joined ticket", channel=data.channel, **fields)
+        elif isinstance(data, Reopened):
+            logger.info("ticket reopened", **fields)

@@ -30,6 +30,7 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
     up = _start_up(tmp_path, kafka, mongo, smtp, http)
     try:
         banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
+        assert "topics are kept in memory" in banner
         for port in range(http, http + 6):
             assert await asyncio.to_thread(_ready, port), banner
         token = re.search(r"token\s+(\S+)", banner).group(1)
@@ -106,6 +107,8 @@ async def _post(intake: str, token: str) -> None:
         "text": "Since this morning.",
     }
     async with httpx.AsyncClient(base_url=intake, timeout=10) as client:
+        unknown = await client.get("/v1/nothing-here")
+        assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
         unauthorised = await client.post("/v1/inbound/channel", json=message)
         accepted = await client.post(
             "/v1/inbound/channel", json=message, headers={"Authorization": f"Bearer {token}"}

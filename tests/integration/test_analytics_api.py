@@ -17,6 +17,7 @@ from tests.integration.analyzing import TOKENS, RunningAnalytics, running_analyt
 from tests.integration.conftest import unique
 from tests.integration.test_survey_page_browser import screenshot_path
 from tools.report import write_report
+from tools.tickets import show_ticket
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 RANGE = {"from": T0.isoformat(), "to": (T0 + timedelta(hours=3)).isoformat()}
@@ -184,3 +185,16 @@ async def test_the_dashboard_shows_what_the_api_says(
         "online": f"{agents['online']:,}",
         "queued": f"{queue['queued']:,}",
     }
+
+
+async def test_kefu_tickets_show_prints_the_projection_and_timeline(
+    analytics: RunningAnalytics, prefix: str
+) -> None:
+    out = io.StringIO()
+    url = str(analytics.http.base_url)
+    code = await asyncio.to_thread(show_ticket, url, TOKENS["agent"], f"{prefix}B", out)
+    shown = out.getvalue()
+    assert code == 0 and shown.startswith(f"ticket {prefix}B")
+    assert "status                 solved" in shown and "kefu.ticket.reopened" in shown
+    missing = await asyncio.to_thread(show_ticket, url, TOKENS["agent"], "no-such", io.StringIO())
+    assert missing == 1

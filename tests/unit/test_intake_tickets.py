@@ -1,9 +1,14 @@
 """The events a customer message becomes, and the ticket state after them."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from services.intake.conversation import JoinTicket, own_keys, thread_keys
+from services.intake.handling import log_conversations
 from services.intake.tickets import joined, joining_events, opened_conversation
+from shared.logs import configure_logging
 from shared.policy import Classification
 from tests.factories import NOW, message, opening
 
@@ -130,3 +135,18 @@ def test_a_survey_reply_is_the_message_alone_marked_with_its_survey() -> None:
     assert received.data.survey_id == "1001-1"
     assert joined(choice, reply, NOW) == ticket
     assert own_keys(reply, thread_keys(reply), "1001", answers=True) == {"ref:sms:s-2": "1001"}
+
+
+def test_an_operator_sees_tickets_open_and_messages_join(capsys) -> None:
+    configure_logging("INFO", "json", service="intake")
+    first = message("email", "<first@mail.example.com>")
+    ticket = conversation_of(first, "open")
+    later = message("email", "<second@mail.example.com>")
+    events = [*opening(first), *joining_events(later, JoinTicket(ticket, False), NOW)]
+    log_conversations(events, structlog.get_logger("intake-test"))  # not one cached before
+    lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    assert [(line["event"], line["ticket_id"]) for line in lines] == [
+        ("ticket opened", "1001"),
+        ("message joined ticket", "1001"),
+    ]
+    assert lines[1]["correlation_id"] == "email:<second@mail.example.com>"

@@ -18,3 +18,13 @@ def test_json_log_lines_are_masked_and_carry_bound_ids(capsys) -> None:
     assert line["sender"] == "j***@example.com"
     assert line["ticket_id"] == "1001" and line["event_id"] == "e-1"
     assert line["service"] == "intake" and line["level"] == "info"
+
+
+def test_ids_are_not_masked_addresses_are(capsys) -> None:
+    configure_logging("INFO", "json", service="intake")
+    correlation = "email:<CAF1x.y@mail.example.com>"
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+        structlog.get_logger("t").info("joined", sender="<jane@example.com>")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["correlation_id"] == correlation
+    assert line["sender"] == "<j***@example.com>"

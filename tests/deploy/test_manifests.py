@@ -1,0 +1,85 @@
+"""The deployment files, checked without a cluster: every kustomize overlay renders
+(`kubectl kustomize`) and each object is valid, strictly and offline: Kubernetes kinds by
+`kubernetes-validate`, Strimzi `KafkaTopic` and KEDA `ScaledObject` by their CRDs' schemas
+kept in deploy/schemas/; compose.yaml by the Compose specification's schema; and no service
+is set to run more replicas than its topics have partitions (extra ones would idle)."""
+
+import json
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).parents[2] / "deploy"
+OVERLAYS = ["base", "overlays/strimzi", "overlays/keda", "overlays/strimzi-keda", "overlays/prod"]
+KUBERNETES = "1.32.0"
+CRDS = {
+    ("kafka.strimzi.io/v1", "KafkaTopic"): "strimzi-kafkatopic.crd.yaml",
+    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobjects.yaml",
+}
+
+
+@cache
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is needed to render the overlays (.ci/run installs it)"
+    done = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / "k8s" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@cache
+def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
+    crd = yaml.safe_load((DEPLOY / "schemas" / CRDS[(api_version, kind)]).read_text())
+    version = api_version.split("/")[1]
+    [served] = [v for v in crd["spec"]["versions"] if v["name"] == version]
+    return served["schema"]["openAPIV3Schema"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_of_every_overlay_is_valid(overlay: str) -> None:
+    for document in rendered(overlay):
+        key = (document["apiVersion"], document["kind"])
+        if key in CRDS:
+            jsonschema.validate(document, crd_schema(*key))
+        else:
+            kubernetes_validate.validate(document, KUBERNETES, strict=True)
+
+
+def test_the_prod_overlay_fences_and_exposes_what_it_should() -> None:
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in rendered("overlays/prod")}
+    assert {("NetworkPolicy", "kefu-in"), ("NetworkPolicy", "kefu-out")} <= kinds
+    [ingress] = [d for d in rendered("overlays/prod") if d["kind"] == "Ingress"]
+    assert ingress["spec"]["tls"] and "/metrics" not in json.dumps(ingress)
+    assert "Job" not in {kind for kind, _ in kinds}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_service_runs_more_replicas_than_partitions(overlay: str) -> None:
+    documents = rendered(overlay)
+    partitions = [d["spec"]["partitions"] for d in documents if d["kind"] == "KafkaTopic"] or [
+        6
+    ]  # the topics Job's `kefu topics create` default
+    most = min(partitions)
+    for document in documents:
+        if document["kind"] == "Deployment":
+            assert document["spec"].get("replicas", 1) <= most
+        if document["kind"] == "ScaledObject":
+            assert document["spec"]["maxReplicaCount"] <= most
+
+
+def test_compose_follows_the_compose_specification() -> None:
+    schema = json.loads((DEPLOY / "schemas" / "compose-spec.json").read_text())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    jsonschema.Draft7Validator(schema).validate(compose)  # the draft the schema is written in

@@ -1,0 +1,47 @@
+"""`kefu tickets show <id>`: a ticket's projection and timeline, through the analytics API."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+LOCAL_TOKEN = Path(".kefu/api-token")  # what `kefu up` made
+FIELDS = ("status", "priority", "tier", "assignee", "channel", "subject", "opened_at",
+          "first_public_reply_at", "solved_at", "reopened", "csat", "nps")  # fmt: skip
+
+
+def api_token(given: str | None) -> str | None:
+    if given or os.environ.get("KEFU_API_TOKEN"):
+        return given or os.environ["KEFU_API_TOKEN"]
+    return LOCAL_TOKEN.read_text(encoding="utf-8").strip() if LOCAL_TOKEN.exists() else None
+
+
+def show_ticket(url: str, token: str | None, ticket_id: str, out: TextIO = sys.stdout) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/v1/tickets/{ticket_id}", headers=headers, timeout=10)
+    except httpx.HTTPError as error:
+        print(f"kefu tickets: analytics at {url} did not answer: {error}", file=sys.stderr)
+        return 1
+    if answer.status_code != 200:
+        print(f"kefu tickets: {answer.status_code} {answer.text}", file=sys.stderr)
+        return 1
+    print(ticket_text(answer.json()), file=out)
+    return 0
+
+
+def ticket_text(ticket: dict[str, Any]) -> str:
+    customer = ticket.get("customer") or {}
+    lines = [f"ticket {ticket['ticket_id']}"]
+    lines += [f"  {name:<22} {ticket[name]}" for name in FIELDS if ticket.get(name) is not None]
+    if customer:
+        lines.append(f"  {'customer':<22} {customer.get('address')} ({customer.get('tier')})")
+    if ticket.get("category"):
+        lines.append(f"  {'category':<22} {' / '.join(ticket['category'])}")
+    for target, outcome in (ticket.get("sla") or {}).items():
+        lines.append(f"  {'sla':<22} {target} {outcome}")
+    lines.append("timeline")
+    lines += [f"  {entry['at']}  {entry['type']}  {entry['id']}" for entry in ticket["timeline"]]
+    return "\n".join(lines)
