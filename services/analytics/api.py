@@ -129,28 +129,20 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     @v1.get("/agents", dependencies=[supervisor])
     async def agents() -> Agents:
         """Every agent's presence, load (open tickets assigned) and tickets solved today."""
-        roster, open_tickets = await store.every_agent(), await store.open_tickets()
         today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
-        solved = [
-            t for t in await store.updated_since(today) if t.solved_at and t.solved_at >= today
-        ]
-        now = [
-            AgentNow(
-                **one.model_dump(
-                    include={"agent_id", "status", "skills", "capacity", "tier", "since"}
-                ),
-                load=sum(1 for t in open_tickets if t.assignee == one.agent_id),
-                solved_today=sum(1 for t in solved if t.assignee == one.agent_id),
+        now = []
+        for one in await store.every_agent():
+            load, solved_today = await store.agent_counts(one.agent_id, today)
+            shown = one.model_dump(
+                include={"agent_id", "status", "skills", "capacity", "tier", "since"}
             )
-            for one in roster
-        ]
+            now.append(AgentNow(**shown, load=load, solved_today=solved_today))
         return Agents(agents=now, online=sum(1 for one in now if one.status == "online"))
 
     @v1.get("/queue", dependencies=[agent])
     async def queue() -> Queue:
         """Tickets waiting for an agent."""
-        waiting = [t for t in await store.open_tickets() if t.queued and t.assignee is None]
-        return Queue(queued=len(waiting))
+        return Queue(queued=await store.queue_length())
 
     @v1.get(
         "/export.csv",

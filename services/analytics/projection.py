@@ -281,6 +281,8 @@ class Changes:
             if ticket.assignee and ticket.status in HANDLED:
                 changes["handling"] = self._took(ticket.since, at, ticket.handling)
         status = now.get("status")
+        if status in DONE:
+            changes["queued"] = False  # no longer waiting for an agent
         if status == "solved":
             changes["solved_at"] = at
             changes["first_solved_at"] = ticket.first_solved_at or at

@@ -24,6 +24,9 @@ from shared.timers import Timers
 
 TIMERS = "analytics_timers"
 PAGE_MAX = 200
+# Large reads come in small batches: the store answers other services between them instead
+# of stalling them for the whole read (nx-27017 is one process).
+READ_BATCH = 200
 
 
 class AnalyticsStore:
@@ -42,6 +45,7 @@ class AnalyticsStore:
                 IndexModel("state.opened_at"),
                 IndexModel("state.updated_at"),
                 IndexModel("state.assignee"),
+                IndexModel("state.queued"),
                 IndexModel([("state.status", 1), ("state.priority", 1)]),
             ],
             **Timers.indexes(TIMERS),
@@ -54,7 +58,8 @@ class AnalyticsStore:
     async def updated_since(self, start: datetime) -> list[TicketProjection]:
         """Every ticket with an event at or after `start` (what any KPI of a range that
         starts there can count)."""
-        found = self.tickets.collection.find({"state.updated_at": {"$gte": start}}, {"state": 1})
+        query = {"state.updated_at": {"$gte": start}}
+        found = self.tickets.collection.find(query, {"state": 1}, batch_size=READ_BATCH)
         return [TicketProjection.model_validate(d["state"]) async for d in found]
 
     async def opened_between(self, start: datetime, end: datetime) -> int:
@@ -80,14 +85,22 @@ class AnalyticsStore:
         return [TicketProjection.model_validate(d["state"]) async for d in found]
 
     async def every_ticket(self) -> AsyncIterator[TicketProjection]:
-        async for document in self.tickets.collection.find({}, {"state": 1}, sort=[("_id", 1)]):
+        everything = self.tickets.collection.find(
+            {}, {"state": 1}, sort=[("_id", 1)], batch_size=READ_BATCH
+        )
+        async for document in everything:
             yield TicketProjection.model_validate(document["state"])
 
-    async def open_tickets(self) -> list[TicketProjection]:
-        """Tickets not solved or closed (load and queue)."""
-        query = {"state.status": {"$nin": list(DONE)}}
-        found = self.tickets.collection.find(query, {"state": 1})
-        return [TicketProjection.model_validate(d["state"]) async for d in found]
+    async def queue_length(self) -> int:
+        """Tickets waiting for an agent (an indexed count: no projection is read)."""
+        return await self.tickets.collection.count_documents({"state.queued": True})
+
+    async def agent_counts(self, agent_id: str, since: datetime) -> tuple[int, int]:
+        """An agent's load (open tickets assigned) and tickets solved since `since`."""
+        mine = self.tickets.collection
+        load = {"state.assignee": agent_id, "state.status": {"$nin": list(DONE)}}
+        solved = {"state.assignee": agent_id, "state.solved_at": {"$gte": since}}
+        return await mine.count_documents(load), await mine.count_documents(solved)
 
     async def every_agent(self) -> list[AgentProjection]:
         found = self.agents.collection.find({}, {"state": 1}, sort=[("_id", 1)])

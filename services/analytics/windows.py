@@ -89,12 +89,9 @@ class Windows:
         start = end - WINDOWS[window]
         tickets = await self.store.updated_since(start)
         agents = await self.store.every_agent()
-        metrics = kpis(tickets, agents, start, end)
-        by = {
-            dimension: kpis(tickets, agents, start, end, by=dimension)["by"]
-            for dimension in SNAPSHOT_BY
-        }
-        return {"metrics": _without_range(metrics), "by": by}
+        grouped = {d: kpis(tickets, agents, start, end, by=d) for d in SNAPSHOT_BY}
+        whole = _without_range(grouped[SNAPSHOT_BY[0]])  # each grouping has the whole too
+        return {"metrics": whole, "by": {d: measured["by"] for d, measured in grouped.items()}}
 
     def _snapshot(self, window: str, end: datetime, measured: dict[str, Any]) -> CloudEvent[Any]:
         start = end - WINDOWS[window]
@@ -122,9 +119,8 @@ class Windows:
             self.policy.surge,
         )
         online = sum(1 for agent in await self.store.every_agent() if agent.status == "online")
-        waiting = [t for t in await self.store.open_tickets() if t.queued and t.assignee is None]
         self.agents_online.set(online)
-        self.queue_length.set(len(waiting))
+        self.queue_length.set(await self.store.queue_length())
         staffing, staffing_said = staffing_step(
             StaffingState.model_validate(state.get("staffing") or {}),
             minute_end,
