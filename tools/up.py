@@ -128,6 +128,7 @@ def _print_endpoints(
             f"  {name:<9} http://127.0.0.1:{process.port}   (/healthz /readyz /metrics)"
             for name, process in services.items()
         ),
+        f"  dashboard http://127.0.0.1:{services['analytics'].port}/   (sign in with the token)",
         f"  logs      {data_dir.resolve() / 'logs'}",
         f"  token     {token}   ({where})" if token else "  tokens    from KEFU_API_TOKENS",
         f"POST a customer message to {intake}/v1/inbound/channel (or publish it to "

@@ -31,6 +31,7 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
     try:
         banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
         assert "topics are kept in memory" in banner
+        assert f"dashboard http://127.0.0.1:{http + 5}/" in banner
         for port in range(http, http + 6):
             assert await asyncio.to_thread(_ready, port), banner
         token = re.search(r"token\s+(\S+)", banner).group(1)
