@@ -6,7 +6,18 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.events.agent import Presence
 from shared.events.base import Channel, CustomerTier, Priority, SupportTier
@@ -42,12 +53,12 @@ def email_address(address: str) -> str:
     try:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise ValueError(f"from.address is not a valid email address: {error}") from None
+        raise ValueError(f"not a valid email address: {error}") from None
 
 
 def phone_number(address: str) -> str:
     """The number in E.164 (`+8613800138000`); spaces and dashes in the input are fine."""
-    hint = "from.address must be an E.164 phone number such as +8613800138000"
+    hint = "must be an E.164 phone number such as +8613800138000"
     try:
         number = phonenumbers.parse(address, None)
     except phonenumbers.NumberParseException as error:
@@ -59,7 +70,7 @@ def phone_number(address: str) -> str:
 
 def handle(address: str) -> str:
     if not address.strip():
-        raise ValueError("from.address must not be blank")
+        raise ValueError("must not be blank")
     return address.strip()
 
 
@@ -71,6 +82,22 @@ SENDER_RULES: dict[str, Callable[[str], str]] = {
     "chat": handle,
     "social": handle,
 }
+
+
+def _addressed(party: Any, rule: Callable[[str], str], where: tuple[str | int, ...]) -> Any:
+    """`party` with its address normalised by `rule`; a bad address is an error at
+    `where` + `address`, so a 422 and the DLQ name the field (`from.address`, `cc.1.address`)."""
+    if not (isinstance(party, dict) and isinstance(party.get("address"), str)):
+        return party  # the model itself says what is missing
+    try:
+        return {**party, "address": rule(party["address"])}
+    except ValueError as error:
+        problem = PydanticCustomError("value_error", "{reason}", {"reason": str(error)})
+        detail = InitErrorDetails(type=problem, loc=(*where, "address"), input=party["address"])
+        raise ValidationError.from_exception_data("ChannelMessage", [detail]) from None
+
+
+MAX_CC = 48
 
 
 class ChannelMessage(_Inbound):
@@ -90,18 +117,27 @@ class ChannelMessage(_Inbound):
     locale: str | None = Field(None, max_length=35, description="BCP 47; default from config")
     attachments: list[Attachment] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict, description="channel extras, kept as-is")
+    cc: list[Sender] = Field(
+        default_factory=list,
+        max_length=MAX_CC,
+        description="email: the message's other recipients (Cc); they become known on its "
+        "ticket, so their replies with the ticket's [#id] token join it",
+    )
 
-    @model_validator(mode="before")
+    @field_validator("sender", mode="before")
     @classmethod
-    def _sender_fits_channel(cls, data: Any) -> Any:
-        """Validate and normalise `from.address` by the channel's rule (email, E.164, handle)."""
-        sender = data.get("from") if isinstance(data, dict) else None
-        channel = data.get("channel") if isinstance(data, dict) else None
-        if isinstance(sender, dict) and isinstance(sender.get("address"), str):
-            rule = SENDER_RULES.get(channel) if isinstance(channel, str) else None
-            if rule:
-                return {**data, "from": {**sender, "address": rule(sender["address"])}}
-        return data
+    def _sender_fits_channel(cls, sender: Any, info: ValidationInfo) -> Any:
+        """`from.address` by the channel's rule (email, E.164, handle), normalised."""
+        rule = SENDER_RULES.get(info.data.get("channel", ""))
+        return _addressed(sender, rule, ()) if rule else sender
+
+    @field_validator("cc", mode="before")
+    @classmethod
+    def _cc_are_addresses(cls, cc: Any, info: ValidationInfo) -> Any:
+        """CCs are email addresses, normalised like `from.address`."""
+        if not isinstance(cc, list) or info.data.get("channel") not in ("email", "webform"):
+            return cc
+        return [_addressed(party, email_address, (index,)) for index, party in enumerate(cc)]
 
     @model_validator(mode="after")
     def _chat_has_conversation(self) -> "ChannelMessage":
@@ -121,19 +157,22 @@ class ChannelMessage(_Inbound):
         return f"{self.channel}:{conversation or self.sender.address.lower()}"
 
 
+MAX_AGENT_ID, MAX_COMMAND_ID, MAX_TICKET_ID = 128, 256, 64
+
+
 class _Command(_Inbound):
-    agent_id: str = Field(min_length=1, max_length=128)
-    command_id: str = Field(min_length=1, max_length=256, description="dedupe key")
+    agent_id: str = Field(min_length=1, max_length=MAX_AGENT_ID)
+    command_id: str = Field(min_length=1, max_length=MAX_COMMAND_ID, description="dedupe key")
 
 
 class _TicketCommand(_Command):
-    ticket_id: str = Field(min_length=1, max_length=64)
+    ticket_id: str = Field(min_length=1, max_length=MAX_TICKET_ID)
 
 
 class PresenceCommand(_Inbound):
     action: Literal["presence"]
-    agent_id: str = Field(min_length=1, max_length=128)
-    command_id: str | None = Field(None, max_length=256)
+    agent_id: str = Field(min_length=1, max_length=MAX_AGENT_ID)
+    command_id: str | None = Field(None, max_length=MAX_COMMAND_ID)
     status: Presence
     skills: list[str] = Field(default_factory=list)
     capacity: int = Field(ge=0)

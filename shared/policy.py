@@ -76,9 +76,18 @@ class Classification(_Strict):
     )
 
 
+TokenSenders = Literal["requester", "known", "anyone"]
+
+
 class Threading(_Strict):
     window: Duration = Field(
         timedelta(hours=24), description="sms, voice, social: same sender joins within this"
+    )
+    token_senders: TokenSenders = Field(
+        "known",
+        description="whose email joins a ticket by its [#id] subject token: the requester, "
+        "the requester and the addresses known on the ticket (CCs, senders on the thread), "
+        "or anyone; others open a new ticket related to it",
     )
 
 

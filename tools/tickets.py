@@ -9,7 +9,8 @@ import httpx
 
 LOCAL_TOKEN = Path(".kefu/api-token")  # what `kefu up` made
 FIELDS = ("status", "priority", "tier", "assignee", "channel", "subject", "opened_at",
-          "first_public_reply_at", "solved_at", "reopened", "csat", "nps")  # fmt: skip
+          "first_public_reply_at", "solved_at", "reopened", "csat", "nps", "follow_up_of",
+          "related_to")  # fmt: skip
 
 
 def api_token(given: str | None) -> str | None:

@@ -10,10 +10,11 @@ from services.analytics.store import AnalyticsStore
 from shared.bus import Bus
 from shared.consumer import Input, Rejected
 from shared.decisions import DecisionUnit
-from shared.events.agent import AgentStatusChanged
+from shared.events.agent import AgentCommandRefused, AgentStatusChanged
 from shared.events.sla import SlaStarted
 
-SKIPPED = (SlaStarted,)  # announces due times that the projection does not keep
+# due times the projection does not keep; commands that changed nothing
+SKIPPED = (SlaStarted, AgentCommandRefused)
 
 
 class Projections:

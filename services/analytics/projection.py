@@ -60,6 +60,7 @@ OPENED_FIELDS = (
     "tier",
     "locale",
     "follow_up_of",
+    "related_to",
     "first_message_id",
     "opened_at",
 )
@@ -101,6 +102,7 @@ class TicketProjection(BaseModel):
     skills: list[str] = []
     locale: str | None = None
     follow_up_of: str | None = None
+    related_to: str | None = None
     first_message_id: str | None = None
     opened_at: datetime | None = None
     first_public_reply_at: datetime | None = None

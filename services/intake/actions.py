@@ -1,19 +1,26 @@
 """Pure decisions on agent actions: the canonical event each one becomes, checked against the
-ticket's state. A command the state forbids raises `CommandRejected`, which dead-letters it
-with the reason; setting the status or priority a ticket already has changes nothing.
+ticket's state. A command the state forbids raises `CommandRejected`: it is dead-lettered
+with the reason, and `kefu.agent.command_refused` tells the agent why. Setting the status or
+priority a ticket already has changes nothing.
 
 - A closed ticket is final: nothing changes it (a customer message opens a follow-up).
 - Transfers and escalations need a ticket that is still being worked (not solved).
 - Escalation raises the support tier by one, at most to 3.
+- Any agent may work any ticket (colleagues cover, supervisors step in), but the ticket's
+  assignee stays its owner: a transfer moves the ticket from the assignee, whoever asks
+  (`by`), and a public reply from another agent says whom it was `on_behalf` of.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
+
+from pydantic import ValidationError
 
 from services.intake.conversation import Conversation
 from shared.errors import PoisonMessage
 from shared.events import CloudEvent, new_event
-from shared.events.agent import AgentStatusChanged
+from shared.events.agent import AgentCommandRefused, AgentStatusChanged
 from shared.events.base import EventData
 from shared.events.ticket import (
     AgentReplied,
@@ -23,7 +30,11 @@ from shared.events.ticket import (
     StatusChanged,
     TransferRequested,
 )
+from shared.failures import describe, peek_json
 from shared.inbound import (
+    MAX_AGENT_ID,
+    MAX_COMMAND_ID,
+    MAX_TICKET_ID,
     EscalateCommand,
     NoteCommand,
     PresenceCommand,
@@ -32,6 +43,7 @@ from shared.inbound import (
     SetStatusCommand,
     TicketCommand,
     TransferCommand,
+    decode_agent_command,
 )
 
 SOURCE = "kefu/intake"
@@ -45,6 +57,63 @@ class CommandRejected(PoisonMessage):
 def command_event(data: EventData, command_id: str, now: datetime) -> CloudEvent[Any]:
     return new_event(
         data, id=f"intake:agent:{command_id}", source=SOURCE, correlationid=command_id, time=now
+    )
+
+
+@dataclass(frozen=True)
+class InvalidCommand:
+    """A command on agent.inbound that is not valid but says whose it is: it is refused like
+    one the ticket's state forbids, so the agent hears why."""
+
+    agent_id: str
+    command_id: str
+    action: str
+    ticket_id: str | None
+    reason: str
+
+
+def decode_command(raw: bytes) -> PresenceCommand | TicketCommand | InvalidCommand:
+    """An agent command; one that fails validation but names its agent and command id is an
+    `InvalidCommand`, anything else unreadable raises (and is dead-lettered)."""
+    try:
+        return decode_agent_command(raw)
+    except ValidationError as error:
+        head = peek_json(raw)
+        agent_id, command_id = head.get("agent_id"), head.get("command_id")
+        if not (_fits(agent_id, MAX_AGENT_ID) and _fits(command_id, MAX_COMMAND_ID)):
+            raise
+        action, ticket_id = head.get("action"), head.get("ticket_id")
+        return InvalidCommand(
+            agent_id=agent_id,
+            command_id=command_id,
+            action=action if _fits(action, MAX_COMMAND_ID) else "",
+            ticket_id=ticket_id if _fits(ticket_id, MAX_TICKET_ID) else None,
+            reason=describe(error, raw),
+        )
+
+
+def _fits(value: Any, longest: int) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= longest
+
+
+def refusal_event(
+    command: TicketCommand | InvalidCommand, reason: str, now: datetime
+) -> CloudEvent[Any]:
+    """What the agent workspace shows the agent whose command intake did not carry out."""
+    refused = AgentCommandRefused(
+        agent_id=command.agent_id,
+        command_id=command.command_id,
+        action=command.action,
+        ticket_id=command.ticket_id,
+        reason=reason,
+        at=now,
+    )
+    return new_event(
+        refused,
+        id=f"intake:agent:{command.command_id}:refused",
+        source=SOURCE,
+        correlationid=command.command_id,
+        time=now,
     )
 
 
@@ -90,6 +159,7 @@ def _decide(
                 command_id=command.command_id,
                 public=command.public,
                 text=command.text,
+                on_behalf=_owner_if_not(agent_id, ticket) if command.public else None,
                 replied_at=now,
             )
             return replied, {}
@@ -120,7 +190,8 @@ def _decide(
             _require_active(ticket, "transferred")
             transfer = TransferRequested(
                 ticket_id=ticket_id,
-                from_agent_id=agent_id,
+                from_agent_id=ticket.assignee,
+                by=agent_id,
                 to_agent_id=command.to_agent_id,
                 to_skill=command.to_skill,
                 reason=command.reason,
@@ -149,6 +220,10 @@ def _escalation(
         at=now,
     )
     return escalated, {"tier": ticket.tier + 1}
+
+
+def _owner_if_not(agent_id: str, ticket: Conversation) -> str | None:
+    return ticket.assignee if ticket.assignee not in (None, agent_id) else None
 
 
 def _require_active(ticket: Conversation, verb: str) -> None:

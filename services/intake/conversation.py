@@ -3,7 +3,9 @@
 A message joins the ticket that
 - (email) holds the message its `in_reply_to` or any of its `references` names, or whose token
   `[#<ticket_id>]` is in the subject; In-Reply-To is the most specific, then References
-  newest first, then the token;
+  newest first, then the token. Ticket ids are guessable, so the token is honoured only from
+  the senders policy `threading.token_senders` allows (the requester, the addresses known on
+  the ticket, or anyone); anyone else's message opens a new ticket related to the named one;
 - (chat) is the newest ticket of its `conversation_id`;
 - (sms, voice, social) is the newest ticket from the same address on the same channel, when
   that ticket was updated within the threading window before the message was received.
@@ -21,19 +23,22 @@ Each way of matching is a thread key (`ref:email:<message id>`, `conversation:ch
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.base import Channel, Priority, SupportTier, TicketStatus, Timestamp
 from shared.events.survey import SurveyKind
-from shared.inbound import ChannelMessage
+from shared.inbound import MAX_CC, ChannelMessage
+from shared.policy import Threading, TokenSenders
 from shared.surveys import bare_number, in_scale
 
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
+MAX_KNOWN = 2 * MAX_CC
 
 
 class OpenSurvey(BaseModel):
@@ -60,6 +65,26 @@ class Conversation(BaseModel):
     tier: SupportTier
     updated_at: datetime
     survey: OpenSurvey | None = None
+    known: tuple[str, ...] = Field(
+        (),
+        description="lower-cased addresses on the thread besides the requester's: CCs, "
+        "and senders who joined by In-Reply-To/References",
+    )
+    assignee: str | None = Field(None, description="the agent routing.events last assigned")
+
+    def takes_token_from(self, address: str, senders: TokenSenders) -> bool:
+        """Whether an email from `address` may join this ticket by its `[#id]` token."""
+        address = address.lower()
+        if senders == "anyone" or address == self.customer_address.lower():
+            return True
+        return senders == "known" and address in self.known
+
+    def knowing(self, addresses: Iterable[str]) -> tuple[str, ...]:
+        """`known` with `addresses` added (lower-cased; never the requester; at most
+        MAX_KNOWN, the earliest kept)."""
+        requester = self.customer_address.lower()
+        added = (a.lower() for a in addresses if a.lower() != requester)
+        return tuple(dict.fromkeys((*self.known, *added)))[:MAX_KNOWN]
 
     def answers_survey(self, score: int | None, received_at: datetime) -> str | None:
         """The survey a bare score received now answers, if any."""
@@ -80,6 +105,7 @@ class ThreadKeys:
     sender: str | None = None
     survey: str | None = None  # an SMS that is a bare number: the survey sent to its sender
     score: int | None = None
+    from_address: str = ""  # an email's sender: the token is honoured only from some
 
     def indexed(self) -> list[str]:
         """The keys the store maps to a ticket (the token is the ticket's id itself)."""
@@ -90,6 +116,7 @@ class ThreadKeys:
 @dataclass(frozen=True)
 class NewTicket:
     follow_up_of: str | None = None
+    related_to: str | None = None  # named by a token its sender may not use
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,7 @@ class JoinTicket:
     ticket: Conversation
     reopens: bool
     answers: str | None = None  # the survey a reply answers
+    on_thread: bool = False  # joined by In-Reply-To/References: its sender is on the thread
 
 
 def message_ref(channel: Channel, message_id: str) -> str:
@@ -139,6 +167,7 @@ def thread_keys(message: ChannelMessage) -> ThreadKeys:
         return ThreadKeys(
             message_refs=tuple(dict.fromkeys(message_ref("email", ref) for ref in named)),
             ticket_token=token.group(1) if token else None,
+            from_address=message.sender.address,
         )
     if channel == "chat" and thread and thread.conversation_id:
         return ThreadKeys(conversation=f"conversation:chat:{thread.conversation_id}")
@@ -149,30 +178,39 @@ def thread_keys(message: ChannelMessage) -> ThreadKeys:
     return ThreadKeys()
 
 
+Matched = Literal["headers", "token", "conversation", "sender"]
+
+
 def matched_ticket(
     keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, window: timedelta
-) -> Conversation | None:
-    """`found` maps each thread key the store knows to the ticket it names."""
-    for key in (*keys.message_refs, keys.ticket_token and token_key(keys.ticket_token)):
-        if key and key in found:
-            return found[key]
+) -> tuple[Conversation, Matched] | None:
+    """The ticket a message's keys name, and by what; `found` maps each thread key the store
+    knows to the ticket it names."""
+    for key in keys.message_refs:
+        if key in found:
+            return found[key], "headers"
+    if keys.ticket_token and (named := found.get(token_key(keys.ticket_token))):
+        return named, "token"
     if keys.conversation in found:
-        return found[keys.conversation]
+        return found[keys.conversation], "conversation"
     latest = found.get(keys.sender or "")
     if latest and received_at - latest.updated_at <= window:
-        return latest
+        return latest, "sender"
     return None
 
 
 def choose_thread(
-    keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, window: timedelta
+    keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, rules: Threading
 ) -> NewTicket | JoinTicket:
     surveyed = found.get(keys.survey or "")
     if surveyed and (survey_id := surveyed.answers_survey(keys.score, received_at)):
         return JoinTicket(surveyed, reopens=False, answers=survey_id)
-    ticket = matched_ticket(keys, found, received_at, window)
-    if ticket is None:
+    matched = matched_ticket(keys, found, received_at, rules.window)
+    if matched is None:
         return NewTicket()
+    ticket, by = matched
+    if by == "token" and not ticket.takes_token_from(keys.from_address, rules.token_senders):
+        return NewTicket(related_to=ticket.ticket_id)
     if ticket.status == "closed":
         return NewTicket(follow_up_of=ticket.ticket_id)
-    return JoinTicket(ticket, reopens=ticket.status == "solved")
+    return JoinTicket(ticket, reopens=ticket.status == "solved", on_thread=by == "headers")

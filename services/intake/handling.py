@@ -16,11 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.actions import CommandRejected, decide_command, presence_event
+from services.intake.actions import (
+    CommandRejected,
+    InvalidCommand,
+    decide_command,
+    presence_event,
+    refusal_event,
+)
 from services.intake.classify import classify
 from services.intake.conversation import (
     Conversation,
     JoinTicket,
+    NewTicket,
     ThreadKeys,
     choose_thread,
     message_ref,
@@ -31,11 +38,12 @@ from services.intake.conversation import (
 )
 from services.intake.store import IntakeStore
 from services.intake.tickets import (
+    FOLLOWED,
+    followed,
     joined,
     joining_events,
     opened_conversation,
     opening_events,
-    surveyed,
 )
 from shared.bus import Bus
 from shared.consumer import Input, Rejected
@@ -51,7 +59,7 @@ from shared.logs import get_logger
 from shared.policy import Policy
 from shared.settings import Settings
 
-Inbound = ChannelMessage | PresenceCommand | TicketCommand | CloudEvent[Any]
+Inbound = ChannelMessage | PresenceCommand | TicketCommand | InvalidCommand | CloudEvent[Any]
 log = get_logger("kefu.intake")
 
 
@@ -72,6 +80,7 @@ class Round:
     ticket_of: dict[int, str] = field(default_factory=dict)  # input → the ticket it decided on
     pointers: dict[int, dict[str, str]] = field(default_factory=dict)
     refused: list[Rejected] = field(default_factory=list)
+    refusals: dict[int, CloudEvent[Any]] = field(default_factory=dict)  # input → agent told
 
     def decide(self, one: Input[Inbound]) -> None:
         match one.value:
@@ -80,7 +89,9 @@ class Round:
             case PresenceCommand():
                 self._presence(one, one.value)
             case CloudEvent():
-                self._survey(one, one.value)
+                self._follow(one, one.value)
+            case InvalidCommand() as invalid:
+                self._refuse(one, invalid, invalid.reason)
             case _:
                 self._command(one, one.value)
 
@@ -98,7 +109,7 @@ class Round:
     def _thread(self, message: ChannelMessage, keys: ThreadKeys) -> tuple[Slot[Conversation], bool]:
         """The message's ticket, and whether the message answers its survey."""
         received_at = message.received_at or self.now
-        choice = choose_thread(keys, self._found(keys), received_at, self.policy.threading.window)
+        choice = choose_thread(keys, self._found(keys), received_at, self.policy.threading)
         if isinstance(choice, JoinTicket):
             slot = self.tickets[choice.ticket.ticket_id]
             if not slot.has_applied(message.dedupe_key):
@@ -106,7 +117,7 @@ class Round:
                 slot.record(message.dedupe_key, joined(choice, message, self.now), events)
             return slot, choice.answers is not None
         slot = Slot(self.new_ticket_id())
-        events = self._opening(message, slot.key, choice.follow_up_of)
+        events = self._opening(message, slot.key, choice)
         slot.record(message.dedupe_key, opened_conversation(message, events[0].data), events)
         self.tickets[slot.key] = slot
         return slot, False
@@ -122,7 +133,7 @@ class Round:
             if (slot := self.tickets.get(ticket_id)) and slot.state
         }
 
-    def _opening(self, message: ChannelMessage, ticket_id: str, follow_up_of: str | None) -> Any:
+    def _opening(self, message: ChannelMessage, ticket_id: str, choice: NewTicket) -> Any:
         classified = classify(
             self.policy.classification,
             channel=message.channel,
@@ -132,13 +143,19 @@ class Round:
         )
         locale = self.settings.default_locale
         return opening_events(
-            message, ticket_id, classified, self.now, locale=locale, follow_up_of=follow_up_of
+            message,
+            ticket_id,
+            classified,
+            self.now,
+            locale=locale,
+            follow_up_of=choice.follow_up_of,
+            related_to=choice.related_to,
         )
 
     def _command(self, one: Input[Any], command: TicketCommand) -> None:
         slot, key = self.tickets.get(command.ticket_id), f"agent:{command.command_id}"
         if slot is None or slot.state is None:
-            self.refused.append(Rejected(one, f"ticket {command.ticket_id} does not exist"))
+            self._refuse(one, command, f"ticket {command.ticket_id} does not exist")
             return
         self.ticket_of[id(one)] = slot.key
         if slot.has_applied(key):
@@ -146,20 +163,29 @@ class Round:
         try:
             events, changed = decide_command(command, slot.state, self.now)
         except CommandRejected as error:
-            self.refused.append(Rejected(one, str(error)))
+            self._refuse(one, command, str(error))
             return
         slot.record(key, changed, events)
 
-    def _survey(self, one: Input[Any], event: CloudEvent[Any]) -> None:
-        """survey.events: which surveys are open to SMS replies, and from which number."""
+    def _refuse(
+        self, one: Input[Any], command: TicketCommand | InvalidCommand, reason: str
+    ) -> None:
+        """To the DLQ with the reason, and the agent is told."""
+        self.refused.append(Rejected(one, reason))
+        self.refusals[id(one)] = refusal_event(command, reason, self.now)
+
+    def _follow(self, one: Input[Any], event: CloudEvent[Any]) -> None:
+        """survey.events (which surveys are open to SMS replies, and from which number) and
+        routing.events (each ticket's assignee)."""
         slot = self.tickets.get(event.data.ticket_id)
         if slot is None or slot.state is None:  # not a ticket of this intake's
             return
         self.ticket_of[id(one)] = slot.key
-        if slot.has_applied(event.id):
-            return
         ticket = slot.state
-        slot.record(event.id, surveyed(ticket, event.data), [])
+        after = followed(ticket, event.data)
+        if after == ticket or slot.has_applied(event.id):
+            return  # a queued ticket, say: nothing to write
+        slot.record(event.id, after, [])
         if isinstance(event.data, SurveyIssued) and CUSTOMER_CHANNEL.get(ticket.channel) == "sms":
             self.pointers[id(one)] = {survey_key(ticket.customer_address): slot.key}
             self.index.update(self.pointers[id(one)])
@@ -189,6 +215,7 @@ class Decided:
     tickets: dict[str, Slot[Conversation]] = field(default_factory=dict)
     agents: dict[str, Slot[AgentStatusChanged]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    refusals: list[CloudEvent[Any]] = field(default_factory=list)
     pointers: dict[str, str] = field(default_factory=dict)  # thread key → ticket, to write
     known: dict[str, str] = field(default_factory=dict)  # thread key → ticket, as read
 
@@ -201,7 +228,7 @@ class Intake:
         self.settings = settings
 
     async def handle(self, inputs: Sequence[Input[Inbound]]) -> list[Rejected]:
-        decided, pending, again = Decided(), list(inputs), False
+        decided, pending, again = Decided(), [one for one in inputs if _acts_on(one.value)], False
         while pending:
             if again:  # a retry reads the thread keys the winners point at
                 await self._point(decided)
@@ -215,6 +242,7 @@ class Intake:
                 (self.store.tickets, decided.tickets.values()),
                 (self.store.agents, decided.agents.values()),
             ),
+            self.bus.publish(*decided.refusals),
         )
         log_conversations(said)
         return decided.rejected
@@ -240,6 +268,7 @@ class Intake:
         decided.tickets.update({k: s for k, s in round_.tickets.items() if k not in lost_tickets})
         decided.agents.update({k: s for k, s in round_.agents.items() if k not in lost_agents})
         decided.rejected += [no for no in round_.refused if id(no.input) not in lost]
+        decided.refusals += [e for i, e in round_.refusals.items() if i not in lost]
         return [one for one in inputs if id(one) in lost]
 
     async def _load(self, inputs: list[Input[Inbound]], again: bool) -> Round:
@@ -255,7 +284,7 @@ class Intake:
         named = [
             *index.values(),
             *(keys.ticket_token for keys in keys_of.values() if keys.ticket_token),
-            *(one.value.ticket_id for one in inputs if hasattr(one.value, "ticket_id")),
+            *(one.value.ticket_id for one in inputs if getattr(one.value, "ticket_id", None)),
             *(one.value.data.ticket_id for one in inputs if isinstance(one.value, CloudEvent)),
         ]
         tickets = await self.store.tickets.load(named)
@@ -276,6 +305,11 @@ class Intake:
         )
 
 
+def _acts_on(value: Inbound) -> bool:
+    """Followed events that can change nothing (`queued`) are not even loaded for."""
+    return not hasattr(value, "specversion") or isinstance(value.data, FOLLOWED)
+
+
 def log_conversations(events: list[CloudEvent[Any]], logger: Any = log) -> None:
     """What an operator wants to see at info: each ticket opened, each message that joined one."""
     opened = {e.correlationid for e in events if isinstance(e.data, TicketOpened)}
@@ -287,7 +321,10 @@ def log_conversations(events: list[CloudEvent[Any]], logger: Any = log) -> None:
             "correlation_id": event.correlationid,
         }
         if isinstance(data, TicketOpened):
-            logger.info("ticket opened", channel=data.channel, priority=data.priority, **fields)
+            links = {"related_to": data.related_to} if data.related_to else {}
+            logger.info(
+                "ticket opened", channel=data.channel, priority=data.priority, **links, **fields
+            )
         elif isinstance(data, MessageReceived) and event.correlationid not in opened:
             logger.info("message joined ticket", channel=data.channel, **fields)
         elif isinstance(data, Reopened):

@@ -1,117 +1,175 @@
-"""The HTTP door: `POST /v1/inbound/channel` and `POST /v1/inbound/agent` (contract 2, 5.1).
+"""The HTTP door (FastAPI, mounted in intake's app): `POST /v1/inbound/channel` and
+`POST /v1/inbound/agent` (contract 2, 5.1).
 
-A body is checked exactly as the consumer checks it, then forwarded unchanged to the same topic,
-so both doors behave the same: 202 once the broker has it, 400 not UTF-8 JSON, 401 without a
-valid bearer token (any role), 413 over KEFU_MAX_BODY_BYTES (checked while reading, before
-parsing), 422 invalid. Checks that need ticket state (a reply on a closed ticket) happen
-behind the topic and dead-letter the command with the reason.
+A body is checked exactly as the consumer checks it, then forwarded unchanged to the same
+topic, so both doors behave the same. The body is read by hand, not by FastAPI, so that the
+bytes on the topic are the bytes sent and the size limit holds while reading: 202 once the
+broker has it; 401 without a valid bearer token (any role); 415 a content type other than
+JSON; 413 over KEFU_MAX_BODY_BYTES; 400 not UTF-8 JSON; 422 invalid, each problem at its field.
+Every error body is `{"error": <a sentence>, "detail": …}`, FastAPI's `detail` included.
+Checks that need ticket state (a reply on a closed ticket) happen behind the topic.
 """
 
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.auth import role_at_least
 from shared.bus import Bus
 from shared.failures import problems
-from shared.inbound import decode_agent_command, decode_channel_message
+from shared.inbound import (
+    AgentCommand,
+    ChannelMessage,
+    decode_agent_command,
+    decode_channel_message,
+)
 from shared.logs import get_logger
 from shared.topics import Topic
 
-Scope = dict[str, Any]
 log = get_logger("kefu.intake.http")
+SCHEMA_REF = "#/components/schemas/{model}"
+
+
+class Accepted(BaseModel):
+    accepted: bool
+    topic: str
+    key: str
+
+
+class Refusal(BaseModel):
+    error: str
+    detail: Any
 
 
 @dataclass(frozen=True)
 class Door:
     topic: Topic
+    body: TypeAdapter[Any]
     decode: Callable[[bytes], Any]
     key: Callable[[Any], str]
+    summary: str
 
 
 DOORS = {
     "/v1/inbound/channel": Door(
-        Topic.CHANNEL_INBOUND, decode_channel_message, lambda message: message.partition_key()
+        Topic.CHANNEL_INBOUND,
+        TypeAdapter(ChannelMessage),
+        decode_channel_message,
+        lambda message: message.partition_key(),
+        "A customer message, forwarded to channel.inbound",
     ),
     "/v1/inbound/agent": Door(
-        Topic.AGENT_INBOUND, decode_agent_command, lambda command: command.agent_id
+        Topic.AGENT_INBOUND,
+        TypeAdapter(AgentCommand),
+        decode_agent_command,
+        lambda command: command.agent_id,
+        "An agent's presence or action, forwarded to agent.inbound",
     ),
+}
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Refusal, "description": text}
+    for status, text in {
+        400: "not UTF-8 JSON",
+        401: "no valid bearer token",
+        413: "over KEFU_MAX_BODY_BYTES, refused while reading",
+        415: "a content type other than JSON",
+        422: "invalid: `detail` lists each problem at its field (`from.address`)",
+    }.items()
 }
 
 
-class TooLarge(Exception):
-    pass
-
-
-class InboundDoor:
-    """An ASGI app for one of the inbound paths."""
-
-    def __init__(self, bus: Bus, door: Door) -> None:
-        self.bus = bus
-        self.door = door
-        self.limit = bus.settings.max_body_bytes
-        self.tokens = [token.encode() for token in bus.settings.tokens()]
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        status, body = await self._answer(scope, receive)
-        if status != 202:
-            log.info("inbound request refused", path=scope["path"], status=status, **body)
-        headers = [(b"content-type", b"application/json")]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="kefu"'))
-        if status == 405:
-            headers.append((b"allow", b"POST"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
-
-    async def _answer(self, scope: Scope, receive: Any) -> tuple[int, dict[str, Any]]:
-        if scope["method"] != "POST":
-            return 405, {"error": "use POST"}
-        headers = dict(scope["headers"])
-        if not self._authorised(headers.get(b"authorization", b"")):
-            return 401, {"error": "a valid bearer token is required (Authorization: Bearer …)"}
-        try:
-            raw = await self._read(headers, receive)
-        except TooLarge:
-            return 413, {"error": f"body larger than {self.limit} bytes (KEFU_MAX_BODY_BYTES)"}
-        try:
-            accepted = self.door.decode(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return 400, {"error": f"body is not UTF-8 JSON: {error}"}
-        except ValidationError as error:
-            return 422, {"error": "invalid payload", "detail": problems(error)}
-        key = self.door.key(accepted)
-        await self.bus.forward(self.door.topic, raw, key)
-        return 202, {"accepted": True, "topic": self.bus.topic(self.door.topic), "key": key}
-
-    def _authorised(self, authorization: bytes) -> bool:
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return False
-        offered = token.strip().encode()
-        # compare against every token, so the time taken does not tell how close a guess was
-        matches = [hmac.compare_digest(offered, known) for known in self.tokens]
-        return any(matches)
-
-    async def _read(self, headers: dict[bytes, bytes], receive: Any) -> bytes:
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        if declared.isdigit() and int(declared) > self.limit:
-            raise TooLarge
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                raise TooLarge
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks)
-
-
-def inbound_routes(bus: Bus) -> list[tuple[str, InboundDoor]]:
+def inbound_api(bus: Bus) -> FastAPI:
     bus.declare_forwards(*(door.topic for door in DOORS.values()))
-    return [(path, InboundDoor(bus, door)) for path, door in DOORS.items()]
+    api = FastAPI(
+        title="kefu intake", version="1", docs_url=None, redoc_url=None, redirect_slashes=False
+    )
+    api.add_exception_handler(StarletteHTTPException, refused)
+    schemas: dict[str, Any] = {}
+    for path, door in DOORS.items():
+        body = door.body.json_schema(by_alias=True, ref_template=SCHEMA_REF)
+        schemas.update(body.pop("$defs", {}))
+        api.add_api_route(
+            path,
+            forwarding(bus, door),
+            methods=["POST"],
+            status_code=202,
+            summary=door.summary,
+            dependencies=[Depends(role_at_least(bus.settings, "agent"))],
+            responses=REFUSALS,
+            openapi_extra={
+                "requestBody": {"required": True, "content": {"application/json": {"schema": body}}}
+            },
+        )
+    _document(api, schemas)
+    return api
+
+
+def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
+    limit = bus.settings.max_body_bytes
+
+    async def forward(request: Request) -> Accepted:
+        _require_json(request.headers.get("content-type"))
+        raw = await _read(request, limit)
+        try:
+            accepted = door.decode(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise HTTPException(400, f"body is not UTF-8 JSON: {error}") from None
+        except ValidationError as error:
+            raise HTTPException(422, problems(error)) from None
+        key = door.key(accepted)
+        await bus.forward(door.topic, raw, key)
+        return Accepted(accepted=True, topic=bus.topic(door.topic), key=key)
+
+    return forward
+
+
+def _require_json(content_type: str | None) -> None:
+    """No content type is taken as JSON; any other than JSON is refused."""
+    media = (content_type or "application/json").partition(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise HTTPException(415, f"send the body as application/json, not {media}")
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    too_large = HTTPException(413, f"body larger than {limit} bytes (KEFU_MAX_BODY_BYTES)")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def refused(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """Every refusal as `{"error", "detail"}`, logged, with the headers it needs (`Allow`,
+    `WWW-Authenticate`)."""
+    detail = error.detail
+    sentence = "invalid payload" if error.status_code == 422 else str(detail)
+    where = {"path": request.url.path, "status": error.status_code}
+    log.info("inbound request refused", error=sentence, **where)
+    return JSONResponse(
+        {"error": sentence, "detail": detail}, error.status_code, headers=error.headers
+    )
+
+
+def _document(api: FastAPI, schemas: dict[str, Any]) -> None:
+    """FastAPI documents the routes; the request bodies' nested models join its components
+    (the bodies are read by hand, so FastAPI does not know them)."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]

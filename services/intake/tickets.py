@@ -11,6 +11,7 @@ from services.intake.classify import Classified
 from services.intake.conversation import Conversation, JoinTicket, OpenSurvey, message_ref
 from shared.events import CloudEvent, new_event
 from shared.events.base import EventData
+from shared.events.routing import RoutingEvent, TicketAssigned, TicketUnassigned
 from shared.events.survey import SurveyEvent, SurveyIssued
 from shared.events.ticket import (
     Customer,
@@ -55,6 +56,7 @@ def opening_events(
     *,
     locale: str,
     follow_up_of: str | None = None,
+    related_to: str | None = None,
 ) -> list[CloudEvent[Any]]:
     """`ticket.opened` then `ticket.message_received`."""
     opened = TicketOpened(
@@ -74,6 +76,7 @@ def opening_events(
         locale=message.locale or locale,
         first_message_id=message.message_id,
         follow_up_of=follow_up_of,
+        related_to=related_to,
         opened_at=message.received_at or now,
     )
     return [
@@ -83,8 +86,8 @@ def opening_events(
 
 
 def opened_conversation(message: ChannelMessage, opened: TicketOpened) -> Conversation:
-    """The state of a ticket a message has just opened."""
-    return Conversation(
+    """The state of a ticket a message has just opened; its CCs are known on it."""
+    opening = Conversation(
         ticket_id=opened.ticket_id,
         status="new",
         channel=opened.channel,
@@ -94,6 +97,7 @@ def opened_conversation(message: ChannelMessage, opened: TicketOpened) -> Conver
         tier=opened.tier,
         updated_at=opened.opened_at,
     )
+    return opening.model_copy(update={"known": opening.knowing(cc.address for cc in message.cc)})
 
 
 def joining_events(
@@ -120,25 +124,39 @@ def joining_events(
 
 
 def joined(choice: JoinTicket, message: ChannelMessage, now: datetime) -> Conversation:
-    """The ticket after a customer message joined it: solved and pending tickets are open;
-    a survey reply changes nothing (survey.events closes the survey)."""
+    """The ticket after a customer message joined it: solved and pending tickets are open,
+    the message's CCs are known, and so is its sender when it joined by the thread's
+    headers; a survey reply changes nothing (survey.events closes the survey)."""
     ticket, received_at = choice.ticket, message.received_at or now
     if choice.answers:
         return ticket
+    on_thread = [message.sender.address] if choice.on_thread else []
     return ticket.model_copy(
         update={
             "status": "open" if ticket.status in ("solved", "pending") else ticket.status,
             "updated_at": max(ticket.updated_at, received_at),
+            "known": ticket.knowing([*on_thread, *(cc.address for cc in message.cc)]),
         }
     )
 
 
-def surveyed(ticket: Conversation, data: SurveyEvent) -> Conversation:
-    """The ticket after a survey event: an issued survey is open to SMS replies until it is
-    answered or expires."""
-    if isinstance(data, SurveyIssued):
-        survey = OpenSurvey(survey_id=data.survey_id, kind=data.kind, expires_at=data.expires_at)
-        return ticket.model_copy(update={"survey": survey})
-    if ticket.survey and ticket.survey.survey_id == data.survey_id:
-        return ticket.model_copy(update={"survey": None})
+FOLLOWED = (SurveyEvent, TicketAssigned, TicketUnassigned)  # what `followed` may act on
+
+
+def followed(ticket: Conversation, data: SurveyEvent | RoutingEvent) -> Conversation:
+    """The ticket after an event intake follows: an issued survey is open to SMS replies
+    until it is answered or expires; the agent routing assigned is the ticket's assignee
+    until it is unassigned."""
+    match data:
+        case SurveyIssued():
+            survey = OpenSurvey(
+                survey_id=data.survey_id, kind=data.kind, expires_at=data.expires_at
+            )
+            return ticket.model_copy(update={"survey": survey})
+        case SurveyEvent() if ticket.survey and ticket.survey.survey_id == data.survey_id:
+            return ticket.model_copy(update={"survey": None})
+        case TicketAssigned():
+            return ticket.model_copy(update={"assignee": data.agent_id})
+        case TicketUnassigned() if ticket.assignee == data.agent_id:
+            return ticket.model_copy(update={"assignee": None})
     return ticket

@@ -35,7 +35,7 @@ from shared.bus import Bus
 from shared.consumer import Input, Rejected
 from shared.decisions import Slot, publish_and_mark
 from shared.events import CloudEvent, new_event
-from shared.events.agent import AgentStatusChanged
+from shared.events.agent import AgentCommandRefused, AgentStatusChanged
 from shared.events.base import EventData, rfc3339, utc_now
 from shared.events.ops import SurgeEnded, SurgeStarted
 from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
@@ -84,6 +84,8 @@ class Round:
                     self.drain = event
             case TicketOpened():
                 self._opened(event)
+            case AgentCommandRefused():
+                return  # changed nothing
             case _ if hasattr(event.data, "ticket_id"):
                 self._ticket_event(event)
 

@@ -10,13 +10,27 @@ from shared.topics import Topic
 Presence = Literal["online", "away", "offline"]
 
 
-class AgentStatusChanged(EventData):
-    event_type: ClassVar[str] = "kefu.agent.status_changed"
+class AgentEvent(EventData):
     topic: ClassVar[Topic] = Topic.AGENT_EVENTS
     subject_field: ClassVar[str] = "agent_id"
     agent_id: str
+
+
+class AgentStatusChanged(AgentEvent):
+    event_type: ClassVar[str] = "kefu.agent.status_changed"
     status: Presence
     skills: list[str]
     capacity: int = Field(ge=0)
     tier: SupportTier
+    at: Timestamp
+
+
+class AgentCommandRefused(AgentEvent):
+    """An agent's command intake did not carry out, and why (it is also in the DLQ)."""
+
+    event_type: ClassVar[str] = "kefu.agent.command_refused"
+    command_id: str
+    action: str = Field(description="the command's action, as sent")
+    ticket_id: str | None = Field(description="the ticket the command named, if any")
+    reason: str
     at: Timestamp

@@ -15,6 +15,7 @@ _MODELS: list[type[EventData]] = [
     ticket.TransferRequested,
     ticket.Escalated,
     agent.AgentStatusChanged,
+    agent.AgentCommandRefused,
     routing.TicketAssigned,
     routing.TicketQueued,
     routing.TicketUnassigned,

@@ -45,6 +45,11 @@ class TicketOpened(TicketEvent):
     locale: str
     first_message_id: str
     follow_up_of: str | None = Field(None, description="the closed ticket this one follows")
+    related_to: str | None = Field(
+        None,
+        description="a ticket the message named by its [#id] token but could not join (the "
+        "sender is not one policy `threading.token_senders` allows); an agent may merge them",
+    )
     opened_at: Timestamp
 
 
@@ -68,6 +73,11 @@ class AgentReplied(TicketEvent):
     command_id: str
     public: bool = True
     text: str = Field("", description="the reply; notify sends it to the customer")
+    on_behalf: str | None = Field(
+        None,
+        description="the ticket's assignee, when a public reply came from another agent "
+        "(null when the assignee replied or nobody is assigned)",
+    )
     replied_at: Timestamp
 
 
@@ -103,7 +113,8 @@ class Reopened(TicketEvent):
 
 class TransferRequested(TicketEvent):
     event_type: ClassVar[str] = "kefu.ticket.transfer_requested"
-    from_agent_id: str | None
+    from_agent_id: str | None = Field(description="the assignee the ticket leaves, if any")
+    by: str | None = Field(None, description="the agent who asked for the transfer")
     to_agent_id: str | None
     to_skill: str | None
     reason: str | None

@@ -109,7 +109,7 @@ async def _post(intake: str, token: str) -> None:
     }
     async with httpx.AsyncClient(base_url=intake, timeout=10) as client:
         unknown = await client.get("/v1/nothing-here")
-        assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
+        assert (unknown.status_code, unknown.json()["detail"]) == (404, "Not Found")
         unauthorised = await client.post("/v1/inbound/channel", json=message)
         accepted = await client.post(
             "/v1/inbound/channel", json=message, headers={"Authorization": f"Bearer {token}"}

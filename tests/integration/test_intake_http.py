@@ -2,6 +2,7 @@
 same path as Kafka input."""
 
 import json
+import re
 
 import httpx
 import pytest
@@ -79,7 +80,13 @@ async def test_bad_json_is_400(intake: RunningIntake, body: bytes) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "where"),
     [
-        ("/v1/inbound/channel", message_body("sms", address="12345"), "body"),
+        ("/v1/inbound/channel", message_body("sms", address="12345"), "from.address"),
+        ("/v1/inbound/channel", message_body("email", address="jane@"), "from.address"),
+        (
+            "/v1/inbound/channel",
+            message_body(cc=[{"address": "ok@x.cn"}, {"address": "no"}]),
+            "cc.1.address",
+        ),
         ("/v1/inbound/channel", {**message_body(), "channel": "fax"}, "channel"),
         ("/v1/inbound/channel", [1, 2], "body"),
         ("/v1/inbound/agent", {"action": "reply", "agent_id": "a"}, "reply.command_id"),
@@ -108,7 +115,49 @@ async def test_a_body_over_the_limit_is_413_before_it_is_parsed(intake: RunningI
     assert streamed.status_code == 413
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_body_that_is_not_json_by_its_content_type_is_415(
+    intake: RunningIntake, content_type: str
+) -> None:
+    headers = {**AUTH, "Content-Type": content_type}
+    response = await post(intake, "/v1/inbound/channel", message_body(), headers=headers)
+    assert response.status_code == 415
+    assert response.json()["error"] == f"send the body as application/json, not {content_type}"
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json", "application/json; charset=utf-8", "a/b+json"]
+)
+async def test_json_content_types_and_none_are_accepted(intake, content_type) -> None:
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    body = message_body("webform", unique("ct-"))
+    assert (await post(intake, "/v1/inbound/channel", body, headers=headers)).status_code == 202
+
+
 async def test_only_post_is_allowed(intake: RunningIntake) -> None:
     async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
         response = await client.get("/v1/inbound/channel", headers=AUTH)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json() == {"error": "Method Not Allowed", "detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize("path", ["/v1/inbound", "/v1/inbound/channel/", "/v1/inbound/fax", "/x"])
+async def test_unknown_paths_are_a_json_404(intake: RunningIntake, path: str) -> None:
+    response = await post(intake, path, message_body())
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found", "detail": "Not Found"}
+
+
+async def test_the_openapi_document_describes_both_doors(intake: RunningIntake) -> None:
+    async with httpx.AsyncClient(base_url=intake.url, timeout=10) as client:
+        document = (await client.get("/openapi.json")).json()
+    for path in ("/v1/inbound/channel", "/v1/inbound/agent"):
+        operation = document["paths"][path]["post"]
+        assert {"202", "400", "401", "413", "415", "422"} <= set(operation["responses"])
+        assert operation["requestBody"]["content"]["application/json"]["schema"]
+    references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
+    assert {"Sender", "ReplyCommand"} <= references <= set(document["components"]["schemas"])
+    channel = document["paths"]["/v1/inbound/channel"]["post"]["requestBody"]
+    assert "from" in channel["content"]["application/json"]["schema"]["properties"]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import message_body
-from tests.integration.conftest import RunningIntake, unique
+from tests.integration.conftest import RunningIntake, running_intake, unique
 from tests.integration.test_intake_channels import new_address
 
 
@@ -53,12 +53,65 @@ async def test_email_references_join_the_ticket(intake: RunningIntake) -> None:
 
 
 async def test_the_subject_token_joins_the_ticket(intake: RunningIntake) -> None:
-    ticket = await first_ticket(intake, message_body("email", unique("m-"), new_address("email")))
-    later = message_body(
-        "email", unique("m-"), new_address("email"), subject=f"Re: [#{ticket}] Hello"
-    )
+    """The requester's mail with the token joins, whatever the case of the address."""
+    requester = new_address("email")
+    ticket = await first_ticket(intake, message_body("email", unique("m-"), requester))
+    later = message_body("email", unique("m-"), requester.upper(), subject=f"Re: [#{ticket}] Hi")
     await intake.send(later)
     assert await intake.ticket_of(f"email:{later['message_id']}") == ticket
+
+
+async def test_a_strangers_mail_with_the_token_opens_its_own_related_ticket(
+    intake: RunningIntake,
+) -> None:
+    ticket = await first_ticket(intake, message_body("email", unique("m-"), new_address("email")))
+    await intake.act(set_status(ticket, "solved"))
+    await intake.take(1, type="kefu.ticket.status_changed", subject=ticket)
+    stranger = message_body(
+        "email", unique("m-"), new_address("email"), subject=f"Re: [#{ticket}] I am the customer"
+    )
+    await intake.send(stranger)
+    opened, received = await intake.take(2, correlationid=f"email:{stranger['message_id']}")
+    assert opened["type"] == "kefu.ticket.opened" and opened["subject"] != ticket
+    assert (opened["data"]["related_to"], opened["data"]["follow_up_of"]) == (ticket, None)
+    assert received["subject"] == opened["subject"]
+    seen = await intake.settle(1)
+    assert not [e for e in seen if e["subject"] == ticket and e["type"] == "kefu.ticket.reopened"]
+
+
+async def test_a_cc_is_known_and_so_is_whoever_replies_on_the_thread(intake) -> None:
+    """Known (the default): the requester, the CCs of the ticket's messages, and senders who
+    joined by the thread's headers may use the token."""
+    first_id, cc, colleague = (
+        f"<{unique()}@mail.example>",
+        new_address("email"),
+        new_address("email"),
+    )
+    opening = message_body("email", first_id, cc=[{"address": cc.upper(), "name": "Bob"}])
+    ticket = await first_ticket(intake, opening)
+    on_thread = message_body("email", unique("<r"), colleague, thread={"in_reply_to": first_id})
+    await intake.send(on_thread)
+    assert await intake.ticket_of(f"email:{on_thread['message_id']}") == ticket
+    for sender in (cc, colleague):
+        tokened = message_body("email", unique("m-"), sender, subject=f"[#{ticket}] more")
+        await intake.send(tokened)
+        assert await intake.ticket_of(f"email:{tokened['message_id']}") == ticket
+
+
+@pytest.mark.parametrize(
+    ("senders", "joins"), [("requester", (True, False)), ("anyone", (True, True))]
+)
+async def test_the_policy_says_whose_token_joins(backend, tmp_path, senders, joins) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"threading: {{token_senders: {senders}}}\n", encoding="utf-8")
+    async with running_intake(backend, config=policy) as intake:
+        cc = new_address("email")
+        opening = message_body("email", unique("m-"), cc=[{"address": cc}])
+        ticket = await first_ticket(intake, opening)
+        for sender, joined in zip((opening["from"]["address"], cc), joins, strict=True):
+            tokened = message_body("email", unique("m-"), sender, subject=f"[#{ticket}]")
+            await intake.send(tokened)
+            assert (await intake.ticket_of(f"email:{tokened['message_id']}") == ticket) is joined
 
 
 async def test_an_unknown_reference_opens_a_new_ticket(intake: RunningIntake) -> None:

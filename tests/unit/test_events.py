@@ -42,6 +42,7 @@ CONTRACT_TYPES = [
     "kefu.ops.surge_ended",
     "kefu.ops.understaffed",  # contract 7
     "kefu.ops.staffed",
+    "kefu.agent.command_refused",
     "kefu.dlq.message",
 ]
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from pydantic import TypeAdapter
 
-from services.intake.actions import CommandRejected, decide_command
+from services.intake.actions import CommandRejected, InvalidCommand, decide_command, decode_command
 from services.intake.conversation import Conversation
 from shared.inbound import AgentCommand
 from tests.factories import NOW, conversation
@@ -50,7 +50,7 @@ def command(action, **fields):
             "transfer",
             {"to_skill": "billing", "reason": "refund"},
             "kefu.ticket.transfer_requested",
-            {"from_agent_id": "a-1", "to_skill": "billing"},
+            {"from_agent_id": None, "by": "a-1", "to_skill": "billing"},
         ),
         (
             "escalate",
@@ -124,3 +124,56 @@ def test_tier_three_is_the_highest() -> None:
 def test_setting_what_is_already_so_changes_nothing(action, fields) -> None:
     original = ticket()
     assert decide_command(command(action, **fields), original, NOW) == ([], original)
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "public", "assignee", "on_behalf"),
+    [
+        ("a-1", True, "a-1", None),  # the assignee
+        ("a-2", True, "a-1", "a-1"),  # a colleague covers: recorded for supervisors
+        ("a-2", False, "a-1", None),  # internal: nothing the customer sees
+        ("a-2", True, None, None),  # nobody owns the ticket yet
+    ],
+)
+def test_a_public_reply_from_another_agent_is_on_behalf_of_the_assignee(
+    agent_id, public, assignee, on_behalf
+) -> None:
+    reply = command("reply", text="x", public=public).model_copy(update={"agent_id": agent_id})
+    [event], _ = decide_command(reply, ticket(assignee=assignee), NOW)
+    assert event.data.agent_id == agent_id and event.data.on_behalf == on_behalf
+
+
+def test_a_transfer_moves_the_ticket_from_its_assignee_whoever_asks() -> None:
+    asked = command("transfer", to_agent_id="a-3").model_copy(update={"agent_id": "lead-1"})
+    [event], _ = decide_command(asked, ticket(assignee="a-2"), NOW)
+    assert (event.data.from_agent_id, event.data.by, event.data.to_agent_id) == (
+        "a-2",
+        "lead-1",
+        "a-3",
+    )
+
+
+def test_an_invalid_command_that_says_whose_it_is_is_refused_to_its_agent() -> None:
+    raw = b'{"action": "reply", "agent_id": "a-1", "command_id": "c-9", "ticket_id": "1001"}'
+    refused = decode_command(raw)
+    assert isinstance(refused, InvalidCommand)
+    assert (refused.agent_id, refused.command_id, refused.action, refused.ticket_id) == (
+        "a-1",
+        "c-9",
+        "reply",
+        "1001",
+    )
+    assert refused.reason == "invalid payload: reply.text: Field required"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"action": "reply", "ticket_id": "1001", "text": "x"}',  # whose?
+        b'{"action": "reply", "agent_id": "a-1", "command_id": 7}',
+        b"[1, 2]",
+    ],
+)
+def test_an_invalid_command_without_its_agent_and_id_only_fails(raw) -> None:
+    with pytest.raises(ValueError):
+        decode_command(raw)

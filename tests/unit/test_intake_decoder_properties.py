@@ -6,16 +6,19 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 
-from services.intake.actions import CommandRejected, decide_command, presence_event
+from services.intake.actions import (
+    CommandRejected,
+    InvalidCommand,
+    decide_command,
+    decode_command,
+    presence_event,
+    refusal_event,
+)
 from shared.events import decode_event
 from shared.events.base import utc_now
 from shared.events.ops import DeadLetter
 from shared.failures import describe
-from shared.inbound import (
-    PresenceCommand,
-    decode_agent_command,
-    decode_channel_message,
-)
+from shared.inbound import PresenceCommand, decode_channel_message
 from tests.factories import conversation, message_body, opening
 from tests.strategies import REFUSED, mutated_commands, mutated_messages, raw_inputs
 
@@ -62,10 +65,15 @@ def test_channel_input_becomes_events_or_a_dead_letter(raw: bytes) -> None:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(raw_inputs | mutated_commands())
 def test_agent_input_becomes_a_command_or_a_dead_letter(raw: bytes) -> None:
+    """An invalid command that says whose it is is also told to its agent."""
     try:
-        command = decode_agent_command(raw)
+        command = decode_command(raw)
     except REFUSED as error:
         dead_letter(error, raw)
+        return
+    if isinstance(command, InvalidCommand):
+        assert command.reason.startswith("invalid payload: ")
+        assert_round_trips([refusal_event(command, command.reason, utc_now())])
         return
     if isinstance(command, PresenceCommand):
         assert_round_trips([presence_event(command, "intake:presence:t:0:0", utc_now())])
@@ -75,5 +83,6 @@ def test_agent_input_becomes_a_command_or_a_dead_letter(raw: bytes) -> None:
             events, _ = decide_command(command, conversation(status=status), utc_now())
         except CommandRejected as error:
             dead_letter(error, raw)
+            assert_round_trips([refusal_event(command, str(error), utc_now())])
             continue
         assert_round_trips(events)

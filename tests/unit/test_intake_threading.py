@@ -11,9 +11,10 @@ from services.intake.conversation import (
     choose_thread,
     thread_keys,
 )
+from shared.policy import Threading
 from tests.factories import NOW, conversation, message
 
-WINDOW = timedelta(hours=24)
+RULES = Threading()
 SMS_SENDER = "sender:sms:+8613800138000"
 
 
@@ -23,11 +24,11 @@ def ticket(number: int, channel="email", status="open", age=timedelta(0), keys=(
     return state, [f"ticket:{number}", *keys]
 
 
-def choose(new_message, *tickets):
+def choose(new_message, *tickets, rules=RULES):
     """The store's answer for every key is the ticket it points at (the newest one for a
     conversation or sender); the token names a ticket by its id."""
     found = {key: state for state, keys in tickets for key in keys}
-    return choose_thread(thread_keys(new_message), found, new_message.received_at or NOW, WINDOW)
+    return choose_thread(thread_keys(new_message), found, new_message.received_at or NOW, rules)
 
 
 EMAIL_TICKETS = (
@@ -61,6 +62,62 @@ def test_email(thread, subject, expected) -> None:
         assert choice == NewTicket()
     else:
         assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == expected
+
+
+STRANGER = "mallory@elsewhere.example"
+CC = "Bob@Example.com"
+
+
+def tokened(sender: str, status="open", **fields):
+    """An email from `sender` with ticket 1001's token, and ticket 1001 of jane@example.com,
+    who had Bob on CC."""
+    state = conversation(1001, status=status, known=("bob@example.com",), **fields)
+    return message("email", "t-2", address=sender, subject="Re: [#1001] my order"), (
+        state,
+        ["ticket:1001"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "senders", "joins"),
+    [
+        ("jane@example.com", "requester", True),
+        ("JANE@example.com", "requester", True),  # addresses compare in any case
+        (CC, "requester", False),
+        (STRANGER, "requester", False),
+        ("jane@example.com", "known", True),
+        (CC, "known", True),
+        ("bob@EXAMPLE.com", "known", True),
+        (STRANGER, "known", False),
+        (STRANGER, "anyone", True),
+    ],
+)
+def test_the_token_is_honoured_only_from_the_senders_policy_allows(sender, senders, joins) -> None:
+    new_message, named = tokened(sender)
+    choice = choose(new_message, named, rules=Threading(token_senders=senders))
+    if joins:
+        assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == "1001"
+    else:
+        assert choice == NewTicket(related_to="1001")
+
+
+@pytest.mark.parametrize("status", ["solved", "closed"])
+def test_a_stranger_cannot_reopen_or_follow_up_a_ticket_by_its_token(status) -> None:
+    new_message, named = tokened(STRANGER, status=status)
+    assert choose(new_message, named) == NewTicket(related_to="1001")
+
+
+def test_the_thread_headers_join_whoever_sends() -> None:
+    reply = message(
+        "email", "h-2", address=STRANGER, thread={"in_reply_to": "<a@mail>"}, subject="[#1002]"
+    )
+    choice = choose(reply, *EMAIL_TICKETS)
+    assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == "1001"
+    assert choice.on_thread
+
+
+def test_a_token_naming_no_ticket_relates_to_nothing() -> None:
+    assert choose(message("email", "t-3", address=STRANGER, subject="[#9999]")) == NewTicket()
 
 
 def test_chat_joins_the_ticket_its_conversation_points_at() -> None:

@@ -7,7 +7,8 @@ import structlog
 
 from services.intake.conversation import JoinTicket, own_keys, thread_keys
 from services.intake.handling import log_conversations
-from services.intake.tickets import joined, joining_events, opened_conversation
+from services.intake.tickets import followed, joined, joining_events, opened_conversation
+from shared.events.routing import TicketAssigned, TicketUnassigned
 from shared.logs import configure_logging
 from shared.policy import Classification
 from tests.factories import NOW, message, opening
@@ -135,6 +136,34 @@ def test_a_survey_reply_is_the_message_alone_marked_with_its_survey() -> None:
     assert received.data.survey_id == "1001-1"
     assert joined(choice, reply, NOW) == ticket
     assert own_keys(reply, thread_keys(reply), "1001", answers=True) == {"ref:sms:s-2": "1001"}
+
+
+def test_the_ccs_of_every_message_and_senders_on_the_thread_become_known() -> None:
+    first = message(cc=[{"address": "Bob@Example.com"}, {"address": "jane@example.com"}])
+    ticket = conversation_of(first, "open")
+    assert ticket.known == ("bob@example.com",), "the requester is not a CC"
+    reply = message(message_id="m-2", address="Carol@x.cn", cc=[{"address": "dan@x.cn"}])
+    by_token = joined(JoinTicket(ticket, reopens=False), reply, NOW)
+    assert by_token.known == ("bob@example.com", "dan@x.cn")
+    on_thread = joined(JoinTicket(ticket, reopens=False, on_thread=True), reply, NOW)
+    assert on_thread.known == ("bob@example.com", "carol@x.cn", "dan@x.cn")
+
+
+def test_a_stranger_with_the_token_opens_a_ticket_related_to_it() -> None:
+    opened, _ = opening(message(address="mallory@x.cn"), related_to="1001")
+    assert (opened.data.related_to, opened.data.follow_up_of) == ("1001", None)
+
+
+def test_routing_says_who_the_assignee_is() -> None:
+    ticket = conversation_of(message(), "open")
+    at = {"ticket_id": "1001", "tier": 1, "at": NOW}
+    assigned = followed(ticket, TicketAssigned(agent_id="a-1", strategy="x", waited_ms=0, **at))
+    assert assigned.assignee == "a-1"
+    at.pop("tier")
+    other = TicketUnassigned(agent_id="a-2", reason="transfer", **at)
+    assert followed(assigned, other) == assigned, "another agent's unassignment is stale"
+    gone = TicketUnassigned(agent_id="a-1", reason="agent_offline", **at)
+    assert followed(assigned, gone).assignee is None
 
 
 def test_an_operator_sees_tickets_open_and_messages_join(capsys) -> None:
