@@ -25,14 +25,16 @@ def minute_floor(instant: datetime) -> datetime:
 
 
 async def opened_in(analytics: RunningAnalytics, counts: dict[datetime, int]) -> list[str]:
-    """Tickets opened in each minute (at its 10th second), and stored."""
+    """Tickets opened in each minute (at its 10th second), every one stored (replicas store
+    their partitions' tickets in their own time)."""
     tickets = []
     for minute, count in counts.items():
         for _ in range(count):
             ticket = unique("w")
             tickets.append(ticket)
             await analytics.send(ev.opened(ticket, minute + timedelta(seconds=10)))
-    await analytics.ticket(tickets[-1]) if tickets else None
+    for ticket in tickets:
+        await analytics.ticket(ticket)
     return tickets
 
 
