@@ -9,7 +9,8 @@ array element, and no collection read on the hot path has a TTL index (nx-27017 
 query on one). tests/integration/test_store_backend.py pins each operation.
 """
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, monitoring
@@ -61,3 +62,20 @@ async def insert_all(collection: AsyncCollection[Document], documents: list[Docu
             raise
         return {documents[problem["index"]]["_id"] for problem in problems}
     return set()
+
+
+async def paced(
+    documents: AsyncIterator[Document], batch: int, share: float
+) -> AsyncIterator[Document]:
+    """A large background read that takes about `share` of the time: after each `batch`
+    documents, a pause in which the store answers the hot path's commands instead (one
+    process, like the embedded store, serves one command at a time) and this process's
+    CPU goes to other work. The pause is as long as the batch took, times (1 / share - 1)."""
+    loop = asyncio.get_running_loop()
+    started, count = loop.time(), 0
+    async for document in documents:
+        yield document
+        count += 1
+        if count % batch == 0:
+            await asyncio.sleep((loop.time() - started) * (1 / share - 1))
+            started = loop.time()

@@ -19,7 +19,7 @@ from services.analytics.agents import AgentProjection
 from services.analytics.projection import DONE, TicketProjection
 from shared.decisions import StateCollection
 from shared.service import Service
-from shared.store import Document, insert_all
+from shared.store import Document, insert_all, paced
 from shared.timers import Timers
 
 TIMERS = "analytics_timers"
@@ -55,16 +55,16 @@ class AnalyticsStore:
         found = await self.tickets.collection.find_one({"_id": ticket_id}, {"state": 1})
         return TicketProjection.model_validate(found["state"]) if found else None
 
-    async def updated_since(self, start: datetime) -> list[TicketProjection]:
+    async def updated_since(self, start: datetime, share: float = 1.0) -> list[TicketProjection]:
         """Every ticket with an event at or after `start` (what any KPI of a range that
-        starts there can count)."""
+        starts there can count), read in about `share` of the time (see `paced`)."""
         query = {"state.updated_at": {"$gte": start}}
         found = self.tickets.collection.find(query, {"state": 1}, batch_size=READ_BATCH)
-        return [TicketProjection.model_validate(d["state"]) async for d in found]
+        read = paced(found, READ_BATCH, share)
+        return [TicketProjection.model_validate(d["state"]) async for d in read]
 
     async def opened_between(self, start: datetime, end: datetime) -> int:
-        query = {"state.opened_at": {"$gte": start, "$lt": end}}
-        return await self.tickets.collection.count_documents(query)
+        return await self._count({"state.opened_at": {"$gte": start, "$lt": end}})
 
     async def first_opened_at(self) -> datetime | None:
         found = await self.tickets.collection.find_one(
@@ -93,14 +93,20 @@ class AnalyticsStore:
 
     async def queue_length(self) -> int:
         """Tickets waiting for an agent (an indexed count: no projection is read)."""
-        return await self.tickets.collection.count_documents({"state.queued": True})
+        return await self._count({"state.queued": True})
 
     async def agent_counts(self, agent_id: str, since: datetime) -> tuple[int, int]:
         """An agent's load (open tickets assigned) and tickets solved since `since`."""
-        mine = self.tickets.collection
         load = {"state.assignee": agent_id, "state.status": {"$nin": list(DONE)}}
         solved = {"state.assignee": agent_id, "state.solved_at": {"$gte": since}}
-        return await mine.count_documents(load), await mine.count_documents(solved)
+        return await self._count(load), await self._count(solved)
+
+    async def _count(self, query: Document) -> int:
+        """The tickets matching an indexed query, counted from their ids: it costs what
+        matches (`count_documents` is an aggregation, which nx-27017 runs over every
+        document: 0.45 s at 20,000 tickets however few match)."""
+        found = self.tickets.collection.find(query, {"_id": 1}, batch_size=PAGE_MAX * 10)
+        return len([document async for document in found])
 
     async def every_agent(self) -> list[AgentProjection]:
         found = self.agents.collection.find({}, {"state": 1}, sort=[("_id", 1)])

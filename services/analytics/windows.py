@@ -30,6 +30,10 @@ WINDOWS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta
 SNAPSHOT_BY = ("channel", "priority")
 WEEKS_OF_HISTORY = 4
 RECENT = timedelta(minutes=2)  # an older minute is caught up without alerts
+# A window's read is background work: in a surge it covers every ticket of the minute, and
+# at full speed it starved intake and the SLA timers of the store (`make bench`: 2-5 s p99
+# instead of 0.3 s, 50,000 due timers a minute late). A quarter of the time is enough.
+READ_SHARE = 0.25
 
 
 def boundary_after(instant: datetime, window: str) -> datetime:
@@ -87,7 +91,7 @@ class Windows:
 
     async def _measure(self, window: str, end: datetime) -> dict[str, Any]:
         start = end - WINDOWS[window]
-        tickets = await self.store.updated_since(start)
+        tickets = await self.store.updated_since(start, READ_SHARE)
         agents = await self.store.every_agent()
         grouped = {d: kpis(tickets, agents, start, end, by=d) for d in SNAPSHOT_BY}
         whole = _without_range(grouped[SNAPSHOT_BY[0]])  # each grouping has the whole too

@@ -100,14 +100,10 @@ def refusal_event(
     command: TicketCommand | InvalidCommand, reason: str, now: datetime
 ) -> CloudEvent[Any]:
     """What the agent workspace shows the agent whose command intake did not carry out."""
-    refused = AgentCommandRefused(
-        agent_id=command.agent_id,
-        command_id=command.command_id,
-        action=command.action,
-        ticket_id=command.ticket_id,
-        reason=reason,
-        at=now,
-    )
+    named = {
+        key: getattr(command, key) for key in ("agent_id", "command_id", "action", "ticket_id")
+    }
+    refused = AgentCommandRefused(**named, reason=reason, at=now)
     return new_event(
         refused,
         id=f"intake:agent:{command.command_id}:refused",
