@@ -127,6 +127,12 @@ async def test_a_body_that_is_not_json_by_its_content_type_is_415(
     assert response.json()["error"] == f"send the body as application/json, not {content_type}"
 
 
+async def test_without_a_token_nothing_about_the_body_is_told(intake: RunningIntake) -> None:
+    headers = {"Content-Type": "text/plain"}
+    response = await post(intake, "/v1/inbound/channel", b"x" * 10, headers=headers)
+    assert response.status_code == 401
+
+
 @pytest.mark.parametrize(
     "content_type", [None, "application/json", "application/json; charset=utf-8", "a/b+json"]
 )

@@ -232,3 +232,25 @@ async def test_an_upsert_with_set_and_inc_creates_then_counts(db) -> None:
     assert await db.timers.find_one({"_id": "k"}) == {"_id": "k", "due": 5, "at": 5, "gen": 2}
     found = await db.timers.find_one({}, sort=[("at", 1)])
     assert found["_id"] == "k"
+
+
+async def test_half_open_ranges_on_a_nested_date_slice_a_read_and_ids_alone_count(db) -> None:
+    """Analytics reads a window in time slices ($gte, $lt; the last open-ended) and counts
+    through an indexed find of ids alone."""
+    tickets = db["slices"]
+    await tickets.create_indexes([IndexModel("state.updated_at"), IndexModel("state.queued")])
+    await tickets.insert_many(
+        [
+            {"_id": f"t{n}", "state": {"updated_at": AT + timedelta(seconds=n), "queued": n % 2}}
+            for n in range(6)
+        ]
+    )
+    middle = AT + timedelta(seconds=3)
+    slices = [{"$gte": AT, "$lt": middle}, {"$gte": middle}]
+    read = [
+        [d["_id"] async for d in tickets.find({"state.updated_at": bounds}, {"state": 1})]
+        for bounds in slices
+    ]
+    assert [sorted(ids) for ids in read] == [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
+    queued = [d async for d in tickets.find({"state.queued": 1}, {"_id": 1})]
+    assert sorted(queued, key=lambda d: d["_id"]) == [{"_id": "t1"}, {"_id": "t3"}, {"_id": "t5"}]

@@ -51,6 +51,11 @@ def test_opening_events_fold_into_a_new_ticket() -> None:
     assert [entry.id for entry in projection.timeline] == [opened.id, received.id]
 
 
+def test_a_ticket_opened_by_a_strangers_token_names_the_ticket_it_relates_to() -> None:
+    projection = folded(*opening(message(address="mallory@x.cn"), related_to="1001"))
+    assert (projection.related_to, projection.follow_up_of) == ("1001", None)
+
+
 def test_the_timeline_keeps_the_latest_events_only() -> None:
     opened, _ = opening(message("email", "m-1"))
     events = [event(Reopened(ticket_id="1001", by="c", at=later(n)), later(n)) for n in range(60)]
