@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint docs bench bench-routed clean
+# `make test` first installs the system packages the tests need (tests/system-packages.sh).
+.PHONY: install system run test test-unit test-integration test-e2e lint docs bench bench-routed clean
 
 install: $(STAMP)
 
@@ -17,16 +18,19 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/kefu up
 
-test: install
+system:
+	@bash tests/system-packages.sh
+
+test: install system
 	$(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest tests/unit
 
-test-integration: install
+test-integration: install system
 	$(BIN)/pytest tests/integration
 
-test-e2e: install
+test-e2e: install system
 	$(BIN)/pytest tests/e2e
 
 lint: install

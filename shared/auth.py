@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.settings import ROLE_RANK, Role, Settings
+from kefu.shared.settings import ROLE_RANK, Role, Settings
 
 bearer = HTTPBearer(auto_error=False, description="KEFU_API_TOKENS token")
 

@@ -6,23 +6,24 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import LogicPublisher
 from faststream.message import StreamMessage
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared.consumer import BatchConsumer, Decode, Handle
-from shared.events import CloudEvent
-from shared.events.schema import envelope_schema
-from shared.inbound import inbound_schema
-from shared.logs import get_logger
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
-from shared.tracing import Tracing, trace_headers, tracer_for
+from kefu.shared.consumer import BatchConsumer, Decode, Handle
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.inbound import inbound_schema
+from kefu.shared.logs import get_logger
+from kefu.shared.settings import Settings, SettingsError
+from kefu.shared.topics import Topic, topic_name
+from kefu.shared.tracing import Tracing, trace_headers, tracer_for
 
 if TYPE_CHECKING:
-    from shared.metrics import Metrics
+    from kefu.shared.metrics import Metrics
 
 CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json"
 PRODUCER_BATCH_BYTES = 256 * 1024
@@ -33,9 +34,23 @@ BATCH_TIMEOUT_MS = 20
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The brokers' CA (else the system's) and, for mTLS, the client's certificate and key."""
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return None
+    try:
+        return create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+    except (ssl.SSLError, OSError) as error:
+        raise SettingsError(f"KEFU_KAFKA_SSL_*: cannot load the PEM files: {error}") from None
+
+
 def kafka_security(settings: Settings) -> BaseSecurity | None:
     protocol = settings.kafka_security_protocol
-    tls = ssl.create_default_context() if protocol.endswith("SSL") else None
+    tls = tls_context(settings)
     if protocol.startswith("SASL"):
         mechanism = settings.kafka_sasl_mechanism or "PLAIN"
         password = settings.kafka_sasl_password
@@ -174,8 +189,8 @@ class Bus:
                     event.data.partition_key().encode(),
                     [
                         ("content-type", CLOUDEVENTS_CONTENT_TYPE),
-                        ("ce_type", event.type.encode()),
-                        ("ce_id", event.id.encode()),
+                        # no `ce_` header: the CloudEvents SDKs read any as binary mode
+                        ("kefu-type", event.type.encode()),
                         ("correlation_id", event.correlationid.encode()),
                         *trace_headers(event.correlationid),
                     ],

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from shared.policy import Calendar, HolidayPreset, opening_span, public_holidays, weekday_range
+from kefu.shared.policy import Calendar, HolidayPreset, opening_span, public_holidays, weekday_range
 
 ALWAYS = "24x7"
 SEARCH_DAYS = 5 * 366  # a calendar that works nowhere in five years is a broken calendar

@@ -16,17 +16,25 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import structlog
 from aiokafka import ConsumerRecord
 
-from shared.errors import PoisonMessage
-from shared.events import decode_event, new_event
-from shared.events.base import utc_now
-from shared.events.ops import DeadLetter
-from shared.failures import Failure, Step, backoff_s, classify, describe, next_step, payload_text
-from shared.failures import peek_json as peek
-from shared.logs import get_logger
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import decode_event, new_event
+from kefu.shared.events.base import utc_now
+from kefu.shared.events.ops import DeadLetter
+from kefu.shared.failures import (
+    Failure,
+    Step,
+    backoff_s,
+    classify,
+    describe,
+    next_step,
+    payload_text,
+)
+from kefu.shared.failures import peek_json as peek
+from kefu.shared.logs import get_logger
 
 if TYPE_CHECKING:
-    from shared.bus import Bus
-    from shared.metrics import Metrics
+    from kefu.shared.bus import Bus
+    from kefu.shared.metrics import Metrics
 
 T = TypeVar("T")
 Record = ConsumerRecord[bytes, bytes]

@@ -36,11 +36,11 @@ from pydantic import BaseModel
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.consumer import Input, Rejected
-from shared.errors import PoisonMessage
-from shared.events import CloudEvent, decode_event
-from shared.events.base import utc_now
-from shared.store import Document, insert_all
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import CloudEvent, decode_event
+from kefu.shared.events.base import utc_now
+from kefu.shared.store import Document, insert_all
 
 S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741

@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout
 
-from shared.errors import PoisonMessage, UnknownEventType
+from kefu.shared.errors import PoisonMessage, UnknownEventType
 
 TRANSIENT = (
     ConnectionFailure,

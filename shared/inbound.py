@@ -19,9 +19,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shared.events.agent import Presence
-from shared.events.base import Channel, CustomerTier, Priority, SupportTier
-from shared.topics import Topic
+from kefu.shared.events.agent import Presence
+from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier
+from kefu.shared.topics import Topic
 
 
 class _Inbound(BaseModel):

@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from shared.durations import parse_duration
-from shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
+from kefu.shared.durations import parse_duration
+from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
 
 
 class PolicyError(ValueError):

@@ -14,12 +14,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse
 
-from shared.bus import Bus, make_broker
-from shared.logs import configure_logging, get_logger
-from shared.metrics import Metrics
-from shared.policy import Policy, load_policy
-from shared.settings import Settings
-from shared.store import Document, connect, database, ensure_indexes
+from kefu.shared.bus import Bus, make_broker
+from kefu.shared.logs import configure_logging, get_logger
+from kefu.shared.metrics import Metrics
+from kefu.shared.policy import Policy, load_policy
+from kefu.shared.settings import Settings
+from kefu.shared.store import Document, connect, database, ensure_indexes
 
 SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics")
 STARTUP_RETRY_S = 60

@@ -1,14 +1,18 @@
 """Every KEFU_* environment variable (contract section 6), validated once at start-up."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
-DEFAULT_SECRET = "change-me"  # survey refuses to start with it; `kefu up` sets a random one
+DEFAULT_SECRET = "change-me"  # the old default: refused, like any secret shorter than this
+MIN_SECRET_CHARS = 32
+SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET")  # see Settings.signing_secret
+SECRETS_DIR = "/run/secrets/kefu"  # where Kubernetes mounts the kefu Secret (deploy/k8s)
 
 
 class SettingsError(ValueError):
@@ -23,6 +27,9 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(None, description="PEM CA bundle of the brokers")
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate (mTLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM key of the client certificate")
     kafka_session_timeout_ms: int = Field(
         10_000, ge=1000, description="consumer session timeout; real Kafka wants ≥ 6000"
     )
@@ -70,6 +77,11 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("public_url", "notify_url", "analytics_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")  # links are the base + "/v1/…": one slash, or the Ingress misses
+
     @field_validator("kafka_sasl_mechanism", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -79,6 +91,35 @@ class Settings(BaseSettings):
     @classmethod
     def _tokens_well_formed(cls, value: SecretStr) -> SecretStr:
         parse_api_tokens(value.get_secret_value())
+        return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _tls_files_need_tls(self) -> "Settings":
+        files = self.kafka_ssl_cafile or self.kafka_ssl_certfile or self.kafka_ssl_keyfile
+        if files and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError(
+                "KEFU_KAFKA_SSL_* files need KEFU_KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError("KEFU_KAFKA_SSL_KEYFILE needs KEFU_KAFKA_SSL_CERTFILE")
+        return self
+
+    def signing_secret(self, field: Literal["survey_secret", "notify_secret"]) -> str:
+        """A secret that signs links: refused unless set, not the old default, and long."""
+        value = getattr(self, field).get_secret_value()
+        if value == DEFAULT_SECRET or len(value) < MIN_SECRET_CHARS:
+            raise SettingsError(
+                f"KEFU_{field.upper()} must be set to a random value of at least "
+                f"{MIN_SECRET_CHARS} characters (anyone could forge links signed with a default "
+                "or short one); `kefu up` makes one for you"
+            )
         return value
 
     def tokens(self) -> dict[str, Role]:
@@ -97,11 +138,18 @@ def parse_api_tokens(raw: str) -> dict[str, Role]:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment; a bad value raises SettingsError naming the variable."""
+    """Read the environment and the files of KEFU_SECRETS_DIR (one a variable, named like it);
+    a bad value raises SettingsError naming the variable."""
+    secrets_dir = Path(os.environ.get("KEFU_SECRETS_DIR") or SECRETS_DIR)
+    if secrets_dir.is_dir():
+        overrides = {"_secrets_dir": secrets_dir, **overrides}
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        problems = "; ".join(
-            f"KEFU_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in error.errors())
         raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    return f"KEFU_{'_'.join(map(str, loc)).upper()}: {message}" if loc else message

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.policy import PolicyMatch, SlaPolicy
+from kefu.shared.policy import PolicyMatch, SlaPolicy
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from shared.settings import Settings
+from kefu.shared.settings import Settings
 
 Document = dict[str, Any]
 DUPLICATE_KEY = 11000

@@ -3,7 +3,7 @@ SMS reply must look like to be an answer (intake decides it, survey records it).
 
 import re
 
-from shared.events.survey import SurveyKind
+from kefu.shared.events.survey import SurveyKind
 
 SCALES: dict[SurveyKind, range] = {"csat": range(1, 6), "nps": range(0, 11)}
 DETRACTOR_AT_MOST: dict[SurveyKind, int] = {"csat": 2, "nps": 6}

@@ -12,11 +12,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from shared.consumer import Input, Rejected
-from shared.decisions import Decide, DecisionUnit, Publish, Slot, StateCollection
-from shared.errors import PoisonMessage
-from shared.events import CloudEvent
-from shared.timers import Due, Timers
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.decisions import Decide, DecisionUnit, Publish, Slot, StateCollection
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import CloudEvent
+from kefu.shared.timers import Due, Timers
 
 S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from pymongo import DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.logs import get_logger
-from shared.metrics import Metrics
-from shared.store import Document
+from kefu.shared.logs import get_logger
+from kefu.shared.metrics import Metrics
+from kefu.shared.store import Document
 
 LEASE_S = 10.0
 RECHECK_S = 2.0

@@ -7,7 +7,8 @@ Each input of a batch gets its own `process` span, a child of the trace context 
 carries in its Kafka headers (W3C `traceparent`); an event published while the batch is
 handled carries the context of the input it answers, found by correlation id (every kefu
 service passes its cause's correlation id on). So one customer message is one trace through
-intake, router, sla and the rest, batches or not.
+intake, router, sla and the rest, batches or not. Log lines written in a span carry its
+`trace_id` and `span_id` (`trace_ids`, used by shared/logs.py).
 """
 
 import os
@@ -97,3 +98,23 @@ def trace_headers(correlation_id: str) -> list[tuple[str, bytes]]:
 
 def _carrier(headers: Any) -> dict[str, str]:
     return {name: value.decode(errors="replace") for name, value in headers or () if value}
+
+
+def trace_ids(correlation_id: object = None) -> dict[str, str]:
+    """The ids of the recording span a log line is written in, as OpenTelemetry prints them
+    (32 and 16 hex digits); none when tracing is off. A batch's `process` spans are not the
+    current span (one batch, many inputs), so a line about one input (it carries that
+    input's correlation id) gets the ids of that input's span."""
+    span = trace.get_current_span()
+    if not span.is_recording() and correlation_id is not None:
+        causes = _causes.get()
+        context = causes.get(str(correlation_id)) if causes else None
+        if context is not None:
+            span = trace.get_current_span(context)
+    if not span.is_recording():
+        return {}
+    ids = span.get_span_context()
+    return {
+        "trace_id": trace.format_trace_id(ids.trace_id),
+        "span_id": trace.format_span_id(ids.span_id),
+    }

@@ -1,8 +1,8 @@
 """Real-browser tests: Playwright's Python package driving the system's Chromium
 (KEFU_CHROMIUM, else Debian's /usr/bin/chromium), never a browser Playwright downloads.
 
-Tests skip with `pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")`
-where there is no such browser; CI installs Chromium, so they run there."""
+They never skip: without Chromium they fail and say how to get it (`make test` installs it
+through tests/system-packages.sh)."""
 
 import importlib.util
 import os
@@ -32,15 +32,17 @@ def chromium_path() -> Path:
 def browser_missing() -> str | None:
     """Why real-browser tests cannot run here, or None when they can."""
     if importlib.util.find_spec("playwright") is None:
-        return "the playwright package is not installed"
+        return "the playwright package is not installed: run `make install`"
     path = chromium_path()
     if not (path.is_file() and os.access(path, os.X_OK)):
-        return f"no Chromium at {path} (set KEFU_CHROMIUM)"
+        return f"no Chromium at {path}: run `make system` (or set KEFU_CHROMIUM)"
     return None
 
 
 @asynccontextmanager
 async def chromium_page(viewport: tuple[int, int] = (390, 844)) -> AsyncIterator["Page"]:
+    missing = browser_missing()
+    assert missing is None, missing
     from playwright.async_api import async_playwright
 
     width, height = viewport

@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
-from shared.admin import create_topics
-from shared.settings import Settings, load_settings
-from tools.embedded import EmbeddedStack, free_port
+from kefu.embedded import EmbeddedStack, free_port
+from kefu.shared.admin import create_topics
+from kefu.shared.settings import Settings, load_settings
 
 TEST_PARTITIONS = 3
+# Property-based tests (hypothesis, schemathesis): one fixed seed in CI (CI=true), so a run is
+# reproducible; a new seed on every local run, so more cases get tried over time.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ def isolated_settings(backend: Backend, **overrides: object) -> Settings:
         "mongodb_db": f"kefu_{run}",
         "log_format": "console",
         "kafka_session_timeout_ms": backend.session_timeout_ms,
+        "survey_secret": f"test-survey-secret-{run}-{run}",
+        "notify_secret": f"test-notify-secret-{run}-{run}",
     }
     return load_settings(**{**values, **overrides})
 

@@ -3,12 +3,12 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.classify import classify
-from services.intake.conversation import Conversation
-from services.intake.tickets import opening_events
-from shared.events import CloudEvent
-from shared.inbound import ChannelMessage
-from shared.policy import Classification
+from kefu.services.intake.classify import classify
+from kefu.services.intake.conversation import Conversation
+from kefu.services.intake.tickets import opening_events
+from kefu.shared.events import CloudEvent
+from kefu.shared.inbound import ChannelMessage
+from kefu.shared.policy import Classification
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 DEFAULT_POLICY = Classification()
@@ -77,6 +77,6 @@ def conversation(
 
 def held(slot, input_id: str) -> list:
     """The events a slot's outbox keeps for an input."""
-    from shared.events import decode_event
+    from kefu.shared.events import decode_event
 
     return [decode_event(raw) for h in slot.outbox if h.input == input_id for raw in h.events]

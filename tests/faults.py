@@ -4,7 +4,7 @@ for a while (a store outage) without touching the server itself."""
 import asyncio
 from contextlib import suppress
 
-from tools.embedded import free_port
+from kefu.embedded import free_port
 
 
 class CuttableProxy:

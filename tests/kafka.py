@@ -7,8 +7,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic, topic_name
 
 
 async def produce(

@@ -4,11 +4,11 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from shared.events import CloudEvent, new_event
-from shared.events.base import EventData
-from shared.events.routing import TicketAssigned
-from shared.events.sla import SlaEscalated
-from shared.events.ticket import (
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.base import EventData
+from kefu.shared.events.routing import TicketAssigned
+from kefu.shared.events.sla import SlaEscalated
+from kefu.shared.events.ticket import (
     AgentReplied,
     Customer,
     MessageReceived,

@@ -9,8 +9,8 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.agent import AgentStatusChanged
-from shared.events.base import SupportTier
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.events.base import SupportTier
 
 HISTORY_KEPT = 200
 

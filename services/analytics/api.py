@@ -5,27 +5,30 @@ KPIs, agents, exports, charts and reports for supervisors and above."""
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from services.analytics.chart import hourly_bars_svg
-from services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
-from services.analytics.export import csv_rows
-from services.analytics.kpis import Dimension, kpis
-from services.analytics.projection import TicketProjection
-from services.analytics.reporting import period_report
-from services.analytics.reports import Period, month, week
-from services.analytics.store import PAGE_MAX, AnalyticsStore
-from shared.auth import role_at_least
-from shared.events.base import utc_now
-from shared.settings import Settings
+from kefu.services.analytics.chart import hourly_bars_svg
+from kefu.services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
+from kefu.services.analytics.export import csv_rows
+from kefu.services.analytics.kpis import Dimension, kpis
+from kefu.services.analytics.projection import TicketProjection
+from kefu.services.analytics.reporting import period_report
+from kefu.services.analytics.reports import Period, month, week
+from kefu.services.analytics.store import PAGE_MAX, AnalyticsStore
+from kefu.shared.auth import role_at_least
+from kefu.shared.events.base import utc_now
+from kefu.shared.settings import Settings
 
 DEFAULT_RANGE = timedelta(hours=24)
 LONGEST_CHART = timedelta(days=31)
+# Query times outside these years are refused: nothing is kept there, and arithmetic near
+# year 1 or 9999 overflows.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class Problem(BaseModel):
@@ -197,10 +200,8 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
 def _range(
     start: datetime | None, end: datetime | None, longest: timedelta | None = None
 ) -> tuple[datetime, datetime]:
-    end = end or utc_now()
-    start = start or end - DEFAULT_RANGE
-    if start.tzinfo is None or end.tzinfo is None:
-        raise HTTPException(422, "from and to need a time zone (RFC 3339, e.g. ...Z)")
+    end = _in_years(end, "to") if end else utc_now()
+    start = _in_years(start, "from") if start else end - DEFAULT_RANGE
     if start >= end:
         raise HTTPException(422, "from must be before to")
     if longest is not None and end - start > longest:
@@ -208,11 +209,27 @@ def _range(
     return start, end
 
 
+def _in_years(value: datetime, name: str) -> datetime:
+    """A query time in UTC, refused (422) without a zone or outside the years kefu keeps."""
+    if value.tzinfo is None:
+        raise HTTPException(422, f"{name} needs a time zone (RFC 3339, e.g. ...Z)")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = EARLIEST - timedelta(1)  # an offset that leaves years 1-9999: out of range
+    if not EARLIEST <= value < LATEST:
+        raise HTTPException(422, f"{name} must be between {EARLIEST.year} and {LATEST.year}")
+    return value
+
+
 def _period(parse: Any, label: str) -> Period:
     try:
-        return parse(label)
+        period = parse(label)
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
+    if not EARLIEST <= period.start < LATEST:
+        raise HTTPException(422, f"a period between {EARLIEST.year} and {LATEST.year}")
+    return period
 
 
 async def _report(

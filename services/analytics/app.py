@@ -4,16 +4,16 @@ a live dashboard, reports with a QA sample, KPI snapshots, surge and staffing al
 
 from faststream.asgi import AsgiFastStream
 
-from services.analytics.api import analytics_api
-from services.analytics.handling import Projections
-from services.analytics.projection import sla_clocks
-from services.analytics.store import AnalyticsStore
-from services.analytics.windows import Windows
-from shared.consumer import canonical_event
-from shared.events.schema import envelope_schema
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.analytics.api import analytics_api
+from kefu.services.analytics.handling import Projections
+from kefu.services.analytics.projection import sla_clocks
+from kefu.services.analytics.store import AnalyticsStore
+from kefu.services.analytics.windows import Windows
+from kefu.shared.consumer import canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 READS = (
     Topic.TICKET_EVENTS,

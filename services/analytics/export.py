@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from services.analytics.projection import TicketProjection, Took
+from kefu.services.analytics.projection import TicketProjection, Took
 
 FLUSH_BYTES = 64 * 1024
 

@@ -4,14 +4,14 @@ its id, whatever is redelivered or raced)."""
 
 from typing import Any
 
-from services.analytics.agents import AgentProjection, fold_agent
-from services.analytics.projection import ClockOf, TicketProjection, fold
-from services.analytics.store import AnalyticsStore
-from shared.bus import Bus
-from shared.consumer import Input, Rejected
-from shared.decisions import DecisionUnit
-from shared.events.agent import AgentCommandRefused, AgentStatusChanged
-from shared.events.sla import SlaStarted
+from kefu.services.analytics.agents import AgentProjection, fold_agent
+from kefu.services.analytics.projection import ClockOf, TicketProjection, fold
+from kefu.services.analytics.store import AnalyticsStore
+from kefu.shared.bus import Bus
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.decisions import DecisionUnit
+from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
+from kefu.shared.events.sla import SlaStarted
 
 # due times the projection does not keep; commands that changed nothing
 SKIPPED = (SlaStarted, AgentCommandRefused)

@@ -31,10 +31,10 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any, Literal, get_args
 
-from services.analytics.agents import AgentProjection
-from services.analytics.projection import DONE, TicketProjection, Took
-from shared.events.base import rfc3339
-from shared.events.sla import Metric
+from kefu.services.analytics.agents import AgentProjection
+from kefu.services.analytics.projection import DONE, TicketProjection, Took
+from kefu.shared.events.base import rfc3339
+from kefu.shared.events.sla import Metric
 
 Dimension = Literal["channel", "priority", "agent", "skill", "category", "customer_tier"]
 UNKNOWN = "unknown"  # a ticket whose `opened` has not been folded yet

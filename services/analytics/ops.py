@@ -21,9 +21,9 @@ from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.clock import business_hours
-from shared.events.ops import Staffed, SurgeEnded, SurgeStarted, Understaffed
-from shared.policy import Staffing, SurgeRule
+from kefu.shared.clock import business_hours
+from kefu.shared.events.ops import Staffed, SurgeEnded, SurgeStarted, Understaffed
+from kefu.shared.policy import Staffing, SurgeRule
 
 EWMA_ALPHA = 0.2
 CALM_FRACTION = 0.7

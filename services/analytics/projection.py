@@ -24,13 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from shared.clock import ALWAYS, Clock, clocks
-from shared.events import CloudEvent
-from shared.events.base import Channel, Priority, SupportTier, TicketStatus
-from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
-from shared.events.sla import SlaBreached, SlaMet
-from shared.events.survey import SurveyIssued, SurveyKind, SurveyResponded
-from shared.events.ticket import (
+from kefu.shared.clock import ALWAYS, Clock, clocks
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.base import Channel, Priority, SupportTier, TicketStatus
+from kefu.shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
+from kefu.shared.events.sla import SlaBreached, SlaMet
+from kefu.shared.events.survey import SurveyIssued, SurveyKind, SurveyResponded
+from kefu.shared.events.ticket import (
     AgentReplied,
     Customer,
     Escalated,
@@ -40,8 +40,8 @@ from shared.events.ticket import (
     StatusChanged,
     TicketOpened,
 )
-from shared.policy import Sla
-from shared.sla_policy import Facts, choose
+from kefu.shared.policy import Sla
+from kefu.shared.sla_policy import Facts, choose
 
 TIMELINE_SIZE = 50
 NEXT_REPLIES_KEPT = 20

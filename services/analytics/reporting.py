@@ -4,9 +4,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.analytics.kpis import kpis
-from services.analytics.reports import Period, Report, previous, report
-from services.analytics.store import AnalyticsStore
+from kefu.services.analytics.kpis import kpis
+from kefu.services.analytics.reports import Period, Report, previous, report
+from kefu.services.analytics.store import AnalyticsStore
 
 
 async def period_report(

@@ -19,10 +19,10 @@ from hashlib import sha256
 from typing import Any, get_args
 from urllib.parse import quote
 
-from services.analytics.kpis import Period as Span
-from services.analytics.projection import TicketProjection
-from shared.events.sla import Metric
-from shared.surveys import is_detractor
+from kefu.services.analytics.kpis import Period as Span
+from kefu.services.analytics.projection import TicketProjection
+from kefu.shared.events.sla import Metric
+from kefu.shared.surveys import is_detractor
 
 QA_SHARE = 0.1  # the handbooks' quality inspection: at least 10 % of the cases
 TOP_CATEGORIES = 10

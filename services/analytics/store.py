@@ -15,13 +15,13 @@ from typing import Any
 
 from pymongo import IndexModel
 
-from services.analytics.agents import AgentProjection
-from services.analytics.projection import DONE, TicketProjection
-from shared.decisions import StateCollection
-from shared.events.base import utc_now
-from shared.service import Service
-from shared.store import Document, insert_all, paced
-from shared.timers import Timers
+from kefu.services.analytics.agents import AgentProjection
+from kefu.services.analytics.projection import DONE, TicketProjection
+from kefu.shared.decisions import StateCollection
+from kefu.shared.events.base import utc_now
+from kefu.shared.service import Service
+from kefu.shared.store import Document, insert_all, paced
+from kefu.shared.timers import Timers
 
 TIMERS = "analytics_timers"
 PAGE_MAX = 200

@@ -14,16 +14,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.analytics.kpis import kpis
-from services.analytics.ops import StaffingState, SurgeState, staffing_step, surge_step
-from services.analytics.store import AnalyticsStore
-from shared.bus import Bus
-from shared.events import CloudEvent, EventData, decode_event, new_event
-from shared.events.base import utc_now
-from shared.events.ops import KpiSnapshot
-from shared.policy import Analytics
-from shared.store import Document
-from shared.timers import Due
+from kefu.services.analytics.kpis import kpis
+from kefu.services.analytics.ops import StaffingState, SurgeState, staffing_step, surge_step
+from kefu.services.analytics.store import AnalyticsStore
+from kefu.shared.bus import Bus
+from kefu.shared.events import CloudEvent, EventData, decode_event, new_event
+from kefu.shared.events.base import utc_now
+from kefu.shared.events.ops import KpiSnapshot
+from kefu.shared.policy import Analytics
+from kefu.shared.store import Document
+from kefu.shared.timers import Due
 
 SOURCE = "kefu/analytics"
 WINDOWS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}

@@ -17,12 +17,12 @@ from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
-from services.intake.conversation import Conversation
-from shared.errors import PoisonMessage
-from shared.events import CloudEvent, new_event
-from shared.events.agent import AgentCommandRefused, AgentStatusChanged
-from shared.events.base import EventData
-from shared.events.ticket import (
+from kefu.services.intake.conversation import Conversation
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
+from kefu.shared.events.base import EventData
+from kefu.shared.events.ticket import (
     AgentReplied,
     Escalated,
     NoteAdded,
@@ -30,8 +30,8 @@ from shared.events.ticket import (
     StatusChanged,
     TransferRequested,
 )
-from shared.failures import describe, peek_json
-from shared.inbound import (
+from kefu.shared.failures import describe, peek_json
+from kefu.shared.inbound import (
     MAX_AGENT_ID,
     MAX_COMMAND_ID,
     MAX_TICKET_ID,

@@ -5,16 +5,16 @@ from typing import Any
 
 from faststream.asgi import AsgiFastStream
 
-from services.intake.actions import decode_command
-from services.intake.handling import Intake
-from services.intake.http import inbound_api
-from services.intake.store import IntakeStore
-from shared.consumer import Record, canonical_event
-from shared.events.schema import envelope_schema
-from shared.inbound import ChannelMessage, decode_channel_message, inbound_schema
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.intake.actions import decode_command
+from kefu.services.intake.handling import Intake
+from kefu.services.intake.http import inbound_api
+from kefu.services.intake.store import IntakeStore
+from kefu.shared.consumer import Record, canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.inbound import ChannelMessage, decode_channel_message, inbound_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 FOLLOWS = (Topic.SURVEY_EVENTS, Topic.ROUTING_EVENTS)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from shared.events.base import Channel, CustomerTier, Priority
-from shared.policy import Classification, ClassificationRule
+from kefu.shared.events.base import Channel, CustomerTier, Priority
+from kefu.shared.policy import Classification, ClassificationRule
 
 CJK = "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _HAS_CJK = re.compile(f"[{CJK}]")

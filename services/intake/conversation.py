@@ -30,11 +30,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.base import Channel, Priority, SupportTier, TicketStatus, Timestamp
-from shared.events.survey import SurveyKind
-from shared.inbound import MAX_CC, ChannelMessage
-from shared.policy import Threading, TokenSenders
-from shared.surveys import bare_number, in_scale
+from kefu.shared.events.base import Channel, Priority, SupportTier, TicketStatus, Timestamp
+from kefu.shared.events.survey import SurveyKind
+from kefu.shared.inbound import MAX_CC, ChannelMessage
+from kefu.shared.policy import Threading, TokenSenders
+from kefu.shared.surveys import bare_number, in_scale
 
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")

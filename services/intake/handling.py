@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.intake.actions import (
+from kefu.services.intake.actions import (
     CommandRejected,
     InvalidCommand,
     decide_command,
     presence_event,
     refusal_event,
 )
-from services.intake.classify import classify
-from services.intake.conversation import (
+from kefu.services.intake.classify import classify
+from kefu.services.intake.conversation import (
     Conversation,
     JoinTicket,
     NewTicket,
@@ -36,8 +36,8 @@ from services.intake.conversation import (
     thread_keys,
     token_key,
 )
-from services.intake.store import IntakeStore
-from services.intake.tickets import (
+from kefu.services.intake.store import IntakeStore
+from kefu.services.intake.tickets import (
     FOLLOWED,
     followed,
     joined,
@@ -45,19 +45,19 @@ from services.intake.tickets import (
     opened_conversation,
     opening_events,
 )
-from shared.bus import Bus
-from shared.consumer import Input, Rejected
-from shared.decisions import Slot, publish_and_mark
-from shared.events import CloudEvent
-from shared.events.agent import AgentStatusChanged
-from shared.events.base import utc_now
-from shared.events.notify import CUSTOMER_CHANNEL
-from shared.events.survey import SurveyIssued
-from shared.events.ticket import MessageReceived, Reopened, TicketOpened
-from shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
-from shared.logs import get_logger
-from shared.policy import Policy
-from shared.settings import Settings
+from kefu.shared.bus import Bus
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.decisions import Slot, publish_and_mark
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.events.base import utc_now
+from kefu.shared.events.notify import CUSTOMER_CHANNEL
+from kefu.shared.events.survey import SurveyIssued
+from kefu.shared.events.ticket import MessageReceived, Reopened, TicketOpened
+from kefu.shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
+from kefu.shared.logs import get_logger
+from kefu.shared.policy import Policy
+from kefu.shared.settings import Settings
 
 Inbound = ChannelMessage | PresenceCommand | TicketCommand | InvalidCommand | CloudEvent[Any]
 log = get_logger("kefu.intake")

@@ -20,17 +20,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import role_at_least
-from shared.bus import Bus
-from shared.failures import problems
-from shared.inbound import (
+from kefu.shared.auth import role_at_least
+from kefu.shared.bus import Bus
+from kefu.shared.failures import problems
+from kefu.shared.inbound import (
     AgentCommand,
     ChannelMessage,
     decode_agent_command,
     decode_channel_message,
 )
-from shared.logs import get_logger
-from shared.topics import Topic
+from kefu.shared.logs import get_logger
+from kefu.shared.topics import Topic
 
 log = get_logger("kefu.intake.http")
 SCHEMA_REF = "#/components/schemas/{model}"

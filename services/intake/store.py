@@ -15,11 +15,11 @@ from collections import deque
 
 from pymongo import IndexModel, ReturnDocument, UpdateOne
 
-from services.intake.conversation import Conversation
-from shared.decisions import StateCollection
-from shared.events.agent import AgentStatusChanged
-from shared.service import Service
-from shared.store import insert_all
+from kefu.services.intake.conversation import Conversation
+from kefu.shared.decisions import StateCollection
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.service import Service
+from kefu.shared.store import insert_all
 
 FIRST_TICKET_NUMBER = 1000
 NUMBER_BLOCK = 64

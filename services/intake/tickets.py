@@ -7,13 +7,13 @@ retry decides the same ids; the correlation id is the dedupe key itself.
 from datetime import datetime
 from typing import Any
 
-from services.intake.classify import Classified
-from services.intake.conversation import Conversation, JoinTicket, OpenSurvey, message_ref
-from shared.events import CloudEvent, new_event
-from shared.events.base import EventData
-from shared.events.routing import RoutingEvent, TicketAssigned, TicketUnassigned
-from shared.events.survey import SurveyEvent, SurveyIssued
-from shared.events.ticket import (
+from kefu.services.intake.classify import Classified
+from kefu.services.intake.conversation import Conversation, JoinTicket, OpenSurvey, message_ref
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.base import EventData
+from kefu.shared.events.routing import RoutingEvent, TicketAssigned, TicketUnassigned
+from kefu.shared.events.survey import SurveyEvent, SurveyIssued
+from kefu.shared.events.ticket import (
     Customer,
     MessageReceived,
     Party,
@@ -21,7 +21,7 @@ from shared.events.ticket import (
     StatusChanged,
     TicketOpened,
 )
-from shared.inbound import ChannelMessage
+from kefu.shared.inbound import ChannelMessage
 
 SOURCE = "kefu/intake"
 REOPENED_BY = "customer"

@@ -3,15 +3,15 @@ signed webhooks; retries, quiet hours and opt-out (contract 4.1, 4.2; policy `no
 
 from faststream.asgi import AsgiFastStream
 
-from services.notify.handling import Notify
-from services.notify.http import notify_api
-from services.notify.plan import Rules
-from services.notify.store import NotifyStore
-from shared.consumer import canonical_event
-from shared.events.schema import envelope_schema
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.notify.handling import Notify
+from kefu.services.notify.http import notify_api
+from kefu.services.notify.plan import Rules
+from kefu.services.notify.store import NotifyStore
+from kefu.shared.consumer import canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 READS = (
     Topic.TICKET_EVENTS,
@@ -24,6 +24,7 @@ READS = (
 
 
 def build(settings: Settings) -> AsgiFastStream:
+    settings.signing_secret("notify_secret")
     service = Service.create("notify", settings, NotifyStore.indexes())
     service.bus.declare_publishes(Topic.NOTIFY_DELIVERIES)
     store = NotifyStore(service)

@@ -7,8 +7,8 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from services.notify.plan import Notification, TicketContext
-from services.notify.templates import Email
+from kefu.services.notify.plan import Notification, TicketContext
+from kefu.services.notify.templates import Email
 
 
 def message_id(notification_id: str, sender: str) -> str:

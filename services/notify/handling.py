@@ -19,22 +19,22 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.notify.compose import email_message
-from services.notify.plan import Notification, Rules, TicketContext, plan
-from services.notify.providers import Mailer, Outcome, Web
-from services.notify.quiet import quiet_until
-from services.notify.signing import unsubscribe_token
-from services.notify.store import NotifyStore, optout_key
-from services.notify.templates import Templates
-from shared.bus import Bus
-from shared.consumer import Input, Rejected
-from shared.decisions import Slot
-from shared.events import CloudEvent, new_event
-from shared.events.base import EventData, utc_now
-from shared.events.notify import NotifyFailed, NotifySent, NotifySuppressed
-from shared.logs import get_logger
-from shared.settings import Settings
-from shared.timers import Due
+from kefu.services.notify.compose import email_message
+from kefu.services.notify.plan import Notification, Rules, TicketContext, plan
+from kefu.services.notify.providers import Mailer, Outcome, Web
+from kefu.services.notify.quiet import quiet_until
+from kefu.services.notify.signing import unsubscribe_token
+from kefu.services.notify.store import NotifyStore, optout_key
+from kefu.services.notify.templates import Templates
+from kefu.shared.bus import Bus
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.decisions import Slot
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.base import EventData, utc_now
+from kefu.shared.events.notify import NotifyFailed, NotifySent, NotifySuppressed
+from kefu.shared.logs import get_logger
+from kefu.shared.settings import Settings
+from kefu.shared.timers import Due
 
 SOURCE = "kefu/notify"
 SENDING_AT_ONCE = 20

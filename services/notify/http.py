@@ -9,10 +9,10 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from services.notify.signing import unsubscribed
-from services.notify.store import NotifyStore
-from shared.auth import role_at_least
-from shared.settings import Settings
+from kefu.services.notify.signing import unsubscribed
+from kefu.services.notify.store import NotifyStore
+from kefu.shared.auth import role_at_least
+from kefu.shared.settings import Settings
 
 OptOutChannel = Literal["email", "sms"]
 

@@ -20,20 +20,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events import CloudEvent
-from shared.events.base import Channel, Priority, Timestamp
-from shared.events.notify import CUSTOMER_CHANNEL, NotifyChannel, NotifyRequested
-from shared.events.ops import SurgeStarted
-from shared.events.routing import TicketAssigned
-from shared.events.sla import SlaEscalated, SlaStarted
-from shared.events.ticket import (
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.base import Channel, Priority, Timestamp
+from kefu.shared.events.notify import CUSTOMER_CHANNEL, NotifyChannel, NotifyRequested
+from kefu.shared.events.ops import SurgeStarted
+from kefu.shared.events.routing import TicketAssigned
+from kefu.shared.events.sla import SlaEscalated, SlaStarted
+from kefu.shared.events.ticket import (
     AgentReplied,
     MessageReceived,
     PriorityChanged,
     StatusChanged,
     TicketOpened,
 )
-from shared.policy import Notify, Sla
+from kefu.shared.policy import Notify, Sla
 
 ACK_WAIT = timedelta(seconds=3)
 ROLE = "role:"  # a requested notification's `to` that names a staff role

@@ -15,8 +15,8 @@ from email.utils import parsedate_to_datetime
 import aiosmtplib
 import httpx
 
-from services.notify.signing import webhook_signature
-from shared.settings import Settings
+from kefu.services.notify.signing import webhook_signature
+from kefu.shared.settings import Settings
 
 SMTP_CONNECTIONS = 2
 SEVEN_BIT = email.policy.SMTP.clone(cte_type="7bit")

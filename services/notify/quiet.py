@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from shared.policy import QuietHours
+from kefu.shared.policy import QuietHours
 
 
 def quiet_until(window: QuietHours | None, priority: str, now: datetime) -> datetime | None:

@@ -15,11 +15,11 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from services.notify.plan import Notification, TicketContext
-from shared.decisions import StateCollection
-from shared.service import Service
-from shared.store import Document, insert_all
-from shared.timers import Timers
+from kefu.services.notify.plan import Notification, TicketContext
+from kefu.shared.decisions import StateCollection
+from kefu.shared.service import Service
+from kefu.shared.store import Document, insert_all
+from kefu.shared.timers import Timers
 
 TIMERS = "notify_timers"
 

@@ -4,13 +4,13 @@ durable priority queue, transfers, escalations and surge overflow (contract 4, p
 
 from faststream.asgi import AsgiFastStream
 
-from services.router.handling import Router
-from services.router.store import RouterStore
-from shared.consumer import canonical_event
-from shared.events.schema import envelope_schema
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.router.handling import Router
+from kefu.services.router.store import RouterStore
+from kefu.shared.consumer import canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 READS = (Topic.TICKET_EVENTS, Topic.AGENT_EVENTS, Topic.SLA_EVENTS, Topic.OPS_EVENTS)
 

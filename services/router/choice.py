@@ -23,7 +23,7 @@ from math import floor
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.base import CustomerTier, Priority
+from kefu.shared.events.base import CustomerTier, Priority
 
 TIER_RANK: dict[str, int] = {"svip": 0, "vip": 1, "standard": 2}
 NEVER = "9999-12-31T23:59:59.999Z"

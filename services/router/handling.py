@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.router.choice import Agent, Assign, Limits, choose, room
-from services.router.roster import presence, release, take
-from services.router.store import QUEUE_PAGE, RouterStore
-from services.router.tickets import (
+from kefu.services.router.choice import Agent, Assign, Limits, choose, room
+from kefu.services.router.roster import presence, release, take
+from kefu.services.router.store import QUEUE_PAGE, RouterStore
+from kefu.services.router.tickets import (
     Change,
     RoutedTicket,
     assigned,
@@ -31,18 +31,18 @@ from services.router.tickets import (
     opened,
     unopened,
 )
-from shared.bus import Bus
-from shared.consumer import Input, Rejected
-from shared.decisions import Slot, publish_and_mark
-from shared.events import CloudEvent, new_event
-from shared.events.agent import AgentCommandRefused, AgentStatusChanged
-from shared.events.base import EventData, rfc3339, utc_now
-from shared.events.ops import SurgeEnded, SurgeStarted
-from shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
-from shared.events.sla import SlaStarted
-from shared.events.ticket import TicketOpened
-from shared.logs import get_logger
-from shared.policy import Routing
+from kefu.shared.bus import Bus
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.decisions import Slot, publish_and_mark
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
+from kefu.shared.events.base import EventData, rfc3339, utc_now
+from kefu.shared.events.ops import SurgeEnded, SurgeStarted
+from kefu.shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
+from kefu.shared.events.sla import SlaStarted
+from kefu.shared.events.ticket import TicketOpened
+from kefu.shared.logs import get_logger
+from kefu.shared.policy import Routing
 
 SOURCE = "kefu/router"
 

@@ -8,8 +8,8 @@ tier grow, and when it gives a ticket up: then the queue is served.
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.router.choice import Agent
-from shared.events.agent import AgentStatusChanged
+from kefu.services.router.choice import Agent
+from kefu.shared.events.agent import AgentStatusChanged
 
 
 @dataclass(frozen=True)

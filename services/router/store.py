@@ -14,10 +14,10 @@ import time
 
 from pymongo import IndexModel, UpdateOne
 
-from services.router.choice import Agent
-from services.router.tickets import RoutedTicket
-from shared.decisions import Slot, StateCollection
-from shared.service import Service
+from kefu.services.router.choice import Agent
+from kefu.services.router.tickets import RoutedTicket
+from kefu.shared.decisions import Slot, StateCollection
+from kefu.shared.service import Service
 
 QUEUE_PAGE = 200
 SURGE_READ_S = 1.0

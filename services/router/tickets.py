@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.router.choice import Need, queue_rank
-from shared.events.base import CustomerTier, Priority, Timestamp, rfc3339
-from shared.events.sla import SlaEscalated, SlaStarted
-from shared.events.ticket import (
+from kefu.services.router.choice import Need, queue_rank
+from kefu.shared.events.base import CustomerTier, Priority, Timestamp, rfc3339
+from kefu.shared.events.sla import SlaEscalated, SlaStarted
+from kefu.shared.events.ticket import (
     Escalated,
     PriorityChanged,
     Reopened,

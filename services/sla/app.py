@@ -3,14 +3,14 @@
 
 from faststream.asgi import AsgiFastStream
 
-from services.sla.handling import sla_decisions
-from services.sla.store import SlaStore
-from services.sla.targets import Rules
-from shared.consumer import canonical_event
-from shared.events.schema import envelope_schema
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.sla.handling import sla_decisions
+from kefu.services.sla.store import SlaStore
+from kefu.services.sla.targets import Rules
+from kefu.shared.consumer import canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 READS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 

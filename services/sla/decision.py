@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.sla.targets import Cause, Event, Rules, evaluate
-from services.sla.ticket import SlaTicket, fold
-from shared.decisions import Decide
+from kefu.services.sla.targets import Cause, Event, Rules, evaluate
+from kefu.services.sla.ticket import SlaTicket, fold
+from kefu.shared.decisions import Decide
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 each ticket's state document, then the ticket's timer set to what comes next
 (shared/timed.py)."""
 
-from services.sla.decision import Tick, deciding, ticket_of
-from services.sla.store import SlaStore
-from services.sla.targets import Event, Rules
-from services.sla.ticket import SlaTicket
-from shared.bus import Bus
-from shared.timed import TimedDecisions
+from kefu.services.sla.decision import Tick, deciding, ticket_of
+from kefu.services.sla.store import SlaStore
+from kefu.services.sla.targets import Event, Rules
+from kefu.services.sla.ticket import SlaTicket
+from kefu.shared.bus import Bus
+from kefu.shared.timed import TimedDecisions
 
 
 def sla_decisions(

@@ -8,10 +8,10 @@
 
 from pymongo import IndexModel
 
-from services.sla.ticket import SlaTicket
-from shared.decisions import StateCollection
-from shared.service import Service
-from shared.timers import Timers
+from kefu.services.sla.ticket import SlaTicket
+from kefu.shared.decisions import StateCollection
+from kefu.shared.service import Service
+from kefu.shared.timers import Timers
 
 TIMERS = "sla_timers"
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.sla.ticket import DONE, HIGHEST_TIER, SlaTicket, Target, raise_tier, to_ms
-from shared.clock import ALWAYS, Clock, Run, clocks, reach
-from shared.events import CloudEvent, new_event
-from shared.events.base import EventData, TicketStatus, rfc3339
-from shared.events.sla import (
+from kefu.services.sla.ticket import DONE, HIGHEST_TIER, SlaTicket, Target, raise_tier, to_ms
+from kefu.shared.clock import ALWAYS, Clock, Run, clocks, reach
+from kefu.shared.events import CloudEvent, new_event
+from kefu.shared.events.base import EventData, TicketStatus, rfc3339
+from kefu.shared.events.sla import (
     Metric,
     SlaBreached,
     SlaEscalated,
@@ -30,8 +30,8 @@ from shared.events.sla import (
     SlaTarget,
     SlaWarning,
 )
-from shared.policy import Sla, SlaPolicy
-from shared.sla_policy import choose
+from kefu.shared.policy import Sla, SlaPolicy
+from kefu.shared.sla_policy import choose
 
 SOURCE = "kefu/sla"
 METRICS: tuple[Metric, ...] = ("first_response", "next_reply", "resolution")

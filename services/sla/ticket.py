@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events import CloudEvent
-from shared.events.base import Channel, CustomerTier, Priority, TicketStatus, Timestamp
-from shared.events.routing import TicketAssigned, TicketUnassigned
-from shared.events.ticket import (
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.base import Channel, CustomerTier, Priority, TicketStatus, Timestamp
+from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
+from kefu.shared.events.ticket import (
     AgentReplied,
     Escalated,
     MessageReceived,
@@ -27,7 +27,7 @@ from shared.events.ticket import (
     StatusChanged,
     TicketOpened,
 )
-from shared.sla_policy import Facts
+from kefu.shared.sla_policy import Facts
 
 DONE = ("solved", "closed")
 HIGHEST_TIER = 3

@@ -4,27 +4,22 @@ policy `survey`)."""
 
 from faststream.asgi import AsgiFastStream
 
-from services.survey.decision import Rules
-from services.survey.handling import Surveys
-from services.survey.http import survey_pages
-from services.survey.store import SurveyStore
-from services.survey.tokens import SurveyLinks
-from shared.consumer import canonical_event
-from shared.events.schema import envelope_schema
-from shared.service import Service
-from shared.settings import DEFAULT_SECRET, Settings, SettingsError
-from shared.topics import Topic
+from kefu.services.survey.decision import Rules
+from kefu.services.survey.handling import Surveys
+from kefu.services.survey.http import survey_pages
+from kefu.services.survey.store import SurveyStore
+from kefu.services.survey.tokens import SurveyLinks
+from kefu.shared.consumer import canonical_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 
 READS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 
 
 def build(settings: Settings) -> AsgiFastStream:
-    secret = settings.survey_secret.get_secret_value()
-    if secret == DEFAULT_SECRET:
-        raise SettingsError(
-            "KEFU_SURVEY_SECRET is still the default, so anyone could forge survey links; "
-            "set it to a long random value (`kefu up` makes one for you)"
-        )
+    secret = settings.signing_secret("survey_secret")
     service = Service.create("survey", settings, SurveyStore.indexes())
     service.bus.declare_publishes(Topic.SURVEY_EVENTS, Topic.NOTIFY_REQUESTS)
     links = SurveyLinks(secret, settings.public_url)

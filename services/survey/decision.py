@@ -16,22 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.survey.ticket import Answer, Scheduled, Survey, SurveyTicket
-from services.survey.tokens import LinkSubject, SurveyLinks
-from shared.decisions import Decide
-from shared.errors import PoisonMessage
-from shared.events import CloudEvent, EventData, new_event
-from shared.events.notify import CustomerReach, NotifyRequested
-from shared.events.routing import TicketAssigned
-from shared.events.survey import (
+from kefu.services.survey.ticket import Answer, Scheduled, Survey, SurveyTicket
+from kefu.services.survey.tokens import LinkSubject, SurveyLinks
+from kefu.shared.decisions import Decide
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import CloudEvent, EventData, new_event
+from kefu.shared.events.notify import CustomerReach, NotifyRequested
+from kefu.shared.events.routing import TicketAssigned
+from kefu.shared.events.survey import (
     SurveyDetractor,
     SurveyExpired,
     SurveyIssued,
     SurveyResponded,
 )
-from shared.events.ticket import MessageReceived, Reopened, StatusChanged, TicketOpened
-from shared.policy import Survey as SurveyPolicy
-from shared.surveys import SCALES, in_scale, is_detractor, sms_score
+from kefu.shared.events.ticket import MessageReceived, Reopened, StatusChanged, TicketOpened
+from kefu.shared.policy import Survey as SurveyPolicy
+from kefu.shared.surveys import SCALES, in_scale, is_detractor, sms_score
 
 SOURCE = "kefu/survey"
 CALL_BACK_WITHIN = timedelta(hours=24)  # the handbooks' promise to an unhappy customer

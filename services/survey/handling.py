@@ -5,16 +5,16 @@ what comes next (shared/timed.py)."""
 from datetime import timedelta
 from typing import Any
 
-from services.survey.decision import AnswerGiven, Rules, Tick, deciding, ticket_of
-from services.survey.store import SurveyStore
-from services.survey.ticket import SurveyTicket
-from shared.bus import Bus
-from shared.consumer import Input, Rejected
-from shared.events.base import utc_now
-from shared.events.routing import TicketAssigned
-from shared.events.ticket import MessageReceived, Reopened, StatusChanged, TicketOpened
-from shared.logs import get_logger
-from shared.timed import TimedDecisions
+from kefu.services.survey.decision import AnswerGiven, Rules, Tick, deciding, ticket_of
+from kefu.services.survey.store import SurveyStore
+from kefu.services.survey.ticket import SurveyTicket
+from kefu.shared.bus import Bus
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.events.base import utc_now
+from kefu.shared.events.routing import TicketAssigned
+from kefu.shared.events.ticket import MessageReceived, Reopened, StatusChanged, TicketOpened
+from kefu.shared.logs import get_logger
+from kefu.shared.timed import TimedDecisions
 
 # An answer's events are in its ticket's outbox; if this process dies before publishing
 # them, the ticket's timer brings them out this long after.

@@ -12,13 +12,13 @@ from typing import Annotated
 from fastapi import FastAPI, Form
 from fastapi.responses import HTMLResponse
 
-from services.survey.decision import AnswerGiven, AnswerRefused, refusal
-from services.survey.handling import Surveys
-from services.survey.page import COMMENT_MAX_CHARS, FormProblem, Pages
-from services.survey.ticket import Survey, SurveyTicket
-from services.survey.tokens import SurveyLinks
-from shared.events.base import utc_now
-from shared.surveys import in_scale
+from kefu.services.survey.decision import AnswerGiven, AnswerRefused, refusal
+from kefu.services.survey.handling import Surveys
+from kefu.services.survey.page import COMMENT_MAX_CHARS, FormProblem, Pages
+from kefu.services.survey.ticket import Survey, SurveyTicket
+from kefu.services.survey.tokens import SurveyLinks
+from kefu.shared.events.base import utc_now
+from kefu.shared.surveys import in_scale
 
 HEADERS = {
     "Cache-Control": "no-store",

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.events.survey import SurveyKind
-from shared.surveys import SCALES
+from kefu.shared.events.survey import SurveyKind
+from kefu.shared.surveys import SCALES
 
 PAGE_LOCALES = ("en", "zh-CN")
 COMMENT_MAX_CHARS = 2000

@@ -10,10 +10,10 @@
 
 from pymongo import IndexModel
 
-from services.survey.ticket import SurveyTicket
-from shared.decisions import StateCollection
-from shared.service import Service
-from shared.timers import Timers
+from kefu.services.survey.ticket import SurveyTicket
+from kefu.shared.decisions import StateCollection
+from kefu.shared.service import Service
+from kefu.shared.timers import Timers
 
 TIMERS = "survey_timers"
 

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.base import TicketStatus, Timestamp
-from shared.events.notify import CustomerReach
-from shared.events.survey import SurveyKind
+from kefu.shared.events.base import TicketStatus, Timestamp
+from kefu.shared.events.notify import CustomerReach
+from kefu.shared.events.survey import SurveyKind
 
 KEPT_SURVEYS = 5  # older surveys of a ticket are long expired
 

@@ -1,14 +1,14 @@
 """The canonical event contract (contract section 3): envelope, data models, registry."""
 
-from shared.events.base import EventData
-from shared.events.envelope import (
+from kefu.shared.events.base import EventData
+from kefu.shared.events.envelope import (
     CloudEvent,
     UnknownEventType,
     decode_envelope,
     decode_event,
     new_event,
 )
-from shared.events.registry import EVENT_TYPES, event_types_on
+from kefu.shared.events.registry import EVENT_TYPES, event_types_on
 
 __all__ = [
     "EVENT_TYPES",

@@ -4,8 +4,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData, SupportTier, Timestamp
-from shared.topics import Topic
+from kefu.shared.events.base import EventData, SupportTier, Timestamp
+from kefu.shared.topics import Topic
 
 Presence = Literal["online", "away", "offline"]
 

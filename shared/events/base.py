@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
-from shared.topics import Topic
+from kefu.shared.topics import Topic
 
 Channel = Literal["email", "chat", "sms", "voice", "webform", "social"]
 CustomerTier = Literal["standard", "vip", "svip"]

@@ -5,8 +5,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.errors import UnknownEventType
-from shared.events.base import EventData, Timestamp, utc_now
+from kefu.shared.errors import UnknownEventType
+from kefu.shared.events.base import EventData, Timestamp, utc_now
 
 DataT = TypeVar("DataT", bound=EventData)
 
@@ -59,7 +59,7 @@ def new_event(
 def decode_event(raw: bytes | str) -> CloudEvent[Any]:
     """Parse and validate an event in one pass (envelope and data, chosen by `type`);
     raises ValidationError, or UnknownEventType for a type this version does not know."""
-    from shared.events.schema import any_event
+    from kefu.shared.events.schema import any_event
 
     try:
         return any_event().validate_json(raw)
@@ -78,7 +78,7 @@ class Envelope(CloudEvent[Any]):  # type: ignore[type-var]
 
 def decode_envelope(raw: bytes | str) -> Envelope:
     """The envelope of an event of a known type; raises ValidationError or UnknownEventType."""
-    from shared.events.registry import EVENT_TYPES
+    from kefu.shared.events.registry import EVENT_TYPES
 
     envelope = Envelope.model_validate_json(raw)
     if envelope.type not in EVENT_TYPES:

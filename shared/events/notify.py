@@ -4,9 +4,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.base import Channel, EventData, Timestamp
-from shared.events.ticket import TicketOpened
-from shared.topics import Topic
+from kefu.shared.events.base import Channel, EventData, Timestamp
+from kefu.shared.events.ticket import TicketOpened
+from kefu.shared.topics import Topic
 
 NotifyChannel = Literal["email", "sms", "webhook"]
 CUSTOMER_CHANNEL: dict[Channel, NotifyChannel] = {  # contract 4.1: how a customer is reached

@@ -4,8 +4,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData, Timestamp
-from shared.topics import Topic
+from kefu.shared.events.base import EventData, Timestamp
+from kefu.shared.topics import Topic
 
 
 class KpiSnapshot(EventData):

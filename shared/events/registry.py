@@ -1,8 +1,8 @@
 """Every event type kefu writes, by its CloudEvents `type`."""
 
-from shared.events import agent, notify, ops, routing, sla, survey, ticket
-from shared.events.base import EventData
-from shared.topics import Topic
+from kefu.shared.events import agent, notify, ops, routing, sla, survey, ticket
+from kefu.shared.events.base import EventData
+from kefu.shared.topics import Topic
 
 _MODELS: list[type[EventData]] = [
     ticket.TicketOpened,

@@ -2,8 +2,8 @@
 
 from typing import ClassVar, Literal
 
-from shared.events.base import EventData, SupportTier, Timestamp
-from shared.topics import Topic
+from kefu.shared.events.base import EventData, SupportTier, Timestamp
+from kefu.shared.topics import Topic
 
 
 class RoutingEvent(EventData):

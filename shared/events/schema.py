@@ -5,10 +5,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, create_model
 
-from shared.events.base import EventData
-from shared.events.envelope import CloudEvent
-from shared.events.registry import EVENT_TYPES, event_types_on
-from shared.topics import Topic
+from kefu.shared.events.base import EventData
+from kefu.shared.events.envelope import CloudEvent
+from kefu.shared.events.registry import EVENT_TYPES, event_types_on
+from kefu.shared.topics import Topic
 
 
 @cache

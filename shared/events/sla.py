@@ -4,8 +4,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.events.base import EventData, Priority, Timestamp
-from shared.topics import Topic
+from kefu.shared.events.base import EventData, Priority, Timestamp
+from kefu.shared.topics import Topic
 
 Metric = Literal["first_response", "next_reply", "resolution"]
 

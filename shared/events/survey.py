@@ -2,8 +2,8 @@
 
 from typing import ClassVar, Literal
 
-from shared.events.base import EventData, Timestamp
-from shared.topics import Topic
+from kefu.shared.events.base import EventData, Timestamp
+from kefu.shared.topics import Topic
 
 SurveyKind = Literal["csat", "nps"]
 

@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
-from shared.events.base import (
+from kefu.shared.events.base import (
     Channel,
     CustomerTier,
     EventData,
@@ -13,7 +13,7 @@ from shared.events.base import (
     TicketStatus,
     Timestamp,
 )
-from shared.topics import Topic
+from kefu.shared.topics import Topic
 
 
 class Customer(BaseModel):

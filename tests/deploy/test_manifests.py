@@ -1,14 +1,11 @@
 """The deployment files, checked without a cluster: every kustomize overlay renders
 (`kubectl kustomize`) and each object is valid, strictly and offline: Kubernetes kinds by
-`kubernetes-validate`, Strimzi `KafkaTopic` and KEDA `ScaledObject` by their CRDs' schemas
-kept in deploy/schemas/; compose.yaml by the Compose specification's schema; and no service
+`kubernetes-validate`, Strimzi's and KEDA's kinds by their CRDs' schemas kept in
+deploy/schemas/; compose.yaml by the Compose specification's schema; and no service
 is set to run more replicas than its topics have partitions (extra ones would idle)."""
 
 import json
-import shutil
-import subprocess
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,27 +13,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-DEPLOY = Path(__file__).parents[2] / "deploy"
-OVERLAYS = ["base", "overlays/strimzi", "overlays/keda", "overlays/strimzi-keda", "overlays/prod"]
+from kefu.shared.settings import Settings
+from tests.deploy.manifests import DEPLOY, OVERLAYS, rendered
+
 KUBERNETES = "1.32.0"
 CRDS = {
     ("kafka.strimzi.io/v1", "KafkaTopic"): "strimzi-kafkatopic.crd.yaml",
+    ("kafka.strimzi.io/v1", "KafkaUser"): "kefu-subset.kafkauser.yaml",
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobjects.yaml",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "kefu-subset.triggerauthentication.yaml",
 }
-
-
-@cache
-def rendered(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl is needed to render the overlays (.ci/run installs it)"
-    done = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "k8s" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 @cache
@@ -83,3 +69,26 @@ def test_compose_follows_the_compose_specification() -> None:
     schema = json.loads((DEPLOY / "schemas" / "compose-spec.json").read_text())
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     jsonschema.Draft7Validator(schema).validate(compose)  # the draft the schema is written in
+
+
+def secret_variables() -> set[str]:
+    """Every KEFU_* variable the settings keep secret."""
+    return {
+        f"KEFU_{name.upper()}"
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
+
+
+def test_the_example_secret_and_compose_carry_every_secret() -> None:
+    example = yaml.safe_load((DEPLOY / "k8s" / "base" / "secret.example.yaml").read_text())
+    assert set(example["stringData"]) == secret_variables()
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    environment = compose["x-kefu"]["environment"]
+    assert secret_variables() <= set(environment)
+    local = Settings(
+        survey_secret=environment["KEFU_SURVEY_SECRET"],
+        notify_secret=environment["KEFU_NOTIFY_SECRET"],
+    )
+    for signing in ("survey_secret", "notify_secret"):
+        local.signing_secret(signing)  # the services would start with it

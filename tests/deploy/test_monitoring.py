@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
-from services.analytics.windows import Windows
-from shared.metrics import Metrics
+from kefu.services.analytics.windows import Windows
+from kefu.shared.metrics import Metrics
 
 MONITORING = Path(__file__).parents[2] / "deploy" / "monitoring"
 README = Path(__file__).parents[2] / "deploy" / "README.md"
@@ -40,7 +40,7 @@ def rules() -> dict:
 
 def test_the_alert_rules_pass_promtool(tmp_path) -> None:
     promtool = shutil.which("promtool")
-    assert promtool, "promtool (Debian package prometheus) checks the rules; .ci/run installs it"
+    assert promtool, "promtool (Debian package prometheus) checks the rules: run `make system`"
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rules()["spec"]))
     done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)

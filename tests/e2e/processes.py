@@ -8,8 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.settings import Settings
-from tools.embedded import free_port
+from kefu.embedded import free_port
+from kefu.shared.settings import Settings
 
 
 @dataclass
@@ -20,8 +20,11 @@ class RunningService:
     log: Path
 
 
-def start_service(name: str, settings: Settings, log_dir: Path) -> RunningService:
-    """Start `kefu run <name>` and wait until /readyz answers 200."""
+def start_service(
+    name: str, settings: Settings, log_dir: Path, kefu: list[str] | None = None
+) -> RunningService:
+    """Start `kefu run <name>` (this venv's, or the `kefu` command given) and wait until
+    /readyz answers 200."""
     env = {
         **os.environ,
         "KEFU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -32,6 +35,7 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
         "KEFU_SMTP_HOST": settings.smtp_host,
         "KEFU_SMTP_PORT": str(settings.smtp_port),
         "KEFU_SURVEY_SECRET": settings.survey_secret.get_secret_value(),
+        "KEFU_NOTIFY_SECRET": settings.notify_secret.get_secret_value(),
         "KEFU_PUBLIC_URL": settings.public_url,
         "KEFU_API_TOKENS": settings.api_tokens.get_secret_value(),
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
@@ -39,7 +43,7 @@ def start_service(name: str, settings: Settings, log_dir: Path) -> RunningServic
     port = free_port()
     log = log_dir / f"{name}-{port}.log"
     popen = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "run", name],
+        [*(kefu or [sys.executable, "-m", "kefu.cli"]), "run", name],
         env={**env, "KEFU_HTTP_PORT": str(port)},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from shared.admin import create_topics
+from kefu.shared.admin import create_topics
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.e2e.processes import start_service
 

@@ -14,7 +14,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         [
             sys.executable,
             "-m",
-            "tools.cli",
+            "kefu.cli",
             "bench",
             "--messages",
             "60",

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.e2e.processes import RunningService, start_service
 from tests.kafka import TopicReader, produce
 

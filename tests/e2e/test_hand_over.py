@@ -18,17 +18,17 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiosmtpd.controller import Controller
 
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
+from kefu.embedded import free_port
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic, topic_name
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.e2e.processes import RunningService, start_service
 from tests.factories import message_body
 from tests.integration.notifying import Mailbox
 from tests.kafka import TopicReader, produce
-from tools.embedded import free_port
 
 pytestmark = pytest.mark.e2e
 INPUTS = 120
@@ -156,7 +156,6 @@ async def test_sigterm_mid_stream_hands_over_cleanly(service: str, backend, tmp_
     settings = isolated_settings(
         backend,
         config=policy,
-        survey_secret="hand-over-survey-secret",
         smtp_port=smtp.port if smtp else 1025,
     )
     await create_topics(settings, TEST_PARTITIONS)

@@ -7,8 +7,8 @@ import json
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic, topic_name
 from tests.e2e.processes import start_service
 from tests.factories import message_body
 from tests.kafka import TopicReader

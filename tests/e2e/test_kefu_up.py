@@ -19,7 +19,7 @@ import pytest
 import yaml
 from pymongo import AsyncMongoClient
 
-from tools.embedded import free_port, port_open
+from kefu.embedded import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 SHIPPED_POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"
@@ -72,7 +72,7 @@ def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subproc
         "--smtp-port": smtp,
         "--http-port": http,
     }
-    command = [sys.executable, "-m", "tools.cli", "up"]
+    command = [sys.executable, "-m", "kefu.cli", "up"]
     for option, value in options.items():
         command += [option, str(value)]
     env = {**os.environ, "KEFU_CONFIG": str(data_dir / "policy.yaml")}

@@ -11,18 +11,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from pymongo import AsyncMongoClient
 
-from services.notify.providers import SMTP_CONNECTIONS
-from shared.admin import create_topics
-from shared.events.sla import SlaStarted, SlaTarget
-from shared.events.ticket import Customer
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.notify.providers import SMTP_CONNECTIONS
+from kefu.shared.admin import create_topics
+from kefu.shared.events.sla import SlaStarted, SlaTarget
+from kefu.shared.events.ticket import Customer
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.e2e.processes import start_service
 from tests.integration.notifying import Mailbox, wait_for
-from tools.embedded import free_port
 
 pytestmark = pytest.mark.e2e
 

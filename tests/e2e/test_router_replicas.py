@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.events.ticket import StatusChanged
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.events.ticket import StatusChanged
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.e2e.processes import start_service
 from tests.integration.routing import agent, event, opened
 from tests.kafka import TopicReader

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.e2e.processes import start_service

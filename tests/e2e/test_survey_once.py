@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.e2e.processes import start_service
@@ -26,7 +26,7 @@ TICKETS = 120
 async def settings(backend, tmp_path) -> Settings:
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump({"survey": {"delay": "2s", "expires": "5s"}}), "utf-8")
-    settings = isolated_settings(backend, config=policy, survey_secret="e2e-survey-secret-0123")
+    settings = isolated_settings(backend, config=policy)
     await create_topics(settings, TEST_PARTITIONS)
     return settings
 

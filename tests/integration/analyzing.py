@@ -13,18 +13,18 @@ from typing import Any
 import httpx
 import yaml
 
-from services.analytics.app import READS, build
-from shared.admin import create_topics
-from shared.events.agent import AgentStatusChanged
-from shared.events.survey import SurveyIssued, SurveyResponded
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.analytics.app import READS, build
+from kefu.shared.admin import create_topics
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.events.survey import SurveyIssued, SurveyResponded
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.integration.conftest import served
 from tests.kafka import TopicReader
-from tools.embedded import free_port
 
 TOKENS = {"agent": "t-agent", "supervisor": "t-supervisor", "admin": "t-admin"}
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from services.intake.app import build
-from shared.admin import create_topics
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.intake.app import build
+from kefu.shared.admin import create_topics
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.kafka import TopicReader, produce
-from tools.embedded import free_port
 
 TOKEN = "test-agent-token"
 POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"  # the shipped policy

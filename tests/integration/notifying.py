@@ -20,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.notify.app import build
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.notify.app import build
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.integration.conftest import served
 from tests.sla_events import ESCALATING
-from tools.embedded import free_port
 
 TOKEN = "notify-admin-token"
 STAFF = {"supervisor": ["lead@example.com"], "manager": ["head@example.com", "boss@example.com"]}

@@ -10,19 +10,19 @@ from typing import Any
 
 import yaml
 
-from services.router.app import build
-from shared.admin import create_topics
-from shared.events import new_event
-from shared.events.agent import AgentStatusChanged
-from shared.events.base import EventData
-from shared.events.ticket import Customer, TicketOpened
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.router.app import build
+from kefu.shared.admin import create_topics
+from kefu.shared.events import new_event
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.events.base import EventData
+from kefu.shared.events.ticket import Customer, TicketOpened
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.integration.conftest import served
 from tests.kafka import TopicReader
-from tools.embedded import free_port
 
 
 def event(data: EventData, at: datetime | None = None) -> Any:

@@ -11,16 +11,16 @@ from typing import Any
 import httpx
 import yaml
 
-from services.survey.app import build
-from services.survey.tokens import LinkSubject, SurveyLinks
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.survey.app import build
+from kefu.services.survey.tokens import LinkSubject, SurveyLinks
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.integration.conftest import served
 from tests.kafka import TopicReader
-from tools.embedded import free_port
 
 SECRET = "integration-survey-secret-0123456789"
 

@@ -17,15 +17,12 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.analytics.chart import hourly_bars_svg
-from services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
-from tests.browser import browser_missing, chromium_page
+from kefu.embedded import free_port
+from kefu.services.analytics.chart import hourly_bars_svg
+from kefu.services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
+from tests.browser import chromium_page
 from tests.integration.conftest import served
 from tests.integration.test_survey_page_browser import screenshot_path, scrolls_sideways
-from tools.embedded import free_port
-
-MISSING = browser_missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 GOOD_TOKEN = "good-token"
 TOKEN_KEY = "kefu.analytics.token"

@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 
 from pymongo import AsyncMongoClient
 
-from services.analytics.app import build
-from shared.events import new_event
-from shared.events.routing import TicketAssigned
-from shared.events.ticket import PriorityChanged, StatusChanged
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.services.analytics.app import build
+from kefu.shared.events import new_event
+from kefu.shared.events.routing import TicketAssigned
+from kefu.shared.events.ticket import PriorityChanged, StatusChanged
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.factories import message, opening
 
 

@@ -6,18 +6,18 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.analytics.app import build
-from services.analytics.store import AnalyticsStore
-from services.analytics.windows import Windows
-from shared.events.agent import AgentStatusChanged
-from shared.service import Service
-from shared.timers import Due, Timers
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.analytics.app import build
+from kefu.services.analytics.store import AnalyticsStore
+from kefu.services.analytics.windows import Windows
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.service import Service
+from kefu.shared.timers import Due, Timers
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.integration.analyzing import RunningAnalytics, running_analytics
 from tests.integration.conftest import served, unique
 from tests.kafka import TopicReader
-from tools.embedded import free_port
 
 
 def minute_floor(instant: datetime) -> datetime:

@@ -3,13 +3,13 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.consumer import Input, Rejected
-from shared.events import decode_event, new_event
-from shared.events.schema import envelope_schema
-from shared.events.ticket import Reopened
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.consumer import Input, Rejected
+from kefu.shared.events import decode_event, new_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.events.ticket import Reopened
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.kafka import TopicReader, produce
 from tests.waiting import wait_until
 
@@ -49,11 +49,12 @@ async def test_publish_keys_by_ticket_and_sets_cloudevents_headers(settings: Set
     assert record.key == b"4242"
     headers = dict(record.headers)
     assert headers["content-type"] == b"application/cloudevents+json"
-    assert headers["ce_type"] == b"kefu.ticket.reopened"
+    assert headers["kefu-type"] == b"kefu.ticket.reopened"
+    assert not [name for name in headers if name.lower().startswith("ce_")]  # structured mode
 
 
 async def test_one_consumer_reads_every_topic_of_its_service(settings: Settings) -> None:
-    from shared.events.routing import TicketQueued
+    from kefu.shared.events.routing import TicketQueued
 
     seen: list[str] = []
     service = recording_service(settings, seen, Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
@@ -68,7 +69,7 @@ async def test_one_consumer_reads_every_topic_of_its_service(settings: Settings)
 
 
 async def test_unknown_types_are_skipped_and_oversized_bodies_dead_lettered(backend) -> None:
-    from shared.admin import create_topics
+    from kefu.shared.admin import create_topics
     from tests.conftest import isolated_settings
 
     settings = isolated_settings(backend, max_body_bytes=2000)

@@ -9,15 +9,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from shared.consumer import Input, Record, Rejected
-from shared.decisions import DecisionUnit, StateCollection
-from shared.errors import PoisonMessage
-from shared.events import decode_event, new_event
-from shared.events.schema import envelope_schema
-from shared.events.ticket import Reopened
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.shared.consumer import Input, Record, Rejected
+from kefu.shared.decisions import DecisionUnit, StateCollection
+from kefu.shared.errors import PoisonMessage
+from kefu.shared.events import decode_event, new_event
+from kefu.shared.events.schema import envelope_schema
+from kefu.shared.events.ticket import Reopened
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests.conftest import Backend, isolated_settings
 from tests.faults import CuttableProxy
 from tests.kafka import TopicReader, produce
@@ -41,7 +41,7 @@ def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[A
         raise PoisonMessage(f"{event.id} breaks a rule")
     if event.id.startswith("bug"):
         raise KeyError("a bug that only this input trips")
-    from shared.events.routing import TicketQueued
+    from kefu.shared.events.routing import TicketQueued
 
     queued = TicketQueued(ticket_id=event.data.ticket_id, skills=[], tier=1, reason="test", at=now)
     out = new_event(queued, id=f"tally:{event.id}", source="kefu/tally", correlationid=event.id)
@@ -137,7 +137,7 @@ async def test_a_store_outage_in_the_middle_of_a_batch_loses_and_doubles_nothing
         netloc=store.netloc.replace(f"{store.hostname}:{store.port}", f"127.0.0.1:{proxy.port}")
     )
     settings = isolated_settings(backend, mongodb_url=through_proxy.geturl())
-    from shared.admin import create_topics
+    from kefu.shared.admin import create_topics
 
     await create_topics(settings, 3)
     tickets = [str(2000 + n) for n in range(40)]

@@ -4,8 +4,8 @@ classified by the policy; invalid ones go to the DLQ with the reason, and intake
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from shared.inbound import decode_channel_message
-from shared.topics import Topic
+from kefu.shared.inbound import decode_channel_message
+from kefu.shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import RunningIntake, unique
 from tests.kafka import produce

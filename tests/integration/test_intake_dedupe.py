@@ -4,15 +4,15 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from services.intake.conversation import JoinTicket
-from services.intake.store import IntakeStore
-from services.intake.tickets import joined, joining_events, opened_conversation
-from shared.admin import create_topics
-from shared.decisions import Slot
-from shared.inbound import ChannelMessage
-from shared.service import Service
-from shared.store import ensure_indexes
-from shared.topics import Topic
+from kefu.services.intake.conversation import JoinTicket
+from kefu.services.intake.store import IntakeStore
+from kefu.services.intake.tickets import joined, joining_events, opened_conversation
+from kefu.shared.admin import create_topics
+from kefu.shared.decisions import Slot
+from kefu.shared.inbound import ChannelMessage
+from kefu.shared.service import Service
+from kefu.shared.store import ensure_indexes
+from kefu.shared.topics import Topic
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.factories import held, message_body, opening
 from tests.integration.conftest import POLICY, running_intake, unique

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from shared.topics import Topic
+from kefu.shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import TOKEN, RunningIntake, unique
 from tests.kafka import TopicReader

@@ -5,9 +5,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from shared.settings import Settings
-from shared.store import connect, database
-from shared.topics import Topic
+from kefu.shared.settings import Settings
+from kefu.shared.store import connect, database
+from kefu.shared.topics import Topic
 from tests.conftest import Backend
 from tests.factories import message_body
 from tests.integration.conftest import RunningIntake, running_intake, unique

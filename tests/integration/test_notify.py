@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 
-from services.notify.signing import verify_webhook
-from shared.events.notify import NotifyRequested
-from shared.events.ops import SurgeStarted
-from shared.events.sla import SlaStarted, SlaTarget
-from shared.events.survey import SurveyDetractor
-from shared.events.ticket import Customer
-from shared.topics import Topic
+from kefu.services.notify.signing import verify_webhook
+from kefu.shared.events.notify import NotifyRequested
+from kefu.shared.events.ops import SurgeStarted
+from kefu.shared.events.sla import SlaStarted, SlaTarget
+from kefu.shared.events.survey import SurveyDetractor
+from kefu.shared.events.ticket import Customer
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.integration.notifying import TOKEN, RunningNotify, running_notify, wait_for
 from tests.kafka import TopicReader

@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-from shared.topics import Topic
+from kefu.shared.topics import Topic
+from kefu.streams import dead_letter_line, dead_letters, print_events, replay
 from tests.factories import message_body
 from tests.integration.conftest import running_intake, unique
-from tools.streams import dead_letter_line, dead_letters, print_events, replay
 
 
 def reply_to(ticket: str) -> dict:
@@ -30,7 +30,7 @@ def cli(settings, *args: str) -> str:
         "KEFU_TOPIC_PREFIX": settings.topic_prefix,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tools.cli", *args], env=env, capture_output=True, timeout=60
+        [sys.executable, "-m", "kefu.cli", *args], env=env, capture_output=True, timeout=60
     )
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()

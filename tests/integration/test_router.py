@@ -3,9 +3,9 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from shared.events.ops import SurgeEnded, SurgeStarted
-from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
-from shared.events.ticket import (
+from kefu.shared.events.ops import SurgeEnded, SurgeStarted
+from kefu.shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from kefu.shared.events.ticket import (
     Escalated,
     PriorityChanged,
     Reopened,
@@ -278,10 +278,8 @@ async def test_after_relax_after_a_waiting_ticket_may_go_to_a_higher_tier(
 async def test_the_queue_is_served_page_after_page_while_anyone_has_room(
     backend, tmp_path, monkeypatch
 ) -> None:
-    import services.router.handling
-
-    monkeypatch.setattr(services.router.handling, "QUEUE_PAGE", 2)
-    monkeypatch.setattr("services.router.store.QUEUE_PAGE", 2)
+    monkeypatch.setattr("kefu.services.router.handling.QUEUE_PAGE", 2)
+    monkeypatch.setattr("kefu.services.router.store.QUEUE_PAGE", 2)
     async with running_router(backend, tmp_path) as router:
         tickets = [f"96{n}0" for n in range(5)]
         for ticket in [*tickets, "9699"]:

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 import yaml
 
-from services.sla.app import build
-from shared.admin import create_topics
-from shared.service import Service
-from shared.settings import Settings
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.sla.app import build
+from kefu.shared.admin import create_topics
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.integration.conftest import served
 from tests.kafka import TopicReader
-from tools.embedded import free_port
 
 POLICY = {
     "sla": {

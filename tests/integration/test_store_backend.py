@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from pymongo import IndexModel, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from shared.decisions import Slot, StateCollection
-from shared.store import connect, database, ensure_indexes
+from kefu.shared.decisions import Slot, StateCollection
+from kefu.shared.store import connect, database, ensure_indexes
 from tests.factories import held
 
 AT = datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC)
@@ -170,8 +170,8 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
 
 
 async def test_marking_published_lands_before_the_next_load(db) -> None:
-    from shared.events import new_event
-    from shared.events.ticket import Reopened
+    from kefu.shared.events import new_event
+    from kefu.shared.events.ticket import Reopened
 
     states = StateCollection(db.states, Stamp)
     slot = Slot("s1")
@@ -189,8 +189,8 @@ async def test_marking_published_lands_before_the_next_load(db) -> None:
 
 async def test_no_collection_has_a_ttl_index(db, settings) -> None:
     """nx-27017 scans every query on a collection with a TTL index; kefu declares none."""
-    from services.analytics.store import AnalyticsStore
-    from services.intake.store import IntakeStore
+    from kefu.services.analytics.store import AnalyticsStore
+    from kefu.services.intake.store import IntakeStore
 
     for indexes in (IntakeStore.indexes(), AnalyticsStore.indexes()):
         for models in indexes.values():

@@ -6,7 +6,7 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
-from services.survey.tokens import PATH
+from kefu.services.survey.tokens import PATH
 from tests import sla_events as ev
 from tests.integration.conftest import unique
 from tests.integration.surveying import RunningSurvey, running_survey

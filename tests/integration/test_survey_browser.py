@@ -3,15 +3,10 @@ running service: open the link, choose a score, write a comment, submit, see the
 page, and find `kefu.survey.responded` on the topic; the link then says it is answered.
 A screenshot of each page is kept in tests/artifacts/."""
 
-import pytest
-
-from tests.browser import browser_missing, chromium_page
+from tests.browser import chromium_page
 from tests.integration.surveying import running_survey
 from tests.integration.test_survey import solved_ticket
 from tests.integration.test_survey_page_browser import screenshot_path
-
-MISSING = browser_missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
 async def test_a_customer_answers_in_chinese_on_a_phone(backend, tmp_path) -> None:

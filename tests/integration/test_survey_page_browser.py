@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.survey.page import Pages
-from tests.browser import browser_missing, chromium_page
-
-MISSING = browser_missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+from kefu.services.survey.page import Pages
+from tests.browser import chromium_page
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 PAGES = Pages()

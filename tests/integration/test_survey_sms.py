@@ -5,14 +5,14 @@ anything else is a message as before."""
 import asyncio
 from typing import Any
 
-from services.intake.app import build as build_intake
-from services.intake.conversation import survey_key
-from shared.topics import Topic
+from kefu.embedded import free_port
+from kefu.services.intake.app import build as build_intake
+from kefu.services.intake.conversation import survey_key
+from kefu.shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import served, unique
 from tests.integration.surveying import RunningSurvey, running_survey
 from tests.kafka import TopicReader, produce
-from tools.embedded import free_port
 
 PHONE = "+8613800139999"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.store import connect, database, ensure_indexes
-from shared.timers import Due, Timers, now_ms
+from kefu.shared.store import connect, database, ensure_indexes
+from kefu.shared.timers import Due, Timers, now_ms
 
 
 @pytest.fixture

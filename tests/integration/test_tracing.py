@@ -10,16 +10,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.intake.app import build as build_intake
-from services.router.app import build as build_router
-from shared.admin import create_topics
-from shared.topics import Topic
-from shared.tracing import tracer_for
+from kefu.embedded import free_port
+from kefu.services.intake.app import build as build_intake
+from kefu.services.router.app import build as build_router
+from kefu.shared.admin import create_topics
+from kefu.shared.topics import Topic
+from kefu.shared.tracing import tracer_for
 from tests.conftest import TEST_PARTITIONS, isolated_settings
 from tests.factories import message_body
 from tests.integration.conftest import served, unique
 from tests.kafka import TopicReader, produce
-from tools.embedded import free_port
 
 
 def test_tracing_is_off_unless_asked_for(monkeypatch) -> None:

@@ -4,7 +4,7 @@ proportion, UTC hour labels, the title escaped, and an empty period drawn as suc
 from datetime import UTC, datetime, timedelta, timezone
 from xml.etree import ElementTree as ET
 
-from services.analytics.chart import hourly_bars_svg
+from kefu.services.analytics.chart import hourly_bars_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 MIDNIGHT = datetime(2026, 11, 23, tzinfo=UTC)

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.analytics.agents import AgentProjection, PresenceChange
-from services.analytics.kpis import kpis, percentile
-from services.analytics.projection import TicketProjection, Took
-from shared.events.ticket import Customer
+from kefu.services.analytics.agents import AgentProjection, PresenceChange
+from kefu.services.analytics.kpis import kpis, percentile
+from kefu.services.analytics.projection import TicketProjection, Took
+from kefu.shared.events.ticket import Customer
 
 START = datetime(2026, 11, 23, tzinfo=UTC)
 END = START + timedelta(days=1)

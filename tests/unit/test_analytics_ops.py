@@ -4,15 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.analytics.ops import (
+from kefu.services.analytics.ops import (
     StaffingState,
     SurgeState,
     in_staffed_hours,
     staffing_step,
     surge_step,
 )
-from shared.events.ops import Staffed, SurgeEnded, SurgeStarted, Understaffed
-from shared.policy import Staffing, SurgeRule
+from kefu.shared.events.ops import Staffed, SurgeEnded, SurgeStarted, Understaffed
+from kefu.shared.policy import Staffing, SurgeRule
 
 RULE = SurgeRule(factor=3, min_per_min=5)
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday

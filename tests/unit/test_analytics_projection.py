@@ -2,13 +2,13 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.analytics.projection import TIMELINE_SIZE, TicketProjection, fold
-from shared.clock import AlwaysOpen, business_hours
-from shared.events import new_event
-from shared.events.routing import TicketAssigned, TicketUnassigned
-from shared.events.sla import SlaBreached, SlaMet
-from shared.events.survey import SurveyIssued, SurveyResponded
-from shared.events.ticket import (
+from kefu.services.analytics.projection import TIMELINE_SIZE, TicketProjection, fold
+from kefu.shared.clock import AlwaysOpen, business_hours
+from kefu.shared.events import new_event
+from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
+from kefu.shared.events.sla import SlaBreached, SlaMet
+from kefu.shared.events.survey import SurveyIssued, SurveyResponded
+from kefu.shared.events.ticket import (
     AgentReplied,
     Escalated,
     MessageReceived,
@@ -17,7 +17,7 @@ from shared.events.ticket import (
     Reopened,
     StatusChanged,
 )
-from shared.policy import Calendar
+from kefu.shared.policy import Calendar
 from tests.factories import NOW, message, opening
 
 

@@ -8,8 +8,8 @@ from hashlib import sha256
 
 import pytest
 
-from services.analytics.projection import TicketProjection
-from services.analytics.reports import (
+from kefu.services.analytics.projection import TicketProjection
+from kefu.services.analytics.reports import (
     CSV_HEADER,
     Period,
     human_duration,

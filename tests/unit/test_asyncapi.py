@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tools.asyncapi import asyncapi_yaml
+from kefu.asyncapi import asyncapi_yaml
 
 COMMITTED = Path(__file__).parents[2] / "docs" / "asyncapi.yaml"
 

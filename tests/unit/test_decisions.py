@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from shared.decisions import APPLIED_SIZE, OUTBOX_SIZE, Slot
-from shared.events import new_event
-from shared.events.ticket import Reopened
+from kefu.shared.decisions import APPLIED_SIZE, OUTBOX_SIZE, Slot
+from kefu.shared.events import new_event
+from kefu.shared.events.ticket import Reopened
 from tests.factories import held
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -37,7 +37,7 @@ def test_events_read_back_from_a_document_are_the_same_bytes() -> None:
     slot.record("in-1", Count(n=1), [event])
     document = slot.document(writer="w")
     stored = Slot("k", Count(n=1), version=1, outbox=[], applied=document["applied"])
-    from shared.decisions import Held
+    from kefu.shared.decisions import Held
 
     stored.outbox = [Held.model_validate(entry) for entry in document["outbox"]]
     assert [e.to_bytes() for e in stored.unpublished()] == [event.to_bytes()]

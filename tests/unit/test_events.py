@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from shared.events import EVENT_TYPES, UnknownEventType, decode_event, new_event
-from shared.events.ops import DeadLetter
-from shared.events.ticket import MessageReceived, StatusChanged
-from shared.topics import Topic, all_topic_names
+from kefu.shared.events import EVENT_TYPES, UnknownEventType, decode_event, new_event
+from kefu.shared.events.ops import DeadLetter
+from kefu.shared.events.ticket import MessageReceived, StatusChanged
+from kefu.shared.topics import Topic, all_topic_names
 
 CONTRACT_TYPES = [
     "kefu.ticket.opened",

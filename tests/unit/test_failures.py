@@ -7,8 +7,8 @@ from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from shared.errors import PoisonMessage, UnknownEventType
-from shared.failures import (
+from kefu.shared.errors import PoisonMessage, UnknownEventType
+from kefu.shared.failures import (
     BUG_RETRIES,
     Failure,
     Step,
@@ -18,7 +18,7 @@ from shared.failures import (
     next_step,
     payload_text,
 )
-from shared.inbound import ChannelMessage
+from kefu.shared.inbound import ChannelMessage
 
 
 @pytest.mark.parametrize(

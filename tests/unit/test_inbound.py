@@ -5,8 +5,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared.failures import describe
-from shared.inbound import decode_agent_command, decode_channel_message
+from kefu.shared.failures import describe
+from kefu.shared.inbound import decode_agent_command, decode_channel_message
 from tests.factories import message_body
 
 

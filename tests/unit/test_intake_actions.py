@@ -5,9 +5,14 @@ from datetime import timedelta
 import pytest
 from pydantic import TypeAdapter
 
-from services.intake.actions import CommandRejected, InvalidCommand, decide_command, decode_command
-from services.intake.conversation import Conversation
-from shared.inbound import AgentCommand
+from kefu.services.intake.actions import (
+    CommandRejected,
+    InvalidCommand,
+    decide_command,
+    decode_command,
+)
+from kefu.services.intake.conversation import Conversation
+from kefu.shared.inbound import AgentCommand
 from tests.factories import NOW, conversation
 
 COMMAND = TypeAdapter(AgentCommand)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from services.intake.classify import classify
-from shared.policy import Classification
+from kefu.services.intake.classify import classify
+from kefu.shared.policy import Classification
 
 POLICY = Classification.model_validate(
     {

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 
-from services.intake.actions import (
+from kefu.services.intake.actions import (
     CommandRejected,
     InvalidCommand,
     decide_command,
@@ -14,11 +14,11 @@ from services.intake.actions import (
     presence_event,
     refusal_event,
 )
-from shared.events import decode_event
-from shared.events.base import utc_now
-from shared.events.ops import DeadLetter
-from shared.failures import describe
-from shared.inbound import PresenceCommand, decode_channel_message
+from kefu.shared.events import decode_event
+from kefu.shared.events.base import utc_now
+from kefu.shared.events.ops import DeadLetter
+from kefu.shared.failures import describe
+from kefu.shared.inbound import PresenceCommand, decode_channel_message
 from tests.factories import conversation, message_body, opening
 from tests.strategies import REFUSED, mutated_commands, mutated_messages, raw_inputs
 

@@ -4,14 +4,14 @@ from datetime import timedelta
 
 import pytest
 
-from services.intake.conversation import (
+from kefu.services.intake.conversation import (
     JoinTicket,
     NewTicket,
     OpenSurvey,
     choose_thread,
     thread_keys,
 )
-from shared.policy import Threading
+from kefu.shared.policy import Threading
 from tests.factories import NOW, conversation, message
 
 RULES = Threading()

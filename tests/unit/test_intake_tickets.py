@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from services.intake.conversation import JoinTicket, own_keys, thread_keys
-from services.intake.handling import log_conversations
-from services.intake.tickets import followed, joined, joining_events, opened_conversation
-from shared.events.routing import TicketAssigned, TicketUnassigned
-from shared.logs import configure_logging
-from shared.policy import Classification
+from kefu.services.intake.conversation import JoinTicket, own_keys, thread_keys
+from kefu.services.intake.handling import log_conversations
+from kefu.services.intake.tickets import followed, joined, joining_events, opened_conversation
+from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
+from kefu.shared.logs import configure_logging
+from kefu.shared.policy import Classification
 from tests.factories import NOW, message, opening
 
 

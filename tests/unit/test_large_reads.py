@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from services.analytics.store import time_slices
-from shared.store import paced
+from kefu.services.analytics.store import time_slices
+from kefu.shared.store import paced
 
 FETCH_S = 0.02  # what one batch of the read costs
 

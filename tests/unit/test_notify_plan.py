@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notify.plan import Rules, TicketContext, plan
-from shared.events.notify import NotifyRequested
-from shared.events.ops import SurgeStarted
-from shared.events.sla import SlaStarted, SlaTarget
-from shared.events.survey import SurveyDetractor
-from shared.events.ticket import Customer
-from shared.policy import Notify, Sla
+from kefu.services.notify.plan import Rules, TicketContext, plan
+from kefu.shared.events.notify import NotifyRequested
+from kefu.shared.events.ops import SurgeStarted
+from kefu.shared.events.sla import SlaStarted, SlaTarget
+from kefu.shared.events.survey import SurveyDetractor
+from kefu.shared.events.ticket import Customer
+from kefu.shared.policy import Notify, Sla
 from tests import sla_events as ev
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -5,15 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.notify.quiet import quiet_until
-from services.notify.signing import (
+from kefu.services.notify.quiet import quiet_until
+from kefu.services.notify.signing import (
     unsubscribe_token,
     unsubscribed,
     verify_webhook,
     webhook_signature,
 )
-from services.notify.templates import Templates, fit_sms
-from shared.policy import QuietHours
+from kefu.services.notify.templates import Templates, fit_sms
+from kefu.shared.policy import QuietHours
 
 NIGHT = QuietHours.model_validate(
     {"timezone": "Asia/Shanghai", "from": "22:00", "to": "08:00", "except_priority": ["P1"]}

@@ -3,8 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.durations import parse_duration
-from shared.policy import PolicyError, escalation_offset, load_policy, opening_span, weekday_range
+from kefu.shared.durations import parse_duration
+from kefu.shared.policy import (
+    PolicyError,
+    escalation_offset,
+    load_policy,
+    opening_span,
+    weekday_range,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "policy.yaml"
 

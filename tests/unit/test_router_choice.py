@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.router.choice import Agent, Assign, Limits, Need, Queue, choose, queue_rank
+from kefu.services.router.choice import Agent, Assign, Limits, Need, Queue, choose, queue_rank
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TODAY = "2026-11-23"

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from services.router.choice import Agent
-from services.router.roster import presence, release, take
-from services.router.tickets import (
+from kefu.services.router.choice import Agent
+from kefu.services.router.roster import presence, release, take
+from kefu.services.router.tickets import (
     assigned,
     changed,
     entered_queue,
@@ -12,9 +12,9 @@ from services.router.tickets import (
     opened,
     unopened,
 )
-from shared.events.agent import AgentStatusChanged
-from shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
-from shared.events.ticket import (
+from kefu.shared.events.agent import AgentStatusChanged
+from kefu.shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from kefu.shared.events.ticket import (
     Escalated,
     PriorityChanged,
     Reopened,

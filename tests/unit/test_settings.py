@@ -1,6 +1,6 @@
 import pytest
 
-from shared.settings import SettingsError, load_settings
+from kefu.shared.settings import SettingsError, load_settings
 
 
 def test_defaults_suit_the_embedded_stack(monkeypatch) -> None:
@@ -37,3 +37,57 @@ def test_a_bad_value_names_its_variable(monkeypatch, variable: str, value: str) 
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+@pytest.mark.parametrize("value", [None, "change-me", "x" * 31])
+@pytest.mark.parametrize("field", ["survey_secret", "notify_secret"])
+def test_a_signing_secret_unset_default_or_short_is_refused_by_name(field, value) -> None:
+    settings = load_settings(**({field: value} if value else {}))
+    with pytest.raises(SettingsError, match=f"KEFU_{field.upper()}"):
+        settings.signing_secret(field)
+
+
+def test_a_long_signing_secret_is_taken() -> None:
+    assert load_settings(notify_secret="n" * 32).signing_secret("notify_secret") == "n" * 32
+
+
+def test_secrets_are_read_from_files_named_like_their_variables(monkeypatch, tmp_path) -> None:
+    (tmp_path / "KEFU_SURVEY_SECRET").write_text("s" * 40 + "\n")
+    (tmp_path / "KEFU_MONGODB_URL").write_text("mongodb://kefu:pw@mongo:27017")
+    monkeypatch.setenv("KEFU_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("KEFU_NOTIFY_SECRET", "e" * 40)
+    settings = load_settings()
+    assert settings.signing_secret("survey_secret") == "s" * 40
+    assert settings.mongodb_url.get_secret_value() == "mongodb://kefu:pw@mongo:27017"
+    assert settings.signing_secret("notify_secret") == "e" * 40
+
+
+def test_an_environment_variable_wins_over_a_secret_file(monkeypatch, tmp_path) -> None:
+    (tmp_path / "KEFU_TOPIC_PREFIX").write_text("file.")
+    monkeypatch.setenv("KEFU_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("KEFU_TOPIC_PREFIX", "env.")
+    assert load_settings().topic_prefix == "env."
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"kafka_ssl_cafile": "/nonexistent/ca.crt"}, "KEFU_KAFKA_SSL_CAFILE: no file"),
+        ({"kafka_ssl_cafile": __file__}, "need KEFU_KAFKA_SECURITY_PROTOCOL SSL"),
+        (
+            {"kafka_security_protocol": "SSL", "kafka_ssl_keyfile": __file__},
+            "KEFU_KAFKA_SSL_KEYFILE needs KEFU_KAFKA_SSL_CERTFILE",
+        ),
+    ],
+)
+def test_tls_files_that_cannot_work_are_refused_at_start(values, problem) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(**values)
+
+
+def test_public_base_urls_lose_a_trailing_slash() -> None:
+    settings = load_settings(notify_url="https://help.example.com/", public_url="https://h.io//")
+    assert (settings.notify_url, settings.public_url) == (
+        "https://help.example.com",
+        "https://h.io",
+    )

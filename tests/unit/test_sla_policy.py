@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from shared.policy import Sla
-from shared.sla_policy import Facts, choose
+from kefu.shared.policy import Sla
+from kefu.shared.sla_policy import Facts, choose
 
 POLICIES = Sla.model_validate(
     yaml.safe_load(

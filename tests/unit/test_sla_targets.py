@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import yaml
 
-from services.sla.decision import Tick, deciding
-from services.sla.targets import Rules
-from services.sla.ticket import SlaTicket
-from shared.policy import Policy
+from kefu.services.sla.decision import Tick, deciding
+from kefu.services.sla.targets import Rules
+from kefu.services.sla.ticket import SlaTicket
+from kefu.shared.policy import Policy
 from tests import sla_events as ev
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai

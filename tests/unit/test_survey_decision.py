@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from services.survey.decision import AnswerGiven, AnswerRefused, Rules, Tick, deciding
-from services.survey.ticket import SurveyTicket
-from services.survey.tokens import SurveyLinks
-from shared.policy import Survey as SurveyPolicy
+from kefu.services.survey.decision import AnswerGiven, AnswerRefused, Rules, Tick, deciding
+from kefu.services.survey.ticket import SurveyTicket
+from kefu.services.survey.tokens import SurveyLinks
+from kefu.shared.policy import Survey as SurveyPolicy
 from tests import sla_events as ev
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

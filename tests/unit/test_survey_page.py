@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from services.survey.page import PAGE_LOCALES, TEXTS, Pages, page_locale
+from kefu.services.survey.page import PAGE_LOCALES, TEXTS, Pages, page_locale
 
 PAGES = Pages()
 KINDS = ("csat", "nps")

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from services.survey.tokens import LinkSubject, SurveyLinks
+from kefu.services.survey.tokens import LinkSubject, SurveyLinks
 
 SUBJECT = LinkSubject("1001", "1001-1", datetime(2026, 12, 1, 8, 30, tzinfo=UTC))
 LINKS = SurveyLinks("a-long-random-survey-secret", "https://help.example.com/")

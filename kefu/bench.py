@@ -34,14 +34,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.admin import create_topics
-from shared.bus import client_options
-from shared.service import SERVICES
-from shared.settings import Settings, load_settings
-from shared.topics import Topic, all_topic_names, topic_name
-from tools.bench_timers import POLICY as timers_policy
-from tools.bench_timers import run_timers
-from tools.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
+from kefu.bench_timers import POLICY as timers_policy
+from kefu.bench_timers import run_timers
+from kefu.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
+from kefu.shared.admin import create_topics
+from kefu.shared.bus import client_options
+from kefu.shared.service import SERVICES
+from kefu.shared.settings import SIGNING_SECRETS, Settings, load_settings
+from kefu.shared.topics import Topic, all_topic_names, topic_name
 
 RAW_TOPIC = "bench.raw"
 BENCH_KEYWORD = "benchroute"
@@ -438,7 +438,7 @@ def bench(
                 **env,
                 "KEFU_LOG_LEVEL": "WARNING",
                 "KEFU_CONFIG": str(bench_policy(Path(tmp))),
-                "KEFU_SURVEY_SECRET": os.environ.get("KEFU_SURVEY_SECRET") or secrets.token_hex(16),
+                **{name: os.environ.get(name) or secrets.token_hex(24) for name in SIGNING_SECRETS},
             }
             with all_services(service_env, Path(tmp) / "logs") as services:
                 servers = stack.processes if stack else []

@@ -8,10 +8,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from shared.durations import parse_duration
-from shared.service import SERVICES
-from shared.settings import SettingsError, load_settings
-from shared.topics import Topic
+from kefu import __version__
+from kefu.shared.durations import parse_duration
+from kefu.shared.service import SERVICES
+from kefu.shared.settings import SettingsError, load_settings
+from kefu.shared.topics import Topic
 
 EVENT_TOPICS = [t for t in Topic if t not in (Topic.CHANNEL_INBOUND, Topic.AGENT_INBOUND)]
 
@@ -19,11 +20,11 @@ EVENT_TOPICS = [t for t in Topic if t not in (Topic.CHANNEL_INBOUND, Topic.AGENT
 def run_service(name: str) -> int:
     import uvicorn
 
-    from shared.policy import PolicyError
+    from kefu.shared.policy import PolicyError
 
     try:
         settings = load_settings()
-        app = importlib.import_module(f"services.{name}.app").build(settings)
+        app = importlib.import_module(f"kefu.services.{name}.app").build(settings)
     except (SettingsError, PolicyError) as error:
         print(f"kefu run {name}: {error}", file=sys.stderr)
         return 2
@@ -46,19 +47,32 @@ def run_service(name: str) -> int:
     return 0 if server.started else 1
 
 
-def topics_create(partitions: int | None, replication_factor: int) -> int:
-    from shared.admin import create_topics
+def topics_create(partitions: int | None, replication_factor: int, dry_run: bool = False) -> int:
+    from aiokafka.errors import KafkaError
+
+    from kefu.shared.admin import create_topics, planned_topics
 
     settings = load_settings()
-    created = asyncio.run(
-        create_topics(settings, partitions or settings.topic_partitions, replication_factor)
-    )
+    partitions = partitions or settings.topic_partitions
+    if dry_run:
+        for topic in planned_topics(settings, partitions, replication_factor):
+            configs = " ".join(f"{k}={v}" for k, v in topic.topic_configs.items())
+            print(
+                f"{topic.name} partitions={topic.num_partitions} "
+                f"replication_factor={topic.replication_factor} {configs}"
+            )
+        return 0
+    try:
+        created = asyncio.run(create_topics(settings, partitions, replication_factor))
+    except KafkaError as error:  # e.g. more replicas than brokers: say so, no traceback
+        print(f"kefu topics create: {error}", file=sys.stderr)
+        return 1
     print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
     return 0
 
 
 def write_docs(path: Path) -> int:
-    from tools.asyncapi import asyncapi_yaml
+    from kefu.asyncapi import asyncapi_yaml
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(asyncapi_yaml(), encoding="utf-8")
@@ -69,7 +83,7 @@ def write_docs(path: Path) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     import json
 
-    from tools.bench import bench
+    from kefu.bench import bench
 
     timers = [int(size) for size in args.timers.split(",") if size.strip()]
     result = bench(args.messages, args.rate, args.seed, args.use_env, args.routed, timers)
@@ -78,7 +92,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from tools.report import period_of, write_report
+    from kefu.report import period_of, write_report
 
     try:
         period = period_of(args.week, args.month)
@@ -91,14 +105,14 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_events(args: argparse.Namespace) -> int:
-    from tools.streams import print_events
+    from kefu.streams import print_events
 
     topics = [Topic(name) for name in args.topic] or EVENT_TOPICS
     return asyncio.run(print_events(load_settings(), topics, args.ticket, args.since, args.follow))
 
 
 def run_dlq(args: argparse.Namespace) -> int:
-    from tools.streams import dead_letter_line, dead_letters, replay
+    from kefu.streams import dead_letter_line, dead_letters, replay
 
     settings = load_settings()
     letters = asyncio.run(dead_letters(settings, args.since))
@@ -116,7 +130,7 @@ def run_dlq(args: argparse.Namespace) -> int:
 
 
 def run_tickets(args: argparse.Namespace) -> int:
-    from tools.tickets import api_token, show_ticket
+    from kefu.tickets import api_token, show_ticket
 
     url = args.url or load_settings().analytics_url
     return show_ticket(url, api_token(args.token), args.ticket_id)
@@ -131,6 +145,7 @@ def since(text: str) -> timedelta:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
+    root.add_argument("--version", action="version", version=f"kefu {__version__}")
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one service")
     run.add_argument("service", choices=SERVICES)
@@ -139,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
     create = topics_commands.add_parser("create", help="create every kefu topic")
     create.add_argument("--partitions", type=int, help="default KEFU_TOPIC_PARTITIONS or 6")
     create.add_argument("--replication-factor", type=int, default=1)
+    create.add_argument(
+        "--dry-run", action="store_true", help="print the topics and their configs, create none"
+    )
     up = commands.add_parser("up", help="the whole platform on this machine, embedded stack")
     up.add_argument("--data-dir", type=Path, default=Path(".kefu"))
     up.add_argument("--kafka-port", type=int, default=9092)
@@ -206,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return run_service(args.service)
         if args.command == "topics":
-            return topics_create(args.partitions, args.replication_factor)
+            return topics_create(args.partitions, args.replication_factor, args.dry_run)
         if args.command == "docs":
             return write_docs(args.out)
         if args.command == "bench":
@@ -219,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_dlq(args)
         if args.command == "tickets":
             return run_tickets(args)
-        from tools.up import up
+        from kefu.up import up
 
         ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
         return up(args.data_dir, *ports, keep=args.keep)

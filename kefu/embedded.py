@@ -77,7 +77,7 @@ def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> P
     """`kefu run <name>` as a child process on `port`, logging to `log_dir/<name>.log`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     popen = subprocess.Popen(
-        [sys.executable, "-m", "tools.cli", "run", name],
+        [sys.executable, "-m", "kefu.cli", "run", name],
         env={**env, "KEFU_HTTP_PORT": str(port)},
         stdout=(log_dir / f"{name}.log").open("ab"),
         stderr=subprocess.STDOUT,
@@ -177,7 +177,7 @@ class EmbeddedStack:
             [
                 sys.executable,
                 "-m",
-                "tools.mailsink",
+                "kefu.mailsink",
                 "--dir",
                 str(self.mail_dir),
                 "--port",

@@ -20,11 +20,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
-from shared.bus import Bus, make_broker
-from shared.events import new_event
-from shared.events.ticket import Customer, TicketOpened
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
+from kefu.shared.bus import Bus, make_broker
+from kefu.shared.events import new_event
+from kefu.shared.events.ticket import Customer, TicketOpened
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic, topic_name
 
 CATEGORY = "benchtimers"
 TARGET = timedelta(hours=2)

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.bus import client_options
-from shared.settings import Settings
-from shared.topics import Topic, topic_name
+from kefu.shared.bus import client_options
+from kefu.shared.settings import Settings
+from kefu.shared.topics import Topic, topic_name
 
 COLOURS = {"ticket": 36, "agent": 34, "routing": 32, "sla": 33, "notify": 35, "survey": 95}
 COLOUR_OF_DLQ = 31

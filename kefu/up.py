@@ -9,14 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-from shared.admin import create_topics
-from shared.service import SERVICES
-from shared.settings import load_settings
-from tools.embedded import EmbeddedError, EmbeddedStack, Process, start_service, wait_for_port
+from kefu.embedded import EmbeddedError, EmbeddedStack, Process, start_service, wait_for_port
+from kefu.shared.admin import create_topics
+from kefu.shared.service import SERVICES
+from kefu.shared.settings import SIGNING_SECRETS, load_settings
 
 DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
-SECRETS = {"KEFU_SURVEY_SECRET": "survey-secret", "KEFU_NOTIFY_SECRET": "notify-secret"}
+# kept as .kefu/survey-secret, .kefu/notify-secret
+SECRETS = {name: name.removeprefix("KEFU_").lower().replace("_", "-") for name in SIGNING_SECRETS}
 
 
 def up(

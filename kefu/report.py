@@ -5,12 +5,12 @@ files, from the analytics projections in KEFU_MONGODB_URL (the same as
 import asyncio
 from pathlib import Path
 
-from services.analytics.api import ticket_link
-from services.analytics.reporting import period_report
-from services.analytics.reports import Period, Report, month, week
-from services.analytics.store import AnalyticsStore
-from shared.service import Service
-from shared.settings import Settings
+from kefu.services.analytics.api import ticket_link
+from kefu.services.analytics.reporting import period_report
+from kefu.services.analytics.reports import Period, Report, month, week
+from kefu.services.analytics.store import AnalyticsStore
+from kefu.shared.service import Service
+from kefu.shared.settings import Settings
 
 
 def period_of(week_label: str | None, month_label: str | None) -> Period:
