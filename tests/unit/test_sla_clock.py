@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.clock import AlwaysOpen, business_hours, reach
-from shared.policy import Calendar, Sla
+from kefu.shared.clock import AlwaysOpen, business_hours, reach
+from kefu.shared.policy import Calendar, Sla
 
 SHANGHAI = Calendar.model_validate(
     {
@@ -149,9 +149,9 @@ def test_reach_skips_the_time_the_clock_stood_still() -> None:
     assert reach(AlwaysOpen(), stopped, [h(0.5), h(2)]) == [start + h(0.5), None]
 
 
-def test_the_readme_example() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## SLA") :]
+def test_the_docs_example() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "sla.md").read_text(encoding="utf-8")
+    section = page[page.index("## Calendars") :]
     block = section[
         section.index("```yaml") + len("```yaml") : section.index(
             "```\n", section.index("```yaml") + 7
