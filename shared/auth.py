@@ -1,40 +1,118 @@
-"""The one bearer-token check of every HTTP API: `Depends(role_at_least("admin"))`.
+"""The one bearer-token check of every HTTP API: `Depends(role_at_least(settings, "admin"))`.
 
-Tokens come from KEFU_API_TOKENS (`token:role`); a missing or unknown token is 401, a role
-below the one required is 403. Tokens are compared in constant time.
+Two kinds of token. Integrations use the static KEFU_API_TOKENS (`token:role`), compared in
+constant time. People use the tokens the workspace issues at sign-in (contract 8): signed
+with KEFU_AUTH_SECRET (HMAC-SHA256, itsdangerous), carrying the person's id, roles, session
+and expiry, and taken by every service with the person's highest role; a person's token acts
+only as that person. Without KEFU_AUTH_SECRET no person token is taken. A missing, unknown,
+forged or expired token is 401; a role below the one required is 403.
 """
 
 import hmac
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from itsdangerous import BadSignature, URLSafeSerializer
 
+from kefu.shared.events.base import utc_now
 from kefu.shared.settings import ROLE_RANK, Role, Settings
 
-bearer = HTTPBearer(auto_error=False, description="KEFU_API_TOKENS token")
+bearer = HTTPBearer(auto_error=False, description="a person's token, or a KEFU_API_TOKENS token")
+PERSON_SALT = "kefu.person-token"
+INTEGRATION = "integration"  # who a static token is, in logs and checks
 
 
-def role_at_least(settings: Settings, needed: Role) -> Callable[..., Role]:
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: a person (their id) or an integration's static token."""
+
+    id: str
+    role: Role
+    person: bool = False
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonClaims:
+    person_id: str
+    roles: tuple[Role, ...]
+    session_id: str
+    expires_at: datetime
+
+    def caller(self) -> Caller:
+        role = max(self.roles, key=ROLE_RANK.__getitem__)
+        return Caller(self.person_id, role, person=True, session_id=self.session_id)
+
+
+def person_token(settings: Settings, claims: PersonClaims) -> str:
+    payload = [
+        claims.person_id,
+        list(claims.roles),
+        claims.session_id,
+        claims.expires_at.timestamp(),
+    ]
+    return _signer(settings).dumps(payload)
+
+
+def person_claims(
+    settings: Settings, token: str, now: datetime | None = None
+) -> PersonClaims | None:
+    """The claims of a person token this deployment signed and that has not expired."""
+    if settings.auth_secret is None:
+        return None
+    try:
+        person_id, roles, session_id, expires = _signer(settings).loads(token)
+        claims = PersonClaims(
+            person_id, tuple(r for r in roles if r in ROLE_RANK), session_id, _utc(expires)
+        )
+    except (BadSignature, TypeError, ValueError, OverflowError):
+        return None
+    if not claims.roles or claims.expires_at <= (now or utc_now()):
+        return None
+    return claims
+
+
+def role_at_least(settings: Settings, needed: Role) -> Callable[..., Caller]:
     tokens = settings.tokens()
 
-    def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Role:
-        role = _role_of(tokens, credentials.credentials) if credentials else None
-        if role is None:
+    def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Caller:
+        caller = caller_of(settings, tokens, credentials.credentials) if credentials else None
+        if caller is None:
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
-        if ROLE_RANK[role] < ROLE_RANK[needed]:
+        if ROLE_RANK[caller.role] < ROLE_RANK[needed]:
             raise HTTPException(403, f"role {needed} or above is required")
-        return role
+        return caller
 
     return check
 
 
-def _role_of(tokens: dict[str, Role], given: str) -> Role | None:
+def caller_of(settings: Settings, tokens: dict[str, Role], given: str) -> Caller | None:
+    role = _static_role(tokens, given)
+    if role is not None:
+        return Caller(INTEGRATION, role)
+    claims = person_claims(settings, given)
+    return claims.caller() if claims else None
+
+
+def _static_role(tokens: dict[str, Role], given: str) -> Role | None:
     found = None
     for token, role in tokens.items():
         if hmac.compare_digest(token.encode(), given.encode()):
             found = role
     return found
+
+
+def _signer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.signing_secret("auth_secret"), salt=PERSON_SALT)
+
+
+def _utc(timestamp: Any) -> datetime:
+    return datetime.fromtimestamp(float(timestamp), UTC)

@@ -1,17 +1,21 @@
 """Every KEFU_* environment variable (contract section 6), validated once at start-up."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kefu.shared.durations import parse_duration
+
 Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
 DEFAULT_SECRET = "change-me"  # the old default: refused, like any secret shorter than this
 MIN_SECRET_CHARS = 32
-SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET")  # see Settings.signing_secret
+# see Settings.signing_secret; `kefu up` and the bench make each one
+SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET", "KEFU_AUTH_SECRET")
 SECRETS_DIR = "/run/secrets/kefu"  # where Kubernetes mounts the kefu Secret (deploy/k8s)
 
 
@@ -65,6 +69,16 @@ class Settings(BaseSettings):
     notify_secret: SecretStr = Field(
         SecretStr(DEFAULT_SECRET), description="signs unsubscribe links"
     )
+    auth_secret: SecretStr | None = Field(
+        None, description="signs person tokens; unset: only KEFU_API_TOKENS are taken"
+    )
+    admin_password: SecretStr | None = Field(
+        None, description="the workspace makes sure a person `admin` has it"
+    )
+    session_ttl: timedelta = Field(timedelta(hours=12), description="a sign-in's lifetime")
+    workspace_url: str = Field(
+        "http://127.0.0.1:8087", description="public base of the desk (customer links)"
+    )
     templates_dir: Path | None = Field(None, description="overrides notify's templates")
     default_locale: str = Field("en", description="BCP 47 locale of messages that name none")
     api_tokens: SecretStr = SecretStr("")
@@ -77,7 +91,19 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("public_url", "notify_url", "analytics_url")
+    @field_validator("auth_secret")
+    @classmethod
+    def _person_tokens_need_a_long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and _weak(value.get_secret_value()):
+            raise ValueError(f"must be a random value of at least {MIN_SECRET_CHARS} characters")
+        return value
+
+    @field_validator("session_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("public_url", "notify_url", "analytics_url", "workspace_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")  # links are the base + "/v1/…": one slash, or the Ingress misses
@@ -111,10 +137,14 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_KAFKA_SSL_KEYFILE needs KEFU_KAFKA_SSL_CERTFILE")
         return self
 
-    def signing_secret(self, field: Literal["survey_secret", "notify_secret"]) -> str:
-        """A secret that signs links: refused unless set, not the old default, and long."""
-        value = getattr(self, field).get_secret_value()
-        if value == DEFAULT_SECRET or len(value) < MIN_SECRET_CHARS:
+    def signing_secret(
+        self, field: Literal["survey_secret", "notify_secret", "auth_secret"]
+    ) -> str:
+        """A secret that signs links or tokens: refused unless set, not the old default, and
+        long."""
+        secret = getattr(self, field)
+        value = secret.get_secret_value() if secret else ""
+        if _weak(value):
             raise SettingsError(
                 f"KEFU_{field.upper()} must be set to a random value of at least "
                 f"{MIN_SECRET_CHARS} characters (anyone could forge links signed with a default "
@@ -153,3 +183,7 @@ def load_settings(**overrides: object) -> Settings:
 def _problem(loc: tuple[int | str, ...], message: str) -> str:
     message = message.removeprefix("Value error, ")
     return f"KEFU_{'_'.join(map(str, loc)).upper()}: {message}" if loc else message
+
+
+def _weak(secret: str) -> bool:
+    return secret == DEFAULT_SECRET or len(secret) < MIN_SECRET_CHARS

@@ -68,6 +68,7 @@ def isolated_settings(backend: Backend, **overrides: object) -> Settings:
         "kafka_session_timeout_ms": backend.session_timeout_ms,
         "survey_secret": f"test-survey-secret-{run}-{run}",
         "notify_secret": f"test-notify-secret-{run}-{run}",
+        "auth_secret": f"test-auth-secret-{run}-{run}",
     }
     return load_settings(**{**values, **overrides})
 

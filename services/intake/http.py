@@ -13,14 +13,14 @@ Checks that need ticket state (a reply on a closed ticket) happen behind the top
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kefu.shared.auth import role_at_least
+from kefu.shared.auth import Caller, role_at_least
 from kefu.shared.bus import Bus
 from kefu.shared.failures import problems
 from kefu.shared.inbound import (
@@ -54,6 +54,8 @@ class Door:
     decode: Callable[[bytes], Any]
     key: Callable[[Any], str]
     summary: str
+    # whom a body speaks for: a person's token may only speak for that person (contract 8)
+    speaker: Callable[[Any], str] | None = None
 
 
 DOORS = {
@@ -70,6 +72,7 @@ DOORS = {
         decode_agent_command,
         lambda command: command.agent_id,
         "An agent's presence or action, forwarded to agent.inbound",
+        speaker=lambda command: command.agent_id,
     ),
 }
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -77,6 +80,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "not UTF-8 JSON",
         401: "no valid bearer token",
+        403: "a person's token sending for another agent_id",
         413: "over KEFU_MAX_BODY_BYTES, refused while reading",
         415: "a content type other than JSON",
         422: "invalid: `detail` lists each problem at its field (`from.address`)",
@@ -100,7 +104,6 @@ def inbound_api(bus: Bus) -> FastAPI:
             methods=["POST"],
             status_code=202,
             summary=door.summary,
-            dependencies=[Depends(role_at_least(bus.settings, "agent"))],
             responses=REFUSALS,
             openapi_extra={
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}}
@@ -112,8 +115,9 @@ def inbound_api(bus: Bus) -> FastAPI:
 
 def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
     limit = bus.settings.max_body_bytes
+    any_token = role_at_least(bus.settings, "agent")
 
-    async def forward(request: Request) -> Accepted:
+    async def forward(request: Request, caller: Annotated[Caller, Depends(any_token)]) -> Accepted:
         _require_json(request.headers.get("content-type"))
         raw = await _read(request, limit)
         try:
@@ -122,6 +126,8 @@ def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
             raise HTTPException(400, f"body is not UTF-8 JSON: {error}") from None
         except ValidationError as error:
             raise HTTPException(422, problems(error)) from None
+        if caller.person and door.speaker and door.speaker(accepted) != caller.id:
+            raise HTTPException(403, f"{caller.id} may only send its own commands, not as another")
         key = door.key(accepted)
         await bus.forward(door.topic, raw, key)
         return Accepted(accepted=True, topic=bus.topic(door.topic), key=key)

@@ -86,9 +86,7 @@ def test_the_example_secret_and_compose_carry_every_secret() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     environment = compose["x-kefu"]["environment"]
     assert secret_variables() <= set(environment)
-    local = Settings(
-        survey_secret=environment["KEFU_SURVEY_SECRET"],
-        notify_secret=environment["KEFU_NOTIFY_SECRET"],
-    )
-    for signing in ("survey_secret", "notify_secret"):
-        local.signing_secret(signing)  # the services would start with it
+    signing = ("survey_secret", "notify_secret", "auth_secret")
+    local = Settings(**{name: environment[f"KEFU_{name.upper()}"] for name in signing})
+    for name in signing:
+        local.signing_secret(name)  # the services would start with it

@@ -36,6 +36,11 @@ def start_service(
         "KEFU_SMTP_PORT": str(settings.smtp_port),
         "KEFU_SURVEY_SECRET": settings.survey_secret.get_secret_value(),
         "KEFU_NOTIFY_SECRET": settings.notify_secret.get_secret_value(),
+        **(
+            {"KEFU_AUTH_SECRET": settings.auth_secret.get_secret_value()}
+            if settings.auth_secret
+            else {}
+        ),
         "KEFU_PUBLIC_URL": settings.public_url,
         "KEFU_API_TOKENS": settings.api_tokens.get_secret_value(),
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),

@@ -11,6 +11,8 @@ import pytest
 
 from kefu.report import write_report
 from kefu.services.analytics.reports import week
+from kefu.shared.auth import PersonClaims, person_token
+from kefu.shared.events.base import utc_now
 from kefu.shared.events.routing import TicketQueued
 from kefu.tickets import show_ticket
 from tests import sla_events as ev
@@ -57,6 +59,16 @@ async def test_roles(analytics: RunningAnalytics, path: str, allowed: str) -> No
     if allowed == "supervisor":
         assert (await analytics.get(path, "agent")).status_code == 403
     assert (await analytics.get(path, allowed)).status_code == 200
+
+
+@pytest.mark.parametrize(("roles", "status"), [(("agent",), 403), (("agent", "supervisor"), 200)])
+async def test_a_persons_token_counts_with_its_highest_role(
+    analytics: RunningAnalytics, roles: tuple, status: int
+) -> None:
+    claims = PersonClaims("wang.fang", roles, "s-1", utc_now() + timedelta(minutes=5))
+    token = person_token(analytics.settings, claims)
+    answer = await analytics.http.get("/v1/kpis", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == status
 
 
 async def test_kpis_of_the_seeded_tickets(analytics: RunningAnalytics, prefix: str) -> None:

@@ -3,10 +3,14 @@ same path as Kafka input."""
 
 import json
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from kefu.shared.auth import PersonClaims, person_token
+from kefu.shared.events.base import utc_now
+from kefu.shared.settings import load_settings
 from kefu.shared.topics import Topic
 from tests.factories import message_body
 from tests.integration.conftest import TOKEN, RunningIntake, unique
@@ -69,6 +73,39 @@ async def test_without_a_valid_bearer_token_it_is_401(intake: RunningIntake, hea
     response = await post(intake, "/v1/inbound/channel", message_body(), headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def person(intake: RunningIntake, person_id: str, *roles: str) -> dict[str, str]:
+    """The header of a person token as the workspace signs it at sign-in (contract 8)."""
+    claims = PersonClaims(person_id, roles or ("agent",), "s-1", utc_now() + timedelta(hours=1))
+    return {"Authorization": f"Bearer {person_token(intake.settings, claims)}"}
+
+
+async def test_a_person_token_sends_its_own_commands(intake: RunningIntake) -> None:
+    agent = unique("li.wei-")
+    presence = {"action": "presence", "agent_id": agent, "status": "online", "capacity": 2}
+    response = await post(intake, "/v1/inbound/agent", presence, person(intake, agent))
+    assert response.status_code == 202
+    [changed] = await intake.take(1, subject=agent)
+    assert changed["type"] == "kefu.agent.status_changed"
+
+
+async def test_a_person_token_never_speaks_for_another_agent(intake: RunningIntake) -> None:
+    """Static tokens are for integrations and may name any agent; a person's may not, whatever
+    the person's roles."""
+    command = {"action": "presence", "agent_id": "zhang.min", "status": "away", "capacity": 1}
+    headers = person(intake, unique("li.wei-"), "agent", "supervisor", "admin")
+    response = await post(intake, "/v1/inbound/agent", command, headers)
+    assert response.status_code == 403 and "its own commands" in response.json()["error"]
+    assert (await post(intake, "/v1/inbound/agent", command)).status_code == 202
+
+
+async def test_a_person_token_signed_elsewhere_is_401(intake: RunningIntake) -> None:
+    elsewhere = load_settings(auth_secret="another-deployments-secret-0123456789")
+    claims = PersonClaims("li.wei", ("agent",), "s-1", utc_now() + timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {person_token(elsewhere, claims)}"}
+    command = {"action": "presence", "agent_id": "li.wei", "status": "online"}
+    assert (await post(intake, "/v1/inbound/agent", command, headers)).status_code == 401
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b""])
@@ -161,7 +198,7 @@ async def test_the_openapi_document_describes_both_doors(intake: RunningIntake) 
         document = (await client.get("/openapi.json")).json()
     for path in ("/v1/inbound/channel", "/v1/inbound/agent"):
         operation = document["paths"][path]["post"]
-        assert {"202", "400", "401", "413", "415", "422"} <= set(operation["responses"])
+        assert {"202", "400", "401", "403", "413", "415", "422"} <= set(operation["responses"])
         assert operation["requestBody"]["content"]["application/json"]["schema"]
     references = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
     assert {"Sender", "ReplyCommand"} <= references <= set(document["components"]["schemas"])
