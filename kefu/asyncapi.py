@@ -63,6 +63,7 @@ def asyncapi_yaml() -> str:
         topic_prefix="kefu.",
         survey_secret=documenting_only,
         notify_secret=documenting_only,
+        auth_secret=documenting_only,
     )
     brokers = [
         importlib.import_module(f"kefu.services.{name}.app").build(settings).broker

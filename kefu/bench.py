@@ -1,7 +1,7 @@
 """`kefu bench`: intake's throughput and latency next to the raw broker's, in one run, as
 users run kefu: every service running and tickets already in the store.
 
-On a fresh embedded stack (or the KEFU_* servers with --use-env), the six services start as
+On a fresh embedded stack (or the KEFU_* servers with --use-env), the seven services start as
 their own processes (`kefu run …`, as `kefu up` starts them), then `--seed` customer messages
 go through first so the store already holds that many tickets. Two loads then go through the
 same broker:

@@ -213,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("ticket_id")
     show.add_argument("--url", help="analytics' base URL (default KEFU_ANALYTICS_URL)")
     show.add_argument("--token", help="API token (default KEFU_API_TOKEN or .kefu/api-token)")
+    from kefu.people import add_parsers as people_parsers
+
+    people_parsers(commands)
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -237,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_dlq(args)
         if args.command == "tickets":
             return run_tickets(args)
+        if args.command == "people":
+            from kefu.people import run_people
+
+            return run_people(args)
         from kefu.up import up
 
         ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)

@@ -1,4 +1,4 @@
-"""`kefu up`: the embedded stack plus all six services, supervised until Ctrl-C or SIGTERM."""
+"""`kefu up`: the embedded stack plus all seven services, supervised until Ctrl-C or SIGTERM."""
 
 import asyncio
 import os
@@ -16,6 +16,7 @@ from kefu.shared.settings import SIGNING_SECRETS, load_settings
 
 DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
+ADMIN_PASSWORD = "admin-password"  # kept as .kefu/admin-password
 # kept as .kefu/survey-secret, .kefu/notify-secret
 SECRETS = {name: name.removeprefix("KEFU_").lower().replace("_", "-") for name in SIGNING_SECRETS}
 
@@ -46,8 +47,14 @@ def up(
     env.setdefault(
         "KEFU_ANALYTICS_URL", f"http://127.0.0.1:{http_port + SERVICES.index('analytics')}"
     )
+    env.setdefault(
+        "KEFU_WORKSPACE_URL", f"http://127.0.0.1:{http_port + SERVICES.index('workspace')}"
+    )
     for variable, kept in SECRETS.items():
         env.setdefault(variable, _kept_secret(data_dir, kept))
+    admin = "KEFU_ADMIN_PASSWORD" if "KEFU_ADMIN_PASSWORD" in env else data_dir / ADMIN_PASSWORD
+    if "KEFU_ADMIN_PASSWORD" not in env:  # the workspace's person `admin` signs in with it
+        env["KEFU_ADMIN_PASSWORD"] = _kept_secret(data_dir, ADMIN_PASSWORD)
     token = None if "KEFU_API_TOKENS" in env else _kept_secret(data_dir, "api-token")
     if token:
         env["KEFU_API_TOKENS"] = f"{token}:admin"
@@ -60,7 +67,7 @@ def up(
             services[name] = start_service(name, http_port + offset, env, data_dir / "logs")
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
-        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep)
+        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep, admin)
         _supervise(services, env, data_dir, stopping)
     except (EmbeddedError, OSError) as error:
         print(f"kefu up: {error}", file=sys.stderr)
@@ -114,6 +121,7 @@ def _print_endpoints(
     policy: str | None,
     token: str | None,
     keep: bool,
+    admin: object,
 ) -> None:
     intake = f"http://127.0.0.1:{services['intake'].port}"
     where = f"admin, kept in {data_dir / 'api-token'}"
@@ -130,6 +138,8 @@ def _print_endpoints(
             for name, process in services.items()
         ),
         f"  dashboard http://127.0.0.1:{services['analytics'].port}/   (sign in with the token)",
+        f"  desk      http://127.0.0.1:{services['workspace'].port}/   (sign in as admin, "
+        f"password in {admin})",
         f"  logs      {data_dir.resolve() / 'logs'}",
         f"  token     {token}   ({where})" if token else "  tokens    from KEFU_API_TOKENS",
         f"POST a customer message to {intake}/v1/inbound/channel (or publish it to "

@@ -21,7 +21,7 @@ from kefu.shared.policy import Policy, load_policy
 from kefu.shared.settings import Settings
 from kefu.shared.store import Document, connect, database, ensure_indexes
 
-SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics")
+SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics", "workspace")
 STARTUP_RETRY_S = 60
 log = get_logger("kefu.service")
 
@@ -38,6 +38,7 @@ class Service:
     registry: CollectorRegistry
     indexes: dict[str, list[IndexModel]] = field(default_factory=dict)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    preparing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # after indexes
     closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # clients to close
     _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
@@ -80,12 +81,14 @@ class Service:
         while True:
             try:
                 await ensure_indexes(self.db, self.indexes)
-                return
+                break
             except PyMongoError as error:
                 if asyncio.get_running_loop().time() > deadline:
                     raise
                 log.warning("store not reachable yet", error=repr(error))
                 await asyncio.sleep(1)
+        for prepare in self.preparing:
+            await prepare()
 
     async def _start_background(self) -> None:
         self._tasks = [asyncio.create_task(run()) for run in self.background]

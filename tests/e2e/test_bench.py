@@ -47,7 +47,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     costs = result["kefu"]["burst_costs"]
     assert costs["intake_store_commands_per_message"] > 0
     assert costs["intake_cpu_ms_per_message"] > 0
-    assert result["tickets_stored_before"] == 50 and len(result["services_running"]) == 6
+    assert result["tickets_stored_before"] == 50 and len(result["services_running"]) == 7
     [timers] = result["sla_timers"]
     assert timers["armed_timers"] == timers["fired_in_window"] == 200
     fired = timers["fire_lateness_ms"]

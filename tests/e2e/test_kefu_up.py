@@ -26,13 +26,14 @@ SHIPPED_POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"
 
 
 async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) -> None:
-    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), _six_free_ports()
+    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), _seven_free_ports()
     up = _start_up(tmp_path, kafka, mongo, smtp, http)
     try:
         banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
         assert "topics are kept in memory" in banner
         assert f"dashboard http://127.0.0.1:{http + 5}/" in banner
-        for port in range(http, http + 6):
+        assert f"desk      http://127.0.0.1:{http + 6}/" in banner
+        for port in range(http, http + 7):
             assert await asyncio.to_thread(_ready, port), banner
         token = re.search(r"token\s+(\S+)", banner).group(1)
         assert (tmp_path / "api-token").read_text() == token
@@ -44,18 +45,21 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
         assert len(_mails(tmp_path / "mail", "hi")) == 1
         await _solve(f"http://127.0.0.1:{http}", token, ticket["ticket_id"])
         await _answer_the_survey(tmp_path / "mail", within_s=20)
+        kept = tmp_path / "admin-password"
+        assert kept.stat().st_mode & 0o777 == 0o600
+        await _sign_in_as_admin(f"http://127.0.0.1:{http + 6}", kept.read_text().strip())
     finally:
         up.send_signal(signal.SIGINT)
         code = await asyncio.to_thread(up.wait, 40)
         assert code == 0, up.stdout.read().decode(errors="replace")[-4000:]
 
 
-def _six_free_ports() -> int:
-    """Six ports in a row below Linux's ephemeral range (32768 up), where no outgoing
+def _seven_free_ports() -> int:
+    """Seven ports in a row below Linux's ephemeral range (32768 up), where no outgoing
     connection of another test can take one between this check and the services' bind."""
-    base = random.randrange(20000, 32000, 6)
-    while any(port_open(port) for port in range(base, base + 6)):
-        base = random.randrange(20000, 32000, 6)
+    base = random.randrange(20000, 32000, 7)
+    while any(port_open(port) for port in range(base, base + 7)):
+        base = random.randrange(20000, 32000, 7)
     return base
 
 
@@ -130,6 +134,16 @@ async def _solve(intake: str, token: str, ticket_id: str) -> None:
             "/v1/inbound/agent", json=command, headers={"Authorization": f"Bearer {token}"}
         )
     assert solved.status_code == 202, solved.text
+
+
+async def _sign_in_as_admin(workspace: str, password: str) -> None:
+    login = {"login": "admin", "password": password}
+    async with httpx.AsyncClient(base_url=workspace, timeout=10) as client:
+        signed = await client.post("/v1/sessions", json=login)
+        assert signed.status_code == 200, signed.text
+        token = signed.json()["token"]
+        me = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["roles"] == ["admin", "supervisor", "agent"]
 
 
 def _mails(mail_dir, subject: str) -> list[email.message.EmailMessage]:
