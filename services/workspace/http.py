@@ -1,19 +1,12 @@
 """The workspace's HTTP API (FastAPI, mounted in its app), contract 8: people, sessions, me.
 
-A request is a person's when it carries a token the workspace issued, as `Authorization:
-Bearer` or, on GET only, the `kefu_session` cookie (the desk's pages; a cookie-carried POST,
-PATCH or DELETE would need CSRF protection, which comes with the pages). The workspace also
-needs the token's session to be live (read by `_id`; refused at once after sign-out) and the
-person to be active, and it takes their roles as they are now. The people endpoints also take
-a static KEFU_API_TOKENS admin token (an integration provisioning people). Every refusal is
-`{"error": <a sentence>, "detail": …}`.
+Who may ask what: identity.py. Every refusal is `{"error": <a sentence>, "detail": …}`.
 """
 
 import asyncio
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -21,20 +14,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kefu.services.workspace.identity import COOKIE, Identity, Me, unauthorised
 from kefu.services.workspace.people import NewPerson, Person, PersonChange, password_matches
 from kefu.services.workspace.sessions import locked_for, login_key
 from kefu.services.workspace.store import PersonExists, WorkspaceStore
-from kefu.shared.auth import PersonClaims, caller_of, person_claims, person_token
+from kefu.shared.auth import PersonClaims, person_token
 from kefu.shared.bus import Bus
 from kefu.shared.events.agent import Presence
 from kefu.shared.events.base import utc_now
 from kefu.shared.inbound import PresenceCommand
 from kefu.shared.logs import get_logger
-from kefu.shared.settings import ROLE_RANK, Role
 from kefu.shared.topics import Topic
 
 log = get_logger("kefu.workspace.http")
-COOKIE = "kefu_session"
 WRONG_LOGIN = "unknown login or wrong password"  # one sentence for both: no login probing
 
 
@@ -57,50 +49,16 @@ class CommandSent(BaseModel):
     command_id: str
 
 
-@dataclass(frozen=True)
-class Me:
-    person: Person
-    session_id: str
-
-
 def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
+    """The API: the people routes here, and each part's router (one module a part)."""
     settings = bus.settings
-    static_tokens = settings.tokens()
+    identity = Identity(settings, store)
     api = FastAPI(
         title="kefu workspace", version="1", docs_url=None, redoc_url=None, redirect_slashes=False
     )
     api.add_exception_handler(StarletteHTTPException, _refused)
     api.add_exception_handler(RequestValidationError, _invalid)
-
-    async def me(request: Request) -> Me:
-        token = _token(request)
-        claims = person_claims(settings, token) if token else None
-        if claims is None or not await store.session_live(
-            claims.session_id, claims.person_id, utc_now()
-        ):
-            raise _unauthorised("a valid sign-in is required")
-        person = await store.person(claims.person_id)
-        if person is None or not person.active:
-            raise _unauthorised("a valid sign-in is required")
-        return Me(person, claims.session_id)
-
-    def person_at_least(role: Role) -> Any:
-        async def check(found: Annotated[Me, Depends(me)]) -> Me:
-            if ROLE_RANK[found.person.highest_role()] < ROLE_RANK[role]:
-                raise HTTPException(403, f"role {role} or above is required")
-            return found
-
-        return check
-
-    async def admin(request: Request) -> str:
-        """Who: a signed-in admin's id, or an integration's admin token."""
-        token = _token(request) or ""
-        static = caller_of(settings, static_tokens, token) if token else None
-        if static is not None and not static.person:
-            if static.role != "admin":
-                raise HTTPException(403, "role admin is required")
-            return static.id
-        return (await person_at_least("admin")(await me(request))).person.id
+    me, person_at_least, admin = identity.me, identity.at_least, identity.admin
 
     @api.post("/v1/people", status_code=201, response_model=Person)
     async def add_person(body: NewPerson, by: Annotated[str, Depends(admin)]) -> Person:
@@ -138,7 +96,7 @@ def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
         if person is None or not right or not person.active:
             await store.record_failure(key, now)
             log.info("sign-in refused", person_id=person.id if person else None)
-            raise _unauthorised(WRONG_LOGIN)
+            raise unauthorised(WRONG_LOGIN)
         await store.forget_failures(key)
         session = await store.start_session(person.id, settings.session_ttl, now)
         claims = PersonClaims(person.id, tuple(person.roles), session["_id"], session["expires_at"])
@@ -187,19 +145,6 @@ def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
         return CommandSent(command_id=command.command_id or "")
 
     return api
-
-
-def _token(request: Request) -> str | None:
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    if request.method in ("GET", "HEAD"):  # cookies: safe methods only, until CSRF tokens
-        return request.cookies.get(COOKIE)
-    return None
-
-
-def _unauthorised(sentence: str) -> HTTPException:
-    return HTTPException(401, sentence, {"WWW-Authenticate": "Bearer"})
 
 
 async def _refused(request: Request, error: StarletteHTTPException) -> JSONResponse:
