@@ -94,7 +94,7 @@ async def test_two_concurrent_answers_on_two_replicas_record_one(backend, tmp_pa
 async def test_a_reopen_before_the_delay_cancels_and_per_solve_surveys_again(
     backend, tmp_path
 ) -> None:
-    async with running_survey(backend, tmp_path, delay="1s", per_solve=True) as survey:
+    async with running_survey(backend, tmp_path, delay="3s", per_solve=True) as survey:
         cancelled, twice = unique("t"), unique("t")
         at = now()
         await survey.send(
