@@ -10,7 +10,7 @@ import httpx
 LOCAL_TOKEN = Path(".kefu/api-token")  # what `kefu up` made
 FIELDS = ("status", "priority", "tier", "assignee", "channel", "subject", "opened_at",
           "first_public_reply_at", "solved_at", "reopened", "csat", "nps", "follow_up_of",
-          "related_to")  # fmt: skip
+          "related_to", "merged_into")  # fmt: skip
 
 
 def api_token(given: str | None) -> str | None:

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -218,6 +219,32 @@ class EscalateCommand(_TicketCommand):
     reason: str | None = None
 
 
+MAX_CATEGORY_LEVEL = 64
+CategoryLevel = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CATEGORY_LEVEL)
+]
+
+
+class SetCategoryCommand(_TicketCommand):
+    action: Literal["set_category"]
+    category: list[CategoryLevel] = Field(
+        min_length=3,
+        max_length=3,
+        description="[l1, l2, l3]: one of the policy's categories or any three non-blank "
+        "strings of at most 64 characters (surrounding spaces are dropped)",
+    )
+
+
+class MergeCommand(_TicketCommand):
+    action: Literal["merge"]
+    into_ticket_id: str = Field(
+        min_length=1,
+        max_length=MAX_TICKET_ID,
+        description="the ticket `ticket_id` is merged into: both open (not solved or "
+        "closed), the same customer's or linked by `related_to`; `ticket_id` is closed",
+    )
+
+
 TicketCommand = (
     ReplyCommand
     | NoteCommand
@@ -225,6 +252,8 @@ TicketCommand = (
     | SetPriorityCommand
     | TransferCommand
     | EscalateCommand
+    | SetCategoryCommand
+    | MergeCommand
 )
 AgentCommand = Annotated[PresenceCommand | TicketCommand, Field(discriminator="action")]
 _AGENT_COMMAND: TypeAdapter[Any] = TypeAdapter(AgentCommand)

@@ -10,12 +10,14 @@ from kefu.shared.events.routing import TicketAssigned
 from kefu.shared.events.sla import SlaEscalated
 from kefu.shared.events.ticket import (
     AgentReplied,
+    CategoryChanged,
     Customer,
     MessageReceived,
     Party,
     PriorityChanged,
     Reopened,
     StatusChanged,
+    TicketMerged,
     TicketOpened,
 )
 
@@ -94,9 +96,32 @@ def replied(ticket: str, at: datetime, public: bool = True) -> CloudEvent[Any]:
     return event(data, at)
 
 
-def status(ticket: str, before: str, after: str, at: datetime) -> CloudEvent[Any]:
-    data = StatusChanged(ticket_id=ticket, from_status=before, to=after, by="a1", at=at)
+def status(
+    ticket: str, before: str, after: str, at: datetime, reason: str | None = None
+) -> CloudEvent[Any]:
+    data = StatusChanged(
+        ticket_id=ticket, from_status=before, to=after, by="a1", at=at, reason=reason
+    )
     return event(data, at)
+
+
+def category(
+    ticket: str, after: list[str], at: datetime, before: list[str] | None = None
+) -> CloudEvent[Any]:
+    data = CategoryChanged(
+        ticket_id=ticket,
+        from_category=before or ["general", "inquiry", "other"],
+        to=after,
+        agent_id="a1",
+        at=at,
+    )
+    return event(data, at)
+
+
+def merged(ticket: str, into: str, at: datetime, before: str = "open") -> list[CloudEvent[Any]]:
+    """What intake writes for a merge: merged, then the ticket closed with reason `merged`."""
+    data = TicketMerged(ticket_id=ticket, into_ticket_id=into, agent_id="a1", at=at)
+    return [event(data, at), status(ticket, before, "closed", at, reason="merged")]
 
 
 def priority(ticket: str, before: str, after: str, at: datetime) -> CloudEvent[Any]:

@@ -8,7 +8,8 @@ ticket's first event and on its thousandth. The timeline is in the order things 
 Events may arrive across topics out of order
 (an assignment before the ticket's `opened`): `opened` fills in what it carries without
 moving a status that later events already set, and an interval that would run backwards
-counts as nothing.
+counts as nothing. An agent's `category_changed` replaces the category (KPIs by category
+follow it); `merged` names the ticket a merge closed this one into.
 
 Durations kept as they end:
 - first response: opened → first public agent reply; first resolution: opened → first
@@ -32,12 +33,14 @@ from kefu.shared.events.sla import SlaBreached, SlaMet
 from kefu.shared.events.survey import SurveyIssued, SurveyKind, SurveyResponded
 from kefu.shared.events.ticket import (
     AgentReplied,
+    CategoryChanged,
     Customer,
     Escalated,
     MessageReceived,
     PriorityChanged,
     Reopened,
     StatusChanged,
+    TicketMerged,
     TicketOpened,
 )
 from kefu.shared.policy import Sla
@@ -103,6 +106,7 @@ class TicketProjection(BaseModel):
     locale: str | None = None
     follow_up_of: str | None = None
     related_to: str | None = None
+    merged_into: str | None = None  # the ticket a merge closed this one into
     first_message_id: str | None = None
     opened_at: datetime | None = None
     first_public_reply_at: datetime | None = None
@@ -204,6 +208,10 @@ class Changes:
                 return {**moved, "reopened": ticket.reopened + 1, "reopened_at": data.at}
             case PriorityChanged():
                 return {"priority": data.to}
+            case CategoryChanged():
+                return {"category": data.to}
+            case TicketMerged():
+                return {"merged_into": data.into_ticket_id}
             case Escalated():
                 return {"tier": data.to_tier}
             case TicketQueued():

@@ -1,11 +1,15 @@
 """Pure decisions on agent actions: the canonical event each one becomes, checked against the
 ticket's state. A command the state forbids raises `CommandRejected`: it is dead-lettered
-with the reason, and `kefu.agent.command_refused` tells the agent why. Setting the status or
-priority a ticket already has changes nothing.
+with the reason, and `kefu.agent.command_refused` tells the agent why. Setting the status,
+priority or category a ticket already has changes nothing and emits nothing (the command
+counts as applied: sent again, it is skipped).
 
 - A closed ticket is final: nothing changes it (a customer message opens a follow-up).
 - Transfers and escalations need a ticket that is still being worked (not solved).
 - Escalation raises the support tier by one, at most to 3.
+- A category is any three levels (the policy's or not); a solved ticket may be recategorised.
+- A merge closes the ticket into another open one of the same customer, or one it is related
+  to (services/intake/merging.py).
 - Any agent may work any ticket (colleagues cover, supervisors step in), but the ticket's
   assignee stays its owner: a transfer moves the ticket from the assignee, whoever asks
   (`by`), and a public reply from another agent says whom it was `on_behalf` of.
@@ -18,12 +22,14 @@ from typing import Any, TypeGuard
 from pydantic import ValidationError
 
 from kefu.services.intake.conversation import Conversation
+from kefu.services.intake.merging import merge, merge_refusal
 from kefu.shared.errors import PoisonMessage
 from kefu.shared.events import CloudEvent, new_event
 from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
 from kefu.shared.events.base import EventData
 from kefu.shared.events.ticket import (
     AgentReplied,
+    CategoryChanged,
     Escalated,
     NoteAdded,
     PriorityChanged,
@@ -36,9 +42,11 @@ from kefu.shared.inbound import (
     MAX_COMMAND_ID,
     MAX_TICKET_ID,
     EscalateCommand,
+    MergeCommand,
     NoteCommand,
     PresenceCommand,
     ReplyCommand,
+    SetCategoryCommand,
     SetPriorityCommand,
     SetStatusCommand,
     TicketCommand,
@@ -54,9 +62,16 @@ class CommandRejected(PoisonMessage):
     """The ticket's state forbids this action."""
 
 
-def command_event(data: EventData, command_id: str, now: datetime) -> CloudEvent[Any]:
+def command_event(
+    data: EventData, command_id: str, now: datetime, suffix: str = ""
+) -> CloudEvent[Any]:
+    """An event of an agent's command; a second one of the same command has a `suffix`."""
     return new_event(
-        data, id=f"intake:agent:{command_id}", source=SOURCE, correlationid=command_id, time=now
+        data,
+        id=f"intake:agent:{command_id}{suffix}",
+        source=SOURCE,
+        correlationid=command_id,
+        time=now,
     )
 
 
@@ -128,19 +143,27 @@ def presence_event(command: PresenceCommand, event_id: str, at: datetime) -> Clo
 
 
 def decide_command(
-    command: TicketCommand, ticket: Conversation, now: datetime
+    command: TicketCommand, ticket: Conversation, now: datetime, into: Conversation | None = None
 ) -> tuple[list[CloudEvent[Any]], Conversation]:
-    """The events of `command` and the ticket after them; raises CommandRejected."""
+    """The events of `command` and the ticket after them; raises CommandRejected. `into` is
+    a merge's target as read (None: it does not exist)."""
     if ticket.status == "closed":
         raise CommandRejected(
             f"ticket {ticket.ticket_id} is closed; {command.action} is not possible on a closed "
             "ticket (a new customer message opens a follow-up)"
         )
-    data, changes = _decide(command, ticket, now)
-    if data is None:
+    if isinstance(command, MergeCommand):
+        if refusal := merge_refusal(ticket, into, command.into_ticket_id):
+            raise CommandRejected(refusal)
+        assert into is not None
+        said, changes = merge(command, ticket, into, now)
+    else:
+        data, changes = _decide(command, ticket, now)
+        said = [("", data)] if data is not None else []
+    if not said:
         return [], ticket
     changed = ticket.model_copy(update={**changes, "updated_at": max(ticket.updated_at, now)})
-    return [command_event(data, command.command_id, now)], changed
+    return [command_event(data, command.command_id, now, suffix) for suffix, data in said], changed
 
 
 def _decide(
@@ -196,6 +219,15 @@ def _decide(
             return transfer, {}
         case EscalateCommand():
             return _escalation(command, ticket, now)
+        case SetCategoryCommand(category=category) if tuple(category) != ticket.category:
+            recategorised = CategoryChanged(
+                ticket_id=ticket_id,
+                from_category=list(ticket.category) or None,
+                to=category,
+                agent_id=agent_id,
+                at=now,
+            )
+            return recategorised, {"category": tuple(category)}
     return None, {}
 
 

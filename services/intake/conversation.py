@@ -17,9 +17,18 @@ was sent to (`survey:sms:<address>`), while that survey is open and its ticket s
 closed, answers the survey: it joins the ticket marked with the survey's id, and neither
 reopens it nor opens a follow-up (survey records the score from it).
 
+A merged ticket is closed, and its conversation goes on in the ticket it was merged into: a
+message that threads to it by any key (a Message-ID of its messages, its `[#id]` token, its
+chat conversation, its sender) joins the merge target instead (or the target's target, when
+that was merged in turn), as if it had threaded there; it never touches the merged ticket.
+A sender's window counts from the merged ticket's last change (the merge, at the latest).
+The token is honoured from the senders either ticket takes it from. The rules above then
+hold for the target: a solved target is reopened, a closed one gets the follow-up, and a
+stranger's token relates the new ticket to the target (the ticket an agent can merge into).
+
 Each way of matching is a thread key (`ref:email:<message id>`, `conversation:chat:<id>`,
 `sender:sms:<address>`, `ticket:<id>`); the store finds the ticket each key names, and
-`choose_thread` decides from those tickets alone.
+`choose_thread` decides from those tickets and their merge targets alone.
 """
 
 import re
@@ -39,6 +48,7 @@ from kefu.shared.surveys import bare_number, in_scale
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
 MAX_KNOWN = 2 * MAX_CC
+MAX_MERGES = 8  # merge targets followed from a ticket a message names (A into B, B into C …)
 
 
 class OpenSurvey(BaseModel):
@@ -71,6 +81,17 @@ class Conversation(BaseModel):
         "and senders who joined by In-Reply-To/References",
     )
     assignee: str | None = Field(None, description="the agent routing.events last assigned")
+    customer_id: str | None = Field(None, description="the adapter's customer id, if it gave one")
+    category: tuple[str, ...] = Field(
+        (),
+        description="[l1, l2, l3]: classified at opening, then set by agents (empty for a "
+        "ticket opened before intake kept it)",
+    )
+    related_to: str | None = Field(None, description="kefu.ticket.opened's `related_to`")
+    merged_into: str | None = Field(
+        None,
+        description="the ticket this one was merged into (it is closed); its messages go there",
+    )
 
     def takes_token_from(self, address: str, senders: TokenSenders) -> bool:
         """Whether an email from `address` may join this ticket by its `[#id]` token."""
@@ -199,17 +220,40 @@ def matched_ticket(
     return None
 
 
+def continued(ticket: Conversation, tickets: Mapping[str, Conversation]) -> Conversation:
+    """The ticket in which `ticket`'s conversation goes on: `ticket` itself unless it was
+    merged, else its merge target, followed at most MAX_MERGES times; `tickets` holds the
+    merge targets by id. A chain that breaks (a target not given) or loops ends at the last
+    ticket reached, which is closed: the message then opens a follow-up of it."""
+    seen = {ticket.ticket_id}
+    while ticket.merged_into and len(seen) <= MAX_MERGES:
+        target = tickets.get(ticket.merged_into)
+        if target is None or target.ticket_id in seen:
+            break
+        seen.add(target.ticket_id)
+        ticket = target
+    return ticket
+
+
 def choose_thread(
-    keys: ThreadKeys, found: Mapping[str, Conversation], received_at: datetime, rules: Threading
+    keys: ThreadKeys,
+    found: Mapping[str, Conversation],
+    received_at: datetime,
+    rules: Threading,
+    tickets: Mapping[str, Conversation] | None = None,
 ) -> NewTicket | JoinTicket:
+    """`found`: the ticket each thread key names; `tickets`: merge targets by id."""
     surveyed = found.get(keys.survey or "")
     if surveyed and (survey_id := surveyed.answers_survey(keys.score, received_at)):
         return JoinTicket(surveyed, reopens=False, answers=survey_id)
     matched = matched_ticket(keys, found, received_at, rules.window)
     if matched is None:
         return NewTicket()
-    ticket, by = matched
-    if by == "token" and not ticket.takes_token_from(keys.from_address, rules.token_senders):
+    named, by = matched
+    ticket = continued(named, tickets or {})
+    if by == "token" and not any(
+        one.takes_token_from(keys.from_address, rules.token_senders) for one in (named, ticket)
+    ):
         return NewTicket(related_to=ticket.ticket_id)
     if ticket.status == "closed":
         return NewTicket(follow_up_of=ticket.ticket_id)

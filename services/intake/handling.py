@@ -8,10 +8,15 @@ one `bulk_write`). An input whose ticket another replica changed meanwhile is de
 in the next round, which also finds tickets by the message that opened them (a replay after
 a crash before the keys were written). Finally every unpublished event is published while
 the thread keys are pointed at their tickets (both need only the tickets written).
+
+A merged ticket's keys still name it; the load also reads the tickets merged tickets were
+merged into (one more `$in`, only when a merged ticket was read), so a message that threads
+to a merged ticket joins its target, and a merge reads its target beside its source
+(services/intake/merging.py says why that is enough).
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +30,7 @@ from kefu.services.intake.actions import (
 )
 from kefu.services.intake.classify import classify
 from kefu.services.intake.conversation import (
+    MAX_MERGES,
     Conversation,
     JoinTicket,
     NewTicket,
@@ -54,7 +60,7 @@ from kefu.shared.events.base import utc_now
 from kefu.shared.events.notify import CUSTOMER_CHANNEL
 from kefu.shared.events.survey import SurveyIssued
 from kefu.shared.events.ticket import MessageReceived, Reopened, TicketOpened
-from kefu.shared.inbound import ChannelMessage, PresenceCommand, TicketCommand
+from kefu.shared.inbound import ChannelMessage, MergeCommand, PresenceCommand, TicketCommand
 from kefu.shared.logs import get_logger
 from kefu.shared.policy import Policy
 from kefu.shared.settings import Settings
@@ -109,7 +115,9 @@ class Round:
     def _thread(self, message: ChannelMessage, keys: ThreadKeys) -> tuple[Slot[Conversation], bool]:
         """The message's ticket, and whether the message answers its survey."""
         received_at = message.received_at or self.now
-        choice = choose_thread(keys, self._found(keys), received_at, self.policy.threading)
+        found = self._found(keys)
+        rules, targets = self.policy.threading, self._merge_targets(found.values())
+        choice = choose_thread(keys, found, received_at, rules, targets)
         if isinstance(choice, JoinTicket):
             slot = self.tickets[choice.ticket.ticket_id]
             if not slot.has_applied(message.dedupe_key):
@@ -132,6 +140,17 @@ class Round:
             for key, ticket_id in named.items()
             if (slot := self.tickets.get(ticket_id)) and slot.state
         }
+
+    def _merge_targets(self, named: Iterable[Conversation]) -> dict[str, Conversation]:
+        """The tickets that merged tickets among `named` were merged into, and theirs."""
+        targets: dict[str, Conversation] = {}
+        for ticket in named:
+            while ticket.merged_into and ticket.merged_into not in targets:
+                slot = self.tickets.get(ticket.merged_into)
+                if slot is None or slot.state is None:
+                    break
+                ticket = targets[slot.key] = slot.state
+        return targets
 
     def _opening(self, message: ChannelMessage, ticket_id: str, choice: NewTicket) -> Any:
         classified = classify(
@@ -160,8 +179,12 @@ class Round:
         self.ticket_of[id(one)] = slot.key
         if slot.has_applied(key):
             return
+        into = None
+        if isinstance(command, MergeCommand):  # its target as this round sees it
+            target = self.tickets.get(command.into_ticket_id)
+            into = target.state if target else None
         try:
-            events, changed = decide_command(command, slot.state, self.now)
+            events, changed = decide_command(command, slot.state, self.now, into)
         except CommandRejected as error:
             self._refuse(one, command, str(error))
             return
@@ -286,9 +309,11 @@ class Intake:
             *(keys.ticket_token for keys in keys_of.values() if keys.ticket_token),
             *(one.value.ticket_id for one in inputs if getattr(one.value, "ticket_id", None)),
             *(one.value.data.ticket_id for one in inputs if isinstance(one.value, CloudEvent)),
+            *(one.value.into_ticket_id for one in inputs if isinstance(one.value, MergeCommand)),
         ]
         tickets = await self.store.tickets.load(named)
         tickets.update({slot.key: slot for slot in openers.values()})
+        await self._load_merge_targets(tickets)
         presence = [one.value.agent_id for one in inputs if isinstance(one.value, PresenceCommand)]
         await self.store.reserve_numbers(len(unseen))
         return Round(
@@ -303,6 +328,19 @@ class Intake:
             new_ticket_id=self.store.next_ticket_id,
             keys_of=keys_of,
         )
+
+    async def _load_merge_targets(self, tickets: dict[str, Slot[Conversation]]) -> None:
+        """Add the tickets that merged tickets among `tickets` were merged into (a chain
+        followed MAX_MERGES deep), so that messages to a merged ticket find its target."""
+        for _ in range(MAX_MERGES):
+            wanted = {
+                slot.state.merged_into
+                for slot in tickets.values()
+                if slot.state and slot.state.merged_into
+            } - tickets.keys()
+            if not wanted:
+                return
+            tickets.update(await self.store.tickets.load(wanted))
 
 
 def _acts_on(value: Inbound) -> bool:

@@ -6,7 +6,11 @@
 - `intake_keys`: thread key → ticket id (`ref:email:<Message-ID>` for every message on a
   ticket, `conversation:chat:<id>` and `sender:sms:<address>` for the newest ticket). A
   message's own `ref:` key is also its dedupe record: it is written once the message is on
-  its ticket, and a message that finds its own key was handled before.
+  its ticket, and a message that finds its own key was handled before. A merge rewrites no
+  key: the keys of a merged ticket still name it, its state names the ticket it was merged
+  into, and a message that follows them goes there (moving its conversation or sender key
+  with it). Rewriting would mean a query on `ticket_id` and a write per key, and would make
+  the old messages' dedupe records name a ticket they never went to.
 - `intake_agents`: a state document per agent, its last presence.
 - `intake_counters`: ticket numbers, reserved in blocks with one `$inc`.
 """

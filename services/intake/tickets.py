@@ -14,6 +14,7 @@ from kefu.shared.events.base import EventData
 from kefu.shared.events.routing import RoutingEvent, TicketAssigned, TicketUnassigned
 from kefu.shared.events.survey import SurveyEvent, SurveyIssued
 from kefu.shared.events.ticket import (
+    Attachment,
     Customer,
     MessageReceived,
     Party,
@@ -43,6 +44,7 @@ def received(
         sender=Party(address=message.sender.address, name=message.sender.name),
         text=message.text,
         received_at=message.received_at or now,
+        attachments=[Attachment(**kept.model_dump()) for kept in message.attachments],
         survey_id=survey_id,
     )
     return intake_event(data, message.dedupe_key, "message", now)
@@ -96,6 +98,9 @@ def opened_conversation(message: ChannelMessage, opened: TicketOpened) -> Conver
         priority=opened.priority,
         tier=opened.tier,
         updated_at=opened.opened_at,
+        customer_id=opened.customer.id,
+        category=tuple(opened.category),
+        related_to=opened.related_to,
     )
     return opening.model_copy(update={"known": opening.knowing(cc.address for cc in message.cc)})
 

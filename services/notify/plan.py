@@ -7,6 +7,9 @@ notifications it calls for. A notification's id says what caused it and for whom
 sent twice. A requested notification keeps the request's id; one to `role:<name>` goes to each
 of the role's staff addresses, as `<request id>:<address>`.
 
+A ticket closed by a merge (`status_changed` with `reason: "merged"`) tells the customer
+nothing: their conversation goes on in the target ticket (webhooks still get the event).
+
 The acknowledgement of a new ticket tells the customer when to expect an answer, which the
 sla service announces on another topic (`kefu.sla.started`) a moment after the ticket opens.
 So the acknowledgement waits for it, at most ACK_WAIT: if the due time is known when the ticket
@@ -117,6 +120,8 @@ class Planner:
                 self._update(last_message_id=data.message_id)
             case AgentReplied(public=True):
                 self._customer("agent_reply", "agent_reply", text=data.text, agent_id=data.agent_id)
+            case StatusChanged(reason="merged"):
+                return  # the conversation goes on in another ticket: nothing ended for them
             case StatusChanged() if data.to in STATUS_STEPS:
                 step, template = STATUS_STEPS[data.to]
                 self._customer(step, template)

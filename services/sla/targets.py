@@ -3,7 +3,8 @@
 Each metric is a clock over the ticket's history (`Measure`): `first_response` runs from
 opening to the first public reply, `next_reply` from a customer message to the next public
 reply, `resolution` from opening to solved, stopped while the status is in the policy's
-`pause_on` and resumed by a reopen. Solving or closing disarms what is left. Under the policy
+`pause_on` and resumed by a reopen. Solving or closing disarms what is left (closing by a
+merge meets nothing). Under the policy
 that holds now (chosen again on every change), every threshold of a metric, the warning at
 `warn_at` × target, the breach at the target and each escalation step after it, is the instant
 at which the clock's business time reaches it; a threshold that has come and was not announced
@@ -80,7 +81,8 @@ def measures(ticket: SlaTicket, pause_on: Sequence[TicketStatus]) -> list[Measur
             )
         )
     done_at = ticket.done_at()
-    found.append(Measure("resolution", 1, _running(ticket, pause_on), done_at, done_at is not None))
+    resolved = done_at is not None and ticket.merged_into is None  # a merge resolves nothing
+    found.append(Measure("resolution", 1, _running(ticket, pause_on), done_at, resolved))
     return found
 
 

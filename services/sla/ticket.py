@@ -4,7 +4,9 @@ its clocks are computed from, folded from ticket and routing events.
 Clocks are never kept as running counters: the ticket keeps when it opened, its status
 transitions, its replies and its next-reply cycle, and services/sla/targets.py computes every
 due time from that history under the policy that holds now. So a pause, a reopen or a policy
-change moves due times exactly, and nothing is lost or counted twice.
+change (a new priority, tier or category) moves due times exactly, and nothing is lost or
+counted twice. A ticket merged into another is closed without being resolved: its clocks
+stop and nothing is met (the conversation's clocks run on in the target).
 
 Times are kept to the millisecond (what the store keeps), so a due time computed before and
 after a reload is the same instant, and so is every event id made from it.
@@ -20,11 +22,13 @@ from kefu.shared.events.base import Channel, CustomerTier, Priority, TicketStatu
 from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
 from kefu.shared.events.ticket import (
     AgentReplied,
+    CategoryChanged,
     Escalated,
     MessageReceived,
     PriorityChanged,
     Reopened,
     StatusChanged,
+    TicketMerged,
     TicketOpened,
 )
 from kefu.shared.sla_policy import Facts
@@ -69,6 +73,7 @@ class SlaTicket(BaseModel):
     priority: Priority = "P3"
     tier: int = 1
     category: list[str] = []
+    merged_into: str | None = None  # merged: closed without being resolved
     assignee: str | None = None
     statuses: list[Transition] = []
     first_reply_at: Timestamp | None = None
@@ -133,6 +138,10 @@ def fold(ticket: SlaTicket | None, event: CloudEvent[Any]) -> SlaTicket | None:
             return ticket.model_copy(update={"priority": data.to})
         case Escalated():
             return ticket.model_copy(update={"tier": max(ticket.tier, data.to_tier)})
+        case CategoryChanged():
+            return ticket.model_copy(update={"category": data.to})
+        case TicketMerged():
+            return ticket.model_copy(update={"merged_into": data.into_ticket_id})
     return ticket
 
 

@@ -14,6 +14,8 @@ _MODELS: list[type[EventData]] = [
     ticket.Reopened,
     ticket.TransferRequested,
     ticket.Escalated,
+    ticket.CategoryChanged,
+    ticket.TicketMerged,
     agent.AgentStatusChanged,
     agent.AgentCommandRefused,
     routing.TicketAssigned,

@@ -28,6 +28,15 @@ class Party(BaseModel):
     name: str | None = None
 
 
+class Attachment(BaseModel):
+    """Metadata of a file a customer sent, as the channel adapter gave it (never the bytes)."""
+
+    filename: str
+    content_type: str
+    size: int = Field(description="bytes")
+    url: str = Field(description="where the adapter stored the file")
+
+
 class TicketEvent(EventData):
     topic: ClassVar[Topic] = Topic.TICKET_EVENTS
     ticket_id: str
@@ -60,6 +69,9 @@ class MessageReceived(TicketEvent):
     sender: Party = Field(alias="from", serialization_alias="from")
     text: str
     received_at: Timestamp
+    attachments: list[Attachment] = Field(
+        default_factory=list, description="the message's attachments as received (metadata)"
+    )
     survey_id: str | None = Field(
         None,
         description="the survey this message answers (an SMS reply that is a bare score); "
@@ -95,6 +107,11 @@ class StatusChanged(TicketEvent):
     to: TicketStatus
     by: str = Field(description="agent_id or `system`")
     at: Timestamp
+    reason: str | None = Field(
+        None,
+        description="why, when the change follows from something else: `merged` when a merge "
+        "closed the ticket (kefu.ticket.merged comes first); null otherwise",
+    )
 
 
 class PriorityChanged(TicketEvent):
@@ -102,6 +119,29 @@ class PriorityChanged(TicketEvent):
     from_priority: Priority = Field(alias="from", serialization_alias="from")
     to: Priority
     by: str
+    at: Timestamp
+
+
+class CategoryChanged(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.category_changed"
+    from_category: list[str] | None = Field(
+        alias="from",
+        serialization_alias="from",
+        description="[l1, l2, l3] before; null for a ticket intake opened before it kept them",
+    )
+    to: list[str] = Field(min_length=3, max_length=3, description="[l1, l2, l3]")
+    agent_id: str
+    at: Timestamp
+
+
+class TicketMerged(TicketEvent):
+    event_type: ClassVar[str] = "kefu.ticket.merged"
+    into_ticket_id: str = Field(
+        description="the ticket the conversation goes on in; the merged ticket (`ticket_id`) "
+        "is closed next (kefu.ticket.status_changed, reason `merged`), and later customer "
+        "messages that thread to it join this one"
+    )
+    agent_id: str
     at: Timestamp
 
 

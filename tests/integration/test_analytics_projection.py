@@ -8,7 +8,12 @@ from pymongo import AsyncMongoClient
 from kefu.services.analytics.app import build
 from kefu.shared.events import new_event
 from kefu.shared.events.routing import TicketAssigned
-from kefu.shared.events.ticket import PriorityChanged, StatusChanged
+from kefu.shared.events.ticket import (
+    CategoryChanged,
+    PriorityChanged,
+    StatusChanged,
+    TicketMerged,
+)
 from kefu.shared.service import Service
 from kefu.shared.settings import Settings
 from kefu.shared.topics import Topic
@@ -78,3 +83,42 @@ async def _projection(settings: Settings, ticket_id: str, ready, wait_s: float =
         raise AssertionError(f"no projection for {ticket_id}: {doc}")
     finally:
         await client.close()
+
+
+async def test_a_category_change_and_a_merge_fold_into_the_projection(
+    settings: Settings,
+) -> None:
+    opened, received = opening(message("email", "m-1"), ticket_id="2001", now=datetime.now(UTC))
+    at = datetime.now(UTC)
+    later = [
+        CategoryChanged(
+            ticket_id="2001",
+            from_category=opened.data.category,
+            to=["billing", "payment", "refund"],
+            agent_id="a-1",
+            at=at,
+        ),
+        TicketMerged(ticket_id="2001", into_ticket_id="2002", agent_id="a-1", at=at),
+        StatusChanged(
+            ticket_id="2001", from_status="new", to="closed", by="a-1", at=at, reason="merged"
+        ),
+    ]
+    publisher = Service.create("publisher", settings)
+    publisher.bus.declare_publishes(Topic.TICKET_EVENTS)
+    async with build(settings), publisher.app():
+        await publisher.bus.publish(opened, received)
+        await publisher.bus.publish(
+            *(
+                new_event(data, id=f"m-{n}", source="kefu/t", correlationid="c")
+                for n, data in enumerate(later)
+            )
+        )
+        closed = await _projection(settings, "2001", lambda doc: doc["state"]["status"] == "closed")
+    state = closed["state"]
+    assert state["category"] == ["billing", "payment", "refund"]
+    assert state["merged_into"] == "2002"
+    assert [entry["type"] for entry in state["timeline"]][-3:] == [
+        "kefu.ticket.category_changed",
+        "kefu.ticket.merged",
+        "kefu.ticket.status_changed",
+    ]

@@ -191,3 +191,27 @@ async def test_a_customer_answer_takes_a_ticket_out_of_pending(intake: RunningIn
         "open",
         "system",
     )
+
+
+async def test_a_chat_merged_away_goes_on_in_the_target(intake: RunningIntake) -> None:
+    """The conversation's key still names the merged ticket; its next message joins the
+    target, and the one after finds the target directly."""
+    visitor, conversation = unique("v"), {"conversation_id": unique("conv-")}
+    source = await first_ticket(
+        intake, message_body("chat", unique("c-"), visitor, thread=conversation)
+    )
+    other = {"conversation_id": unique("conv-")}
+    target = await first_ticket(intake, message_body("chat", unique("c-"), visitor, thread=other))
+    merge = {
+        "action": "merge",
+        "agent_id": "agent-1",
+        "command_id": unique("cmd-"),
+        "ticket_id": source,
+        "into_ticket_id": target,
+    }
+    await intake.act(merge)
+    await intake.take(2, correlationid=merge["command_id"])
+    for _ in range(2):
+        later = message_body("chat", unique("c-"), visitor, thread=conversation)
+        await intake.send(later)
+        assert await intake.ticket_of(f"chat:{later['message_id']}") == target

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from kefu.services.analytics.kpis import kpis
 from kefu.services.analytics.projection import TIMELINE_SIZE, TicketProjection, fold
 from kefu.shared.clock import AlwaysOpen, business_hours
 from kefu.shared.events import new_event
@@ -18,6 +19,7 @@ from kefu.shared.events.ticket import (
     StatusChanged,
 )
 from kefu.shared.policy import Calendar
+from tests import sla_events as ev
 from tests.factories import NOW, message, opening
 
 
@@ -270,3 +272,30 @@ def test_an_assignment_read_after_the_solve_changes_no_duration() -> None:
     projection = folded(opened, received, reply(5), status("new", "solved", 30), assigned(1))
     assert projection.status == "solved" and projection.assignee == "a-1"
     assert projection.full_resolution.calendar_s == 1800 and projection.solved_at == later(30)
+
+
+def test_a_category_change_moves_the_ticket_between_categories() -> None:
+    opened, received = opening(message("email", "m-1"))
+    projection = folded(opened, received, ev.category("1001", ["billing", "refund", "x"], later(1)))
+    assert projection.category == ["billing", "refund", "x"]
+    assert projection.timeline[-1].type == "kefu.ticket.category_changed"
+    grouped = kpis([projection], [], NOW - timedelta(hours=1), NOW + timedelta(hours=1), "category")
+    assert {key: group["tickets"]["opened"] for key, group in grouped["by"].items()} == {
+        "billing": 1
+    }
+
+
+def test_a_merged_ticket_is_closed_names_its_target_and_keeps_both_in_its_timeline() -> None:
+    opened, received = opening(message("email", "m-1"))
+    merged, closed = ev.merged("1001", "1002", later(5), before="new")
+    projection = folded(opened, received, merged, closed)
+    assert (projection.status, projection.merged_into, projection.closed_at) == (
+        "closed",
+        "1002",
+        later(5),
+    )
+    assert projection.solved_at is None  # a merge resolves nothing
+    assert [e.type for e in projection.timeline][-2:] == [
+        "kefu.ticket.merged",
+        "kefu.ticket.status_changed",
+    ]

@@ -20,6 +20,8 @@ CONTRACT_TYPES = [
     "kefu.ticket.reopened",
     "kefu.ticket.transfer_requested",
     "kefu.ticket.escalated",
+    "kefu.ticket.category_changed",  # contract 8
+    "kefu.ticket.merged",  # contract 8
     "kefu.agent.status_changed",
     "kefu.ticket.assigned",
     "kefu.ticket.queued",

@@ -1,5 +1,6 @@
 """Agent actions against the ticket's state: the event each becomes, or why it is refused."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -182,3 +183,89 @@ def test_an_invalid_command_that_says_whose_it_is_is_refused_to_its_agent() -> N
 def test_an_invalid_command_without_its_agent_and_id_only_fails(raw) -> None:
     with pytest.raises(ValueError):
         decode_command(raw)
+
+
+GENERAL = ("general", "inquiry", "other")
+
+
+def test_set_category_becomes_category_changed_and_is_kept() -> None:
+    recategorise = command("set_category", category=["billing", "payment", "退款"])
+    [event], after = decide_command(recategorise, ticket(category=GENERAL), NOW)
+    assert (event.type, event.id, event.correlationid) == (
+        "kefu.ticket.category_changed",
+        "intake:agent:cmd-1",
+        "cmd-1",
+    )
+    assert event.data.model_dump(mode="json") == {
+        "ticket_id": "1001",
+        "from": list(GENERAL),
+        "to": ["billing", "payment", "退款"],
+        "agent_id": "a-1",
+        "at": "2026-11-23T10:00:00.000Z",
+    }
+    assert after.category == ("billing", "payment", "退款")
+
+
+def test_any_three_levels_even_off_the_policy_and_on_a_solved_ticket() -> None:
+    [event], _ = decide_command(
+        command("set_category", category=[" made ", "up", "x" * 64]), ticket("solved"), NOW
+    )
+    assert event.data.to == ["made", "up", "x" * 64]
+
+
+def test_the_same_category_again_changes_nothing() -> None:
+    original = ticket(category=GENERAL)
+    assert decide_command(command("set_category", category=list(GENERAL)), original, NOW) == (
+        [],
+        original,
+    )
+
+
+def test_a_ticket_opened_before_intake_kept_categories_changes_from_null() -> None:
+    [event], _ = decide_command(command("set_category", category=["a", "b", "c"]), ticket(), NOW)
+    assert event.data.from_category is None
+
+
+def test_a_closed_ticket_takes_no_category() -> None:
+    with pytest.raises(CommandRejected, match="ticket 1001 is closed; set_category"):
+        decide_command(command("set_category", category=["a", "b", "c"]), ticket("closed"), NOW)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [
+        ["billing", "payment"],  # three levels
+        ["billing", "payment", "refund", "more"],
+        ["billing", "", "refund"],  # none empty
+        ["billing", "   ", "refund"],  # nor blank
+        ["billing", "x" * 65, "refund"],  # at most 64 characters
+        ["billing", 7, "refund"],
+        "billing/payment/refund",
+    ],
+)
+def test_a_category_is_three_non_empty_levels(category) -> None:
+    raw = json.dumps(
+        {
+            "action": "set_category",
+            "agent_id": "a-1",
+            "command_id": "c-1",
+            "ticket_id": "1001",
+            "category": category,
+        }
+    ).encode()
+    refused = decode_command(raw)
+    assert isinstance(refused, InvalidCommand) and "set_category.category" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ticket_id": "1001"}, "merge.into_ticket_id"),
+        ({"ticket_id": "1001", "into_ticket_id": ""}, "merge.into_ticket_id"),
+        ({"into_ticket_id": "1002"}, "merge.ticket_id"),
+    ],
+)
+def test_a_merge_names_both_tickets(body, field) -> None:
+    raw = json.dumps({"action": "merge", "agent_id": "a-1", "command_id": "c-1", **body})
+    refused = decode_command(raw.encode())
+    assert isinstance(refused, InvalidCommand) and field in refused.reason

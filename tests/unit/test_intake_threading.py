@@ -9,6 +9,7 @@ from kefu.services.intake.conversation import (
     NewTicket,
     OpenSurvey,
     choose_thread,
+    continued,
     thread_keys,
 )
 from kefu.shared.policy import Threading
@@ -24,11 +25,14 @@ def ticket(number: int, channel="email", status="open", age=timedelta(0), keys=(
     return state, [f"ticket:{number}", *keys]
 
 
-def choose(new_message, *tickets, rules=RULES):
+def choose(new_message, *tickets, rules=RULES, merged=()):
     """The store's answer for every key is the ticket it points at (the newest one for a
-    conversation or sender); the token names a ticket by its id."""
+    conversation or sender); the token names a ticket by its id. `merged`: the tickets
+    merged tickets were merged into, by id."""
     found = {key: state for state, keys in tickets for key in keys}
-    return choose_thread(thread_keys(new_message), found, new_message.received_at or NOW, rules)
+    targets = {target.ticket_id: target for target in merged}
+    received_at = new_message.received_at or NOW
+    return choose_thread(thread_keys(new_message), found, received_at, rules, targets)
 
 
 EMAIL_TICKETS = (
@@ -247,3 +251,97 @@ def test_a_survey_sent_to_a_voice_ticket_takes_its_sms_reply_past_the_window() -
 def test_a_score_by_email_or_chat_is_a_message() -> None:
     for channel in ("email", "chat"):
         assert thread_keys(message(channel, "x-1", text="5")).survey is None
+
+
+def merged_source(number=1001, channel="email", into="1002", age=timedelta(0), keys=()):
+    """A ticket merged into `into` (closed), and the thread keys that still name it."""
+    state = conversation(number, channel, "closed", merged_into=into, updated_at=NOW - age)
+    return state, [f"ticket:{number}", *keys]
+
+
+def target(number=1002, channel="email", status="open", **fields):
+    return conversation(number, channel, status, updated_at=NOW - timedelta(days=5), **fields)
+
+
+@pytest.mark.parametrize(
+    ("channel", "keys", "fields"),
+    [
+        ("email", ["ref:email:a@mail"], {"thread": {"in_reply_to": "<a@mail>"}}),
+        ("email", ["ref:email:a@mail"], {"thread": {"references": ["<a@mail>"]}}),
+        ("email", [], {"subject": "Re: [#1001] my order"}),
+        ("chat", ["conversation:chat:conv-1"], {}),
+        ("sms", [SMS_SENDER], {}),  # the window counts from the merge, the source's update
+    ],
+)
+def test_a_message_to_a_merged_ticket_joins_its_target(channel, keys, fields) -> None:
+    choice = choose(
+        message(channel, "n-1", **fields),
+        merged_source(channel=channel, keys=keys),
+        merged=[target(channel=channel)],
+    )
+    assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == "1002"
+    assert not choice.reopens  # and the merged ticket stays closed: it is not chosen
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("pending", JoinTicket(target(status="pending"), reopens=False, on_thread=True)),
+        ("solved", JoinTicket(target(status="solved"), reopens=True, on_thread=True)),
+        ("closed", NewTicket(follow_up_of="1002")),
+    ],
+)
+def test_the_target_is_threaded_to_as_if_named(status, expected) -> None:
+    reply = message(thread={"in_reply_to": "a@mail"})
+    choice = choose(reply, merged_source(keys=["ref:email:a@mail"]), merged=[target(status=status)])
+    assert choice == expected
+
+
+def test_merges_are_followed_to_the_end() -> None:
+    middle = conversation(1002, status="closed", merged_into="1003")
+    reply = message(thread={"in_reply_to": "a@mail"})
+    choice = choose(reply, merged_source(keys=["ref:email:a@mail"]), merged=[middle, target(1003)])
+    assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == "1003"
+
+
+@pytest.mark.parametrize(
+    ("merged", "follows"),
+    [
+        ([conversation(1002, status="closed", merged_into="1001")], "1002"),  # a loop
+        ([], "1001"),  # a target intake does not have
+    ],
+)
+def test_a_broken_merge_chain_opens_a_follow_up(merged, follows) -> None:
+    reply = message(thread={"in_reply_to": "a@mail"})
+    choice = choose(reply, merged_source(keys=["ref:email:a@mail"]), merged=merged)
+    assert choice == NewTicket(follow_up_of=follows)
+
+
+def test_continued_stops_after_max_merges() -> None:
+    chain = {
+        str(n): conversation(n, status="closed", merged_into=str(n + 1)) for n in range(1002, 1020)
+    }
+    end = continued(conversation(1001, status="closed", merged_into="1002"), chain)
+    assert end.ticket_id == "1009"  # eight merges followed
+
+
+@pytest.mark.parametrize(
+    ("sender", "joins"),
+    [
+        ("jane@example.com", True),  # the merged ticket's requester
+        ("bob@example.com", True),  # the target's requester (they were related_to)
+        (STRANGER, False),
+    ],
+)
+def test_a_merged_tickets_token_is_honoured_from_either_tickets_people(sender, joins) -> None:
+    bobs = target(customer_address="bob@example.com", related_to="1001")
+    choice = choose(
+        message("email", "t-1", address=sender, subject="[#1001]"),
+        merged_source(),
+        merged=[bobs],
+        rules=Threading(token_senders="requester"),
+    )
+    if joins:
+        assert isinstance(choice, JoinTicket) and choice.ticket.ticket_id == "1002"
+    else:  # related to where the conversation goes on, the ticket an agent could merge into
+        assert choice == NewTicket(related_to="1002")

@@ -72,6 +72,34 @@ def test_the_opened_conversation_is_what_later_messages_thread_against() -> None
     assert ticket.customer_address == "visitor-42"
 
 
+def test_the_opened_conversation_keeps_what_merges_and_categories_check() -> None:
+    first = message("email", "m-1", customer_id="c-7", subject="refund please")
+    opened = opening(first, related_to="1000")[0].data
+    ticket = opened_conversation(first, opened)
+    assert (ticket.customer_id, ticket.related_to, ticket.merged_into) == ("c-7", "1000", None)
+    assert ticket.category == tuple(opened.category) and len(ticket.category) == 3
+
+
+ATTACHMENT = {
+    "filename": "receipt.pdf",
+    "content_type": "application/pdf",
+    "size": 48213,
+    "url": "https://files.example/receipt.pdf",
+}
+
+
+def test_every_message_received_carries_its_attachments_as_received() -> None:
+    first = message(message_id="<a@x>", attachments=[ATTACHMENT, {**ATTACHMENT, "size": 0}])
+    received = opening(first)[1]
+    body = json.loads(received.to_bytes())
+    assert body["data"]["attachments"] == [ATTACHMENT, {**ATTACHMENT, "size": 0}]
+    later = message(message_id="<b@x>", attachments=[ATTACHMENT])
+    ticket = conversation_of(first, "open")
+    [joined_one] = joining_events(later, JoinTicket(ticket, reopens=False), now=NOW)
+    assert [a.model_dump() for a in joined_one.data.attachments] == [ATTACHMENT]
+    assert opening(message(message_id="<c@x>"))[1].data.attachments == []
+
+
 def test_a_message_points_its_keys_at_its_ticket() -> None:
     chat = message("chat", "c-1")
     assert own_keys(chat, thread_keys(chat), "1001") == {

@@ -200,3 +200,14 @@ def test_webhooks_by_type_pattern_carry_the_event_as_read() -> None:
 def test_a_replay_plans_the_same_ids() -> None:
     events = [ev.opened("t1", AT), ev.replied("t1", AT)]
     assert [n.id for n in run(events)[1]] == [n.id for n in run(events)[1]]
+
+
+def test_a_merge_close_mails_nobody_even_when_closed_is_a_customer_step() -> None:
+    hooks = [{"url": "https://hooks.example/a", "events": ["kefu.ticket.*"], "secret": "0" * 16}]
+    every = rules(customer=["opened", "solved", "closed"], webhooks=hooks)
+    context, _, _ = run([ev.opened("t1", AT)], every)
+    merge = [*ev.merged("t1", "t2", AT), ev.category("t1", ["a", "b", "c"], AT)]
+    _, notes, _ = run(merge, every, context)
+    assert [n.audience for n in notes] == ["webhook"] * 3  # the events still go to webhooks
+    _, [closed, _], _ = run([ev.status("t1", "open", "closed", AT)], every, context)
+    assert closed.template == "ticket_closed"  # an agent's close is told

@@ -21,6 +21,7 @@ from kefu.shared.events.ticket import (
     StatusChanged,
     TransferRequested,
 )
+from tests import sla_events as ev
 from tests.factories import NOW, message, opening
 
 
@@ -149,3 +150,12 @@ def test_taking_counts_today_and_a_new_day_starts_from_zero() -> None:
     assert (taken.taken_today, taken.day, taken.last_assigned_at) == (1, "2026-11-23", NOW)
     assert take(taken, "1002", NOW, "2026-11-23").taken_today == 2
     assert release(taken, "1001").tickets == []
+
+
+def test_a_category_change_routes_nothing_and_a_merge_close_frees_the_slot() -> None:
+    ticket = held()
+    for event in (ev.category("1001", ["a", "b", "c"], NOW), ev.merged("1001", "1002", NOW)[0]):
+        same = changed(ticket, event.data, NOW)
+        assert (same.ticket, same.frees, same.route) == (ticket, None, False)
+    closed = changed(ticket, ev.merged("1001", "1002", NOW)[1].data, NOW)
+    assert (closed.ticket.status, closed.frees, closed.route) == ("done", "a", False)

@@ -186,6 +186,30 @@ def test_a_category_policy_wins_first() -> None:
     ]
 
 
+def test_a_category_change_chooses_the_policy_again() -> None:
+    story = Story()
+    story.then(0, ev.opened("t1", minutes(0), priority="P3"))  # office: first response 1h
+    events = story.then(2, ev.category("t1", ["complaint", "billing", "refund"], minutes(2)))
+    assert story.ticket.policy == "complaints"
+    assert [(t.metric, t.due_at) for t in events[0].data.targets] == [
+        ("first_response", minutes(5))
+    ]
+    later = story.then(6, ev.category("t1", ["billing", "payment", "refund"], minutes(6)))
+    assert story.ticket.policy == "office" and story.kinds(later) == ["started"]
+
+
+def test_closing_by_a_merge_meets_nothing() -> None:
+    closed, merged = Story(), Story()
+    for story in (closed, merged):
+        story.then(0, ev.opened("t1", minutes(0), priority="P1"))
+        story.then(5, ev.replied("t1", minutes(5)))
+    assert closed.kinds(closed.then(30, ev.status("t1", "open", "closed", minutes(30)))) == ["met"]
+    for event in ev.merged("t1", "t2", minutes(30)):
+        assert merged.then(30, event) == []
+    assert merged.ticket.merged_into == "t2" and merged.ticket.wake_at is None
+    assert merged.then(24 * 60) == []  # nothing comes due any more
+
+
 def test_a_priority_change_rearms_at_once_and_breaches_what_is_past() -> None:
     story = Story()
     story.then(0, ev.opened("t1", minutes(0), priority="P3"))

@@ -231,3 +231,12 @@ def test_the_decision_is_the_same_when_decided_again() -> None:
         run.solved(T0)
         run(Tick("1001"), T0 + timedelta(minutes=10))
     assert [e.to_bytes() for e in first.events] == [e.to_bytes() for e in second.events]
+
+
+def test_a_recategorised_then_merged_ticket_is_closed_without_a_survey() -> None:
+    run = Run()
+    run(ev.opened("1001", T0), T0)
+    assert run(ev.category("1001", ["billing", "refund", "x"], T0), T0) == []
+    for event in ev.merged("1001", "1002", T0 + timedelta(minutes=5)):
+        assert run(event, T0 + timedelta(minutes=5)) == []
+    assert run.state.status == "closed" and run.state.wake_at() is None
