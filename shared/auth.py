@@ -6,6 +6,10 @@ with KEFU_AUTH_SECRET (HMAC-SHA256, itsdangerous), carrying the person's id, rol
 and expiry, and taken by every service with the person's highest role; a person's token acts
 only as that person. Without KEFU_AUTH_SECRET no person token is taken. A missing, unknown,
 forged or expired token is 401; a role below the one required is 403.
+
+A person signed in at the desk also carries their token in the `kefu_session` cookie (HttpOnly,
+SameSite=Lax); every API takes it on GET and HEAD only, so pages on the same host (the
+dashboard) read as the person, and no cookie ever authorises a change (no CSRF to defend).
 """
 
 import hmac
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -23,6 +27,7 @@ from kefu.shared.settings import ROLE_RANK, Role, Settings
 
 bearer = HTTPBearer(auto_error=False, description="a person's token, or a KEFU_API_TOKENS token")
 PERSON_SALT = "kefu.person-token"
+SESSION_COOKIE = "kefu_session"
 INTEGRATION = "integration"  # who a static token is, in logs and checks
 
 
@@ -80,9 +85,11 @@ def role_at_least(settings: Settings, needed: Role) -> Callable[..., Caller]:
     tokens = settings.tokens()
 
     def check(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Caller:
-        caller = caller_of(settings, tokens, credentials.credentials) if credentials else None
+        given = credentials.credentials if credentials else _cookie(request)
+        caller = caller_of(settings, tokens, given) if given else None
         if caller is None:
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
@@ -100,6 +107,10 @@ def caller_of(settings: Settings, tokens: dict[str, Role], given: str) -> Caller
         return Caller(INTEGRATION, role)
     claims = person_claims(settings, given)
     return claims.caller() if claims else None
+
+
+def _cookie(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) if request.method in ("GET", "HEAD") else None
 
 
 def _static_role(tokens: dict[str, Role], given: str) -> Role | None:

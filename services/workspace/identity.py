@@ -15,11 +15,11 @@ from fastapi import Depends, HTTPException, Request
 
 from kefu.services.workspace.people import Person
 from kefu.services.workspace.store import WorkspaceStore
-from kefu.shared.auth import caller_of, person_claims
+from kefu.shared.auth import SESSION_COOKIE, caller_of, person_claims
 from kefu.shared.events.base import utc_now
 from kefu.shared.settings import ROLE_RANK, Role, Settings
 
-COOKIE = "kefu_session"
+COOKIE = SESSION_COOKIE
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,20 @@
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from fastapi import Depends, FastAPI
 
-from kefu.shared.auth import Caller, PersonClaims, caller_of, person_claims, person_token
+from kefu.shared.auth import (
+    SESSION_COOKIE,
+    Caller,
+    PersonClaims,
+    caller_of,
+    person_claims,
+    person_token,
+    role_at_least,
+)
+from kefu.shared.events.base import utc_now
 from kefu.shared.settings import SettingsError, load_settings
 
 SECRET = "a-test-secret-of-at-least-32-characters"
@@ -50,3 +61,23 @@ def test_static_tokens_are_integrations_and_win_over_nothing() -> None:
 def test_a_short_or_default_auth_secret_stops_the_start(secret) -> None:
     with pytest.raises(SettingsError, match="KEFU_AUTH_SECRET"):
         load_settings(auth_secret=secret)
+
+
+async def test_the_desk_cookie_is_taken_on_reads_only() -> None:
+    """A person signed in at the desk reads other services' APIs on the same host with the
+    session cookie; a cookie alone never authorises a change (a cross-site form sends it)."""
+    settings = load_settings(auth_secret=SECRET)
+    api = FastAPI()
+    needed = Depends(role_at_least(settings, "agent"))
+
+    @api.get("/thing", dependencies=[needed])
+    @api.post("/thing", dependencies=[needed])
+    def thing() -> dict[str, bool]:
+        return {"ok": True}
+
+    claims = PersonClaims("li.wei", ("agent",), "s-1", utc_now() + timedelta(hours=1))
+    cookies = {SESSION_COOKIE: person_token(settings, claims)}
+    transport = httpx.ASGITransport(api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=cookies) as c:
+        assert (await c.get("/thing")).status_code == 200
+        assert (await c.post("/thing")).status_code == 401
