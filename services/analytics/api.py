@@ -1,6 +1,6 @@
 """Analytics' HTTP API (FastAPI, mounted in the service's app; OpenAPI at /openapi.json) and
-the dashboard page at `/`. Roles (contract 5.1): a ticket's projection for agents and above,
-KPIs, agents, exports, charts and reports for supervisors and above."""
+the dashboard page at `/` and `/dashboard/`. Roles (contract 5.1): a ticket's projection for
+agents and above, KPIs, agents, exports, charts and reports for supervisors and above."""
 
 import base64
 import binascii
@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import BaseModel
 
 from kefu.services.analytics.chart import hourly_bars_svg
@@ -24,6 +30,7 @@ from kefu.shared.auth import role_at_least
 from kefu.shared.events.base import utc_now
 from kefu.shared.settings import Settings
 
+DASHBOARD = "/dashboard"  # the dashboard's own path beside `/`, and its API's there
 DEFAULT_RANGE = timedelta(hours=24)
 LONGEST_CHART = timedelta(days=31)
 # Query times outside these years are refused: nothing is kept there, and arithmetic near
@@ -86,10 +93,15 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     supervisor = Depends(role_at_least(settings, "supervisor"))
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @api.get(f"{DASHBOARD}/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(
             dashboard_html(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
         )
+
+    @api.get(DASHBOARD, include_in_schema=False)
+    async def to_dashboard() -> RedirectResponse:
+        return RedirectResponse("dashboard/")  # relative: the public scheme and host stay
 
     @v1.get("/kpis", dependencies=[supervisor])
     async def kpi_range(
@@ -194,6 +206,9 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
         return await _report(store, settings, _period(month, month_label), format)
 
     api.include_router(v1)
+    # On the one public host (deploy's Ingress) the desk has `/` and `/v1/queue`: there the
+    # dashboard is /dashboard/, and its relative `v1/…` calls land here.
+    api.include_router(v1, prefix=DASHBOARD, include_in_schema=False)
     return api
 
 

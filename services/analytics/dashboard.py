@@ -1,8 +1,10 @@
 """The analytics dashboard: one static page, `dashboard/index.html`, with its CSS and script
-inline. It asks for an API token (kept in the tab's sessionStorage), then reads `/v1/kpis`,
-`/v1/agents`, `/v1/queue` and `/v1/charts/hourly.svg` every 5 seconds with it.
+inline. It asks for an API token (kept in the tab's sessionStorage), then reads `v1/kpis`,
+`v1/agents`, `v1/queue` and `v1/charts/hourly.svg`, relative to the page, every 5 seconds with
+it.
 
-Served at `GET /` with CONTENT_SECURITY_POLICY: everything from the service itself, inline
+Served at `GET /` and `GET /dashboard/` (the public host's path for it, where those calls land
+on `/dashboard/v1/…`) with CONTENT_SECURITY_POLICY: everything from the service itself, inline
 script and style for the page's own, nothing framed, no form posted anywhere else."""
 
 from functools import cache

@@ -28,6 +28,7 @@ from kefu.services.notify.store import NotifyStore, optout_key
 from kefu.services.notify.templates import Templates
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
+from kefu.shared.customer_links import customer_link
 from kefu.shared.decisions import Slot
 from kefu.shared.events import CloudEvent, new_event
 from kefu.shared.events.base import EventData, utc_now
@@ -146,6 +147,7 @@ class Notify:
             self.settings.notify_secret.get_secret_value(), note.channel, note.to
         )
         due = context.first_response_due if context else None
+        customer = note.audience == "customer"  # the customer's link is for them only
         return {
             "ticket_id": note.ticket_id,
             "subject": context.subject if context else None,
@@ -153,6 +155,7 @@ class Notify:
             "priority": context.priority if context else note.priority,
             "first_response_due": self._when(due) if due else None,
             "unsubscribe_url": f"{self.settings.notify_url}/v1/unsubscribe?token={token}",
+            "ticket_url": customer_link(self.settings, note.ticket_id) if customer else None,
             **note.params,
         }
 

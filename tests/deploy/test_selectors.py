@@ -170,7 +170,7 @@ def test_the_prod_network_policies_let_each_service_reach_what_it_must() -> None
     smtp_ports = {25, 465, 587, int(env["KEFU_SMTP_PORT"])}
     notify = [(OUTSIDE, port, "TCP") for port in smtp_ports] + [(OUTSIDE, 443, "TCP")]
     services = [p for p in pods(documents) if p.owner.startswith("Deployment/")]
-    assert len(services) == 6
+    assert len(services) == 7  # the six services and the workspace
     for pod in services:
         needed = every_service + (
             notify if pod.labels["app.kubernetes.io/component"] == "notify" else []
@@ -179,8 +179,9 @@ def test_the_prod_network_policies_let_each_service_reach_what_it_must() -> None
             assert allowed(policies, pod, "Egress", peer, port, protocol), (pod.owner, peer, port)
         assert not allowed(policies, pod, "Egress", OUTSIDE, 5432, "TCP"), pod.owner
         assert not allowed(policies, pod, "Ingress", STRANGER, pod.ports["http"], "TCP")
-    router = next(p for p in services if p.owner == "Deployment/kefu-router")
-    assert not allowed(policies, router, "Egress", OUTSIDE, 443, "TCP")
+    for inside_only in ("Deployment/kefu-router", "Deployment/kefu-workspace"):
+        pod = next(p for p in services if p.owner == inside_only)
+        assert not allowed(policies, pod, "Egress", OUTSIDE, 443, "TCP"), inside_only
 
 
 def test_the_prod_network_policies_let_in_the_ingress_controller_and_prometheus() -> None:

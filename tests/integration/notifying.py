@@ -97,8 +97,9 @@ async def wait_for(check: Any, within_s: float = 15.0) -> Any:
 
 @asynccontextmanager
 async def running_notify(
-    backend: Any, tmp_path: Any, **notify_policy: Any
+    backend: Any, tmp_path: Any, environment: dict[str, Any] | None = None, **notify_policy: Any
 ) -> AsyncIterator[RunningNotify]:
+    """Notify with the policy's `notify` section `notify_policy` and settings `environment`."""
     mailbox, gateway = Mailbox(), Gateway()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -117,6 +118,7 @@ async def running_notify(
         sms_token="sms-secret",
         api_tokens=f"{TOKEN}:admin,agent-token:agent",
         notify_url=f"http://127.0.0.1:{notify_port}",
+        **(environment or {}),
     )
     await create_topics(settings, TEST_PARTITIONS)
     publisher = Service.create("publisher", settings)

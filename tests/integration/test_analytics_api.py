@@ -196,8 +196,8 @@ async def test_kefu_report_writes_the_seeded_week(
 async def test_the_dashboard_shows_what_the_api_says(
     analytics: RunningAnalytics, prefix: str
 ) -> None:
-    async with chromium_page((1280, 900)) as page:
-        await page.goto(str(analytics.http.base_url))
+    async with chromium_page((1280, 900)) as page:  # at its public path: its calls follow it
+        await page.goto(str(analytics.http.base_url.join("/dashboard/")))
         await page.get_by_label("API token", exact=True).fill(TOKENS["supervisor"])
         await page.get_by_role("button", name="Show the dashboard").click()
         await page.locator("#chart svg[role=img]").wait_for()
@@ -215,6 +215,17 @@ async def test_the_dashboard_shows_what_the_api_says(
         "online": f"{agents['online']:,}",
         "queued": f"{queue['queued']:,}",
     }
+
+
+async def test_the_dashboard_has_a_path_of_its_own(analytics: RunningAnalytics) -> None:
+    """On the one public host `/` and `/v1/queue` are the desk's: the dashboard and the API it
+    reads are under /dashboard/ too."""
+    moved = await analytics.http.get("/dashboard")
+    assert moved.status_code == 307 and moved.headers["location"] == "dashboard/"
+    assert (await analytics.http.get("/dashboard/")).text == (await analytics.http.get("/")).text
+    assert "queued" in (await analytics.get("/dashboard/v1/queue", "agent")).json()
+    assert (await analytics.http.get("/dashboard/v1/queue")).status_code == 401
+    assert "/dashboard/v1/queue" not in (await analytics.http.get("/openapi.json")).json()["paths"]
 
 
 async def test_kefu_tickets_show_prints_the_projection_and_timeline(

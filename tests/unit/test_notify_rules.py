@@ -62,6 +62,7 @@ def test_templates_escape_html_and_choose_the_locale(tmp_path) -> None:
         "name": None,
         "text": "<script>x</script>",
         "unsubscribe_url": "u",
+        "ticket_url": None,
     }
     mail = templates.email("agent_reply", "zh-TW", params)
     assert mail.subject == "回复：<b>hi</b> [#1001]"
@@ -77,10 +78,26 @@ def test_an_operator_overrides_a_template(tmp_path) -> None:
     )
     templates = Templates(tmp_path)
     params = {"ticket_id": "7", "subject": None, "name": None, "unsubscribe_url": "u"}
+    params["ticket_url"] = None
     assert templates.email("ticket_solved", "en", params).subject == "All done [#7]"
     assert templates.email(
         "ticket_opened", "en", {**params, "first_response_due": None}
     ).subject.startswith("We received")
+
+
+FOLLOW = {"en": "Follow your request: ", "zh-CN": "查看工单进度："}
+
+
+@pytest.mark.parametrize("template", ["ticket_opened", "agent_reply", "ticket_solved"])
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_the_customers_link_shows_only_when_there_is_one(template: str, locale: str) -> None:
+    link = "https://help.example.com/t/IjEwMDEi.sig"
+    params = {"ticket_id": "1001", "subject": None, "name": None, "text": "Done."}
+    params |= {"unsubscribe_url": "u", "first_response_due": None}
+    mail = Templates().email(template, locale, {**params, "ticket_url": link})
+    assert FOLLOW[locale] + link in mail.text and f'href="{link}"' in mail.html
+    bare = Templates().email(template, locale, {**params, "ticket_url": None})
+    assert FOLLOW[locale] not in bare.text and FOLLOW[locale].strip() not in bare.html
 
 
 def test_sms_fit_in_three_parts() -> None:
