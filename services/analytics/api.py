@@ -96,7 +96,8 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     @api.get(f"{DASHBOARD}/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard() -> HTMLResponse:
         return HTMLResponse(
-            dashboard_html(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+            dashboard_html(settings.workspace_url),
+            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         )
 
     @api.get(DASHBOARD, include_in_schema=False)

@@ -20,11 +20,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from kefu.embedded import free_port
 from kefu.services.analytics.chart import hourly_bars_svg
 from kefu.services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
+from kefu.shared.auth import SESSION_COOKIE
 from tests.browser import chromium_page
 from tests.integration.conftest import served
 from tests.integration.test_survey_page_browser import screenshot_path, scrolls_sideways
 
 GOOD_TOKEN = "good-token"
+GOOD_COOKIE = "a-person-signed-in-at-the-desk"
+DESK = "http://127.0.0.1:8087"
 TOKEN_KEY = "kefu.analytics.token"
 PHONE, DESKTOP = (390, 844), (1280, 900)
 
@@ -98,14 +101,15 @@ def fake_api_app(api: FakeApi) -> FastAPI:
         if not request.url.path.startswith("/v1/"):
             return await call_next(request)
         api.queries.setdefault(request.url.path, []).append(dict(request.query_params))
-        if request.headers.get("authorization") != f"Bearer {GOOD_TOKEN}":
+        signed_in = request.cookies.get(SESSION_COOKIE) == GOOD_COOKIE
+        if request.headers.get("authorization") != f"Bearer {GOOD_TOKEN}" and not signed_in:
             return JSONResponse({"detail": "unauthorised"}, status_code=401)
         return await call_next(request)
 
     @app.get("/")
     async def page() -> HTMLResponse:
         return HTMLResponse(
-            dashboard_html(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+            dashboard_html(DESK), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY}
         )
 
     @app.get("/v1/kpis")
@@ -225,3 +229,25 @@ async def test_forget_token_signs_out(api: FakeApi) -> None:
         assert await storage(page) == {"session": None, "local": 0, "cookies": ""}
         await page.reload()
         assert await page.get_by_label("API token", exact=True).is_visible()
+
+
+async def test_signed_in_at_the_desk_it_shows_the_figures_at_once(api: FakeApi) -> None:
+    """The desk's session cookie (same host) signs the dashboard's reads: nothing to type."""
+    async with chromium_page(PHONE) as page:
+        cookie = {"name": SESSION_COOKIE, "value": GOOD_COOKIE, "url": api.url}
+        await page.context.add_cookies([cookie])
+        await page.goto(api.url)
+        await page.locator('[data-kpi="opened"]').filter(has_text=SHOWN["opened"]).wait_for()
+        assert not await page.get_by_role("button", name="Forget token").is_visible()
+        assert (await storage(page))["session"] is None
+
+
+async def test_signed_out_it_asks_quietly_and_links_the_desk(api: FakeApi) -> None:
+    async with chromium_page(PHONE) as page:
+        await page.goto(api.url)
+        await page.get_by_label("API token", exact=True).wait_for()
+        assert not await page.get_by_role("alert").is_visible()
+        desk = page.get_by_role("link", name="Sign in at the desk")
+        assert await desk.get_attribute("href") == f"{DESK}/"
+        assert await page.get_by_role("status").inner_text() == "Sign in to see the figures."
+        await page.screenshot(path=screenshot_path("dashboard-sign-in"), full_page=True)
