@@ -33,3 +33,6 @@ class Entry(BaseModel):
     event_type: str | None = Field(
         None, description="for kind `event`: the canonical type, e.g. kefu.ticket.assigned"
     )
+    on_behalf: str | None = Field(
+        None, description="a public reply's: the assignee it was sent for, when another agent"
+    )

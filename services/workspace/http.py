@@ -3,36 +3,38 @@
 Who may ask what: identity.py. Every refusal is `{"error": <a sentence>, "detail": …}`.
 """
 
-import asyncio
-import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kefu.services.workspace.identity import COOKIE, Identity, Me, unauthorised
-from kefu.services.workspace.people import NewPerson, Person, PersonChange, password_matches
-from kefu.services.workspace.sessions import locked_for, login_key
+from kefu.services.workspace import signing
+from kefu.services.workspace.audit import AuditLog
+from kefu.services.workspace.audit_api import audit_api
+from kefu.services.workspace.customer_page import customer_page
+from kefu.services.workspace.desk_pages import desk_pages
+from kefu.services.workspace.identity import Identity, Me, unauthorised
+from kefu.services.workspace.macro_store import MacroStore
+from kefu.services.workspace.macros_api import macros_api
+from kefu.services.workspace.people import NewPerson, Person, PersonChange
+from kefu.services.workspace.presence import send_presence
+from kefu.services.workspace.record_store import RecordStore
+from kefu.services.workspace.search_api import search_api
+from kefu.services.workspace.search_index import TicketSearch
+from kefu.services.workspace.sending import Sender
+from kefu.services.workspace.signing import SignIn
 from kefu.services.workspace.store import PersonExists, WorkspaceStore
-from kefu.shared.auth import PersonClaims, person_token
+from kefu.services.workspace.tickets_http import tickets_api
 from kefu.shared.bus import Bus
 from kefu.shared.events.agent import Presence
-from kefu.shared.events.base import utc_now
-from kefu.shared.inbound import PresenceCommand
 from kefu.shared.logs import get_logger
-from kefu.shared.topics import Topic
 
 log = get_logger("kefu.workspace.http")
-WRONG_LOGIN = "unknown login or wrong password"  # one sentence for both: no login probing
-
-
-class SignIn(BaseModel):
-    login: str = Field(min_length=1, max_length=320)
-    password: SecretStr = Field(max_length=1024)
+TOO_MANY = "too many failed sign-ins"
 
 
 class SignedInSession(BaseModel):
@@ -49,7 +51,14 @@ class CommandSent(BaseModel):
     command_id: str
 
 
-def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
+def workspace_api(
+    bus: Bus,
+    store: WorkspaceStore,
+    audit: AuditLog,
+    record: RecordStore,
+    macros: MacroStore,
+    search: TicketSearch,
+) -> FastAPI:
     """The API: the people routes here, and each part's router (one module a part)."""
     settings = bus.settings
     identity = Identity(settings, store)
@@ -68,6 +77,7 @@ def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
         except PersonExists as taken:
             raise HTTPException(409, f"a person with this {taken.args[0]} exists") from None
         log.info("person added", person_id=person.id, by=by)
+        await audit.record(by, "person_added", detail=person.id)
         return person
 
     @api.get("/v1/people", response_model=list[Person], dependencies=[Depends(admin)])
@@ -83,44 +93,26 @@ def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
         if changed is None:
             raise HTTPException(404, "no such person")
         log.info("person changed", person_id=person_id, fields=sorted(body.model_fields_set), by=by)
+        await audit.record(by, "person_changed", detail=f"{person_id}: {_names(body)}")
         return changed
 
     @api.post("/v1/sessions", response_model=SignedInSession)
     async def sign_in(body: SignIn, response: Response) -> SignedInSession:
-        now, key = utc_now(), login_key(body.login)
-        if (wait := locked_for(await store.failed_at(key), now)) is not None:
-            raise HTTPException(429, "too many failed sign-ins", {"Retry-After": str(wait)})
-        person, hashed = await store.signing_in(body.login.strip())
-        given = body.password.get_secret_value()
-        right = await asyncio.to_thread(password_matches, hashed, given)
-        if person is None or not right or not person.active:
-            await store.record_failure(key, now)
-            log.info("sign-in refused", person_id=person.id if person else None)
-            raise unauthorised(WRONG_LOGIN)
-        await store.forget_failures(key)
-        session = await store.start_session(person.id, settings.session_ttl, now)
-        claims = PersonClaims(person.id, tuple(person.roles), session["_id"], session["expires_at"])
-        token = person_token(settings, claims)
-        # Lax, not Strict: an agent following a link to the desk from a mail or a chat arrives
-        # signed in; cross-site POSTs still carry no cookie, and the cookie is taken on GET only.
-        response.set_cookie(
-            COOKIE,
-            token,
-            max_age=int(settings.session_ttl.total_seconds()),
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=settings.workspace_url.startswith("https://"),
+        try:
+            signed = await signing.sign_in(settings, store, audit, body)
+        except signing.Locked as locked:
+            raise HTTPException(429, TOO_MANY, {"Retry-After": str(locked.wait)}) from None
+        except signing.WrongLogin:
+            raise unauthorised(signing.WRONG_LOGIN) from None
+        signing.keep_session(response, settings, signed.token)
+        return SignedInSession(
+            token=signed.token, expires_at=signed.expires_at, person=signed.person
         )
-        log.info("signed in", person_id=person.id)
-        return SignedInSession(token=token, expires_at=claims.expires_at, person=person)
 
     @api.delete("/v1/sessions", status_code=204)
     async def sign_out(found: Annotated[Me, Depends(me)]) -> Response:
-        await store.end_session(found.session_id)
-        log.info("signed out", person_id=found.person.id)
         response = Response(status_code=204)
-        response.delete_cookie(COOKIE, path="/")
+        await signing.sign_out(store, audit, found, response)
         return response
 
     @api.get("/v1/me", response_model=Person)
@@ -131,20 +123,21 @@ def workspace_api(bus: Bus, store: WorkspaceStore) -> FastAPI:
     async def presence(
         body: PresenceChange, found: Annotated[Me, Depends(person_at_least("agent"))]
     ) -> CommandSent:
-        person = found.person
-        command = PresenceCommand(
-            action="presence",
-            agent_id=person.id,
-            command_id=f"presence-{uuid.uuid4().hex}",
-            status=body.status,
-            skills=person.skills,
-            capacity=person.capacity,
-            tier=person.tier,
-        )
-        await bus.forward(Topic.AGENT_INBOUND, command.model_dump_json().encode(), person.id)
-        return CommandSent(command_id=command.command_id or "")
+        command_id = await send_presence(bus, audit, found.person, body.status)
+        return CommandSent(command_id=command_id)
 
+    api.include_router(audit_api(identity, audit))
+    api.include_router(search_api(identity, search))
+    api.include_router(macros_api(identity, macros, record, Sender(bus, record, audit), audit))
+    api.include_router(tickets_api(identity, record, store, Sender(bus, record, audit)))
+    api.include_router(desk_pages(bus, identity, store, audit, record, macros, search))
+    api.include_router(customer_page(settings, record, store))
     return api
+
+
+def _names(change: PersonChange) -> str:
+    """The fields a change set, by name: a password is named, never shown."""
+    return ", ".join(sorted(change.model_fields_set))
 
 
 async def _refused(request: Request, error: StarletteHTTPException) -> JSONResponse:

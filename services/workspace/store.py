@@ -74,6 +74,11 @@ class WorkspaceStore:
         )
         return (_person(found), found.get("password_hash")) if found else (None, None)
 
+    async def names(self, person_ids: list[str]) -> dict[str, str]:
+        """The name of each of these people that exists, by id (one `$in`)."""
+        found = self.people.find({"_id": {"$in": person_ids}}, {"name": 1})
+        return {person["_id"]: person["name"] async for person in found}
+
     async def everyone(self) -> list[Person]:
         cursor = self.people.find({}, {"password_hash": 0}).sort("_id", ASCENDING)
         return [_person(found) async for found in cursor]

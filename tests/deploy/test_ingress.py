@@ -34,6 +34,8 @@ PROMISED = {  # whether or not the apps serve them yet
     "kefu-workspace": [
         "/",
         "/t/token",
+        "/desk/tickets/1001",
+        "/desk/static/desk.css",
         "/v1/people/li.wei",
         "/v1/sessions",
         "/v1/me/tickets",

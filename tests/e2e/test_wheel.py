@@ -74,6 +74,12 @@ def test_the_wheel_holds_one_top_level_name_kefu(installed) -> None:
     ):
         for source in (ROOT / tree).rglob("*.py"):
             assert f"{package}/{source.relative_to(ROOT / tree)}" in shipped, source
+    workspace = ROOT / "services" / "workspace"
+    pages = [*workspace.glob("templates/*.html"), *workspace.glob("static/*")]
+    listed = set(zipfile.ZipFile(wheel).namelist())
+    assert pages, "the desk's templates and static files"
+    for page in pages:  # the desk's pages: templates, stylesheet and script
+        assert f"kefu/services/{page.relative_to(ROOT / 'services')}" in listed, page
 
 
 def test_every_subcommand_answers_help_from_the_installed_wheel(installed, tmp_path) -> None:

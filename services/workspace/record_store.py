@@ -1,0 +1,169 @@
+"""The conversation record's collections:
+
+- `workspace_tickets`: a state document per ticket (shared/decisions.py) holding its
+  summary (record.py); indexed on the assignee and status (a person's desk), the customer
+  and opening time (the customer's history) and the queue rank (the queue, in order).
+- `workspace_entries`: an entry per document, `_id` the id of the event it comes from, so
+  an event read again is never a second entry; read by the indexed `ticket_id`.
+- `workspace_commands`: a command sent through the workspace per document, `_id` the
+  command id: `{person_id, ticket_id, action, status, reason, at}`. Its outcome is `$set`
+  by `_id` (upserted: an outcome read before the command was recorded as sent still holds),
+  and recording it as sent never touches an outcome, so it never goes back to pending.
+"""
+
+from datetime import datetime
+from typing import Any, get_args
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from kefu.services.workspace.commands import CommandState, Status
+from kefu.services.workspace.entries import Entry
+from kefu.services.workspace.record import DONE, TicketSummary
+from kefu.shared.decisions import StateCollection
+from kefu.shared.events.base import TicketStatus
+from kefu.shared.inbound import TicketCommand
+from kefu.shared.store import DUPLICATE_KEY, Document, insert_all
+
+TICKETS, ENTRIES, COMMANDS = "workspace_tickets", "workspace_entries", "workspace_commands"
+WORKED: list[TicketStatus] = [s for s in get_args(TicketStatus) if s not in DONE]
+HISTORY_SIZE = 20
+MERGES_FOLLOWED = 8  # A into B, B into C …: how deep a conversation gathers its sources
+DESK_MAX = 500
+
+
+class RecordStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.tickets = StateCollection(db[TICKETS], TicketSummary)
+        self.entries = db[ENTRIES]
+        self.commands = db[COMMANDS]
+
+    @staticmethod
+    def indexes() -> dict[str, list[IndexModel]]:
+        return {
+            TICKETS: [
+                IndexModel([("state.assignee", ASCENDING), ("state.status", ASCENDING)]),
+                IndexModel([("state.customer", ASCENDING), ("state.opened_at", DESCENDING)]),
+                IndexModel("state.queue_rank"),
+            ],
+            ENTRIES: [IndexModel("ticket_id")],
+        }
+
+    # entries
+
+    async def unseen(self, entries: list[Entry]) -> list[Entry]:
+        """The entries not stored yet, each once."""
+        batch = {entry.id: entry for entry in entries}
+        stored = self.entries.find({"_id": {"$in": list(batch)}}, {"_id": 1})
+        there = {document["_id"] async for document in stored}
+        return [entry for entry_id, entry in batch.items() if entry_id not in there]
+
+    async def keep(self, entries: list[Entry]) -> None:
+        """Insert the entries in one unordered `insert_many`; those stored already stay."""
+        documents = [{"_id": e.id, **e.model_dump(exclude={"id"})} for e in entries]
+        await insert_all(self.entries, documents)
+
+    async def conversation(self, ticket_ids: list[str]) -> list[Entry]:
+        """Every entry of the tickets, oldest first."""
+        found = self.entries.find({"ticket_id": {"$in": ticket_ids}})
+        entries = [Entry.model_validate({**d, "id": d["_id"]}) async for d in found]
+        return sorted(entries, key=lambda entry: (entry.at, entry.id))
+
+    # summaries
+
+    async def summary(self, ticket_id: str) -> TicketSummary | None:
+        return (await self._summaries({"_id": ticket_id})).get(ticket_id)
+
+    async def merged_sources(self, ticket: TicketSummary) -> list[str]:
+        """The tickets merged into this one, and those merged into them, breadth first."""
+        gathered: list[str] = []
+        sources = ticket.merged_from
+        for _ in range(MERGES_FOLLOWED):
+            sources = [s for s in dict.fromkeys(sources) if s not in (*gathered, ticket.ticket_id)]
+            if not sources:
+                break
+            gathered += sources
+            found = await self._summaries({"_id": {"$in": sources}})
+            sources = [source for merged in found.values() for source in merged.merged_from]
+        return gathered
+
+    async def history(self, ticket: TicketSummary) -> list[TicketSummary]:
+        """The customer's other tickets, newest first."""
+        if ticket.customer is None:
+            return []
+        found = await self._summaries(
+            {"state.customer": ticket.customer},
+            sort=[("state.opened_at", DESCENDING)],
+            limit=HISTORY_SIZE + 1,
+        )
+        others = [other for key, other in found.items() if key != ticket.ticket_id]
+        return others[:HISTORY_SIZE]
+
+    async def desk(self, person_id: str) -> list[TicketSummary]:
+        """The tickets assigned to the person and still worked."""
+        query = {"state.assignee": person_id, "state.status": {"$in": WORKED}}
+        return list((await self._summaries(query, limit=DESK_MAX)).values())
+
+    async def queue(self, limit: int) -> list[TicketSummary]:
+        """The tickets waiting for an agent, in the queue's order."""
+        waiting = {"state.queue_rank": {"$gt": ""}}
+        found = await self._summaries(waiting, sort=[("state.queue_rank", ASCENDING)], limit=limit)
+        return list(found.values())
+
+    async def _summaries(
+        self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
+    ) -> dict[str, TicketSummary]:
+        cursor = self.tickets.collection.find(query, {"state": 1}, sort=sort, limit=limit)
+        return {
+            document["_id"]: TicketSummary.model_validate(document["state"])
+            async for document in cursor
+            if document.get("state")
+        }
+
+    # commands
+
+    async def sent(
+        self, command: TicketCommand, person_id: str, status: Status, at: datetime
+    ) -> bool:
+        """Record a command as sent by the person; False when its id is another's."""
+        sender = {
+            "person_id": person_id,
+            "ticket_id": command.ticket_id,
+            "action": command.action,
+            "at": at,
+        }
+        try:
+            await self.commands.insert_one(
+                {"_id": command.command_id, **sender, "status": status, "reason": None}
+            )
+            return True
+        except DuplicateKeyError:
+            found = await self.commands.find_one({"_id": command.command_id}) or {}
+        if found.get("person_id") is None:  # only its outcome was there
+            await self.commands.update_one({"_id": command.command_id}, {"$set": sender})
+            return True
+        return bool(found["person_id"] == person_id)
+
+    async def settle(self, outcomes: list[tuple[str, Status, str | None]]) -> None:
+        """Set each command's outcome by `_id`, whether or not it was recorded as sent."""
+        writes = [
+            UpdateOne({"_id": command_id}, {"$set": {"status": s, "reason": r}}, upsert=True)
+            for command_id, s, r in outcomes
+        ]
+        for _ in range(2):  # an upsert racing the insert of `sent` gets a duplicate key once
+            try:
+                if writes:
+                    await self.commands.bulk_write(writes, ordered=False)
+                return
+            except BulkWriteError as error:
+                problems = error.details.get("writeErrors", [])
+                if any(problem["code"] != DUPLICATE_KEY for problem in problems):
+                    raise
+                writes = [writes[problem["index"]] for problem in problems]
+        raise RuntimeError("command outcomes kept racing their inserts")
+
+    async def command(self, command_id: str) -> CommandState | None:
+        found: dict[str, Any] | None = await self.commands.find_one({"_id": command_id})
+        # nx-27017 keeps a `$set` time as text: pydantic reads it back as a time
+        return CommandState.model_validate({**found, "command_id": command_id}) if found else None
