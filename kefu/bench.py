@@ -36,6 +36,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kefu.bench_timers import POLICY as timers_policy
 from kefu.bench_timers import run_timers
+from kefu.bench_workspace import reads as workspace_reads
+from kefu.bench_workspace import seed as seed_workspace
 from kefu.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 from kefu.shared.admin import create_topics
 from kefu.shared.bus import client_options
@@ -57,6 +59,12 @@ class Load:
     read_topic: str
     make: Callable[[str], Value]
     received_id: Callable[[bytes], str | None]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    tickets: int  # conversations stored before the desk's reads are measured
+    password: str  # the bench's admin, who reads
 
 
 @dataclass
@@ -227,10 +235,12 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-async def caught_up(settings: Settings, within_s: float = 300) -> float:
-    """Wait until every service has read what was sent (its group's committed offsets stop
-    moving for QUIET_S once nothing new is sent; Tansu's end offsets cannot be trusted), so
-    that measurements see a steady state, not a backlog; how long that took."""
+async def caught_up(
+    settings: Settings, within_s: float = 300, services: tuple[str, ...] = SERVICES
+) -> float:
+    """Wait until every service (of `services`) has read what was sent (its group's committed
+    offsets stop moving for QUIET_S once nothing new is sent; Tansu's end offsets cannot be
+    trusted), so that measurements see a steady state, not a backlog; how long that took."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
@@ -240,7 +250,7 @@ async def caught_up(settings: Settings, within_s: float = 300) -> float:
         await reader.topics()  # metadata for partitions_for_topic
         last, quiet_since = -1, time.perf_counter()
         while time.perf_counter() - started < within_s:
-            total = await _committed(admin, reader, settings)
+            total = await _committed(admin, reader, settings, services)
             if total != last:
                 last, quiet_since = total, time.perf_counter()
             elif time.perf_counter() - quiet_since >= QUIET_S:
@@ -253,7 +263,10 @@ async def caught_up(settings: Settings, within_s: float = 300) -> float:
 
 
 async def _committed(
-    admin: AIOKafkaAdminClient, reader: AIOKafkaConsumer, settings: Settings
+    admin: AIOKafkaAdminClient,
+    reader: AIOKafkaConsumer,
+    settings: Settings,
+    services: tuple[str, ...],
 ) -> int:
     """All the offsets the services' groups have committed, over every kefu topic."""
     names = all_topic_names(settings.topic_prefix)
@@ -263,7 +276,7 @@ async def _committed(
         for partition in reader.partitions_for_topic(name) or ()
     ]
     total = 0
-    for service in SERVICES:
+    for service in services:
         group = f"{settings.topic_prefix}{service}"
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
         total += sum(meta.offset for meta in committed.values() if meta.offset > 0)
@@ -329,6 +342,7 @@ async def run_loads(
     seed: int,
     routed: bool,
     timers: list[int],
+    workspace: Workspace | None,
 ) -> dict[str, Any]:
     raw, kefu = raw_load(settings), kefu_load(settings)
     seeded = await measure(settings, kefu, seed, rate=None) if seed else None
@@ -344,6 +358,9 @@ async def run_loads(
         before = snapshot(services, servers)
         burst = await measure(settings, load, messages, rate=None)
         after = snapshot(services, servers)
+        if load is not raw:  # how soon the desk shows the burst's tickets
+            behind = await caught_up(settings, services=("workspace",))
+            results.setdefault("workspace", {})[f"caught_up_after_{load.name}_burst_s"] = behind
         await caught_up(settings)  # latency at a steady rate, not behind the burst's backlog
         paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
         results[load.name] = summary(burst, paced)
@@ -358,6 +375,14 @@ async def run_loads(
             return scrape(services["sla"])["rss_mb"]
 
         results["sla_timers"] = await run_timers(settings, timers, caught_up, sla_memory)
+    if workspace:
+        stored_s = await seed_workspace(settings, workspace.tickets)
+        url = f"http://127.0.0.1:{services['workspace'].port}"
+        results.setdefault("workspace", {}).update(
+            tickets_stored=workspace.tickets,
+            seed_s=stored_s,
+            reads=await workspace_reads(url, workspace.password, workspace.tickets),
+        )
     return results
 
 
@@ -396,6 +421,16 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
         ),
         **(
             {
+                "workspace_benchmark": "the desk's reads over HTTP as a signed-in person, with "
+                "the conversations of tickets_stored tickets in the store; caught_up_*: seconds "
+                "after a burst until the workspace's group stops moving (its lag is 0)",
+                "workspace": results["workspace"],
+            }
+            if "workspace" in results
+            else {}
+        ),
+        **(
+            {
                 "sla_timers_benchmark": "durable timers: armed in MongoDB, fired as "
                 "kefu.sla.breached; lateness after the due time",
                 "sla_timers": timers,
@@ -421,7 +456,13 @@ def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Proce
 
 
 def bench(
-    messages: int, rate: float, seed: int, use_env: bool, routed: bool, timers: list[int]
+    messages: int,
+    rate: float,
+    seed: int,
+    use_env: bool,
+    routed: bool,
+    timers: list[int],
+    workspace_tickets: int,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
@@ -439,11 +480,23 @@ def bench(
                 "KEFU_LOG_LEVEL": "WARNING",
                 "KEFU_CONFIG": str(bench_policy(Path(tmp))),
                 **{name: os.environ.get(name) or secrets.token_hex(24) for name in SIGNING_SECRETS},
+                "KEFU_ADMIN_PASSWORD": secrets.token_hex(12),
             }
+            desk = Workspace(workspace_tickets, service_env["KEFU_ADMIN_PASSWORD"])
             with all_services(service_env, Path(tmp) / "logs") as services:
                 servers = stack.processes if stack else []
                 results = asyncio.run(
-                    run_loads(settings, services, servers, messages, rate, seed, routed, timers)
+                    run_loads(
+                        settings,
+                        services,
+                        servers,
+                        messages,
+                        rate,
+                        seed,
+                        routed,
+                        timers,
+                        desk if workspace_tickets else None,
+                    )
                 )
             backend = "KEFU_* servers" if use_env else "embedded: Tansu + nx-27017"
             return report(results, messages, rate, seed, backend)

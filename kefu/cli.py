@@ -86,7 +86,15 @@ def run_bench(args: argparse.Namespace) -> int:
     from kefu.bench import bench
 
     timers = [int(size) for size in args.timers.split(",") if size.strip()]
-    result = bench(args.messages, args.rate, args.seed, args.use_env, args.routed, timers)
+    result = bench(
+        args.messages,
+        args.rate,
+        args.seed,
+        args.use_env,
+        args.routed,
+        timers,
+        args.workspace_tickets,
+    )
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
@@ -186,6 +194,12 @@ def parser() -> argparse.ArgumentParser:
         "--timers",
         default="10000,50000",
         help="armed SLA timers to measure fire lateness with (comma-separated; empty: none)",
+    )
+    bench.add_argument(
+        "--workspace-tickets",
+        type=int,
+        default=100_000,
+        help="conversations stored before the desk's reads are measured (0: not measured)",
     )
     report = commands.add_parser("report", help="the weekly or monthly service report")
     which = report.add_mutually_exclusive_group(required=True)

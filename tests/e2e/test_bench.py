@@ -25,6 +25,8 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
             "--routed",
             "--timers",
             "200",
+            "--workspace-tickets",
+            "300",
         ],
         capture_output=True,
         timeout=180,
@@ -53,3 +55,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     fired = timers["fire_lateness_ms"]
     assert 0 <= fired["p50"] <= fired["p99"] <= fired["max"] < 1000
     assert timers["sla_rss_mb"] > 0
+    desk = result["workspace"]
+    assert desk["tickets_stored"] == 300 and desk["caught_up_after_kefu_burst_s"] >= 0
+    for read in ("conversation", "search", "my_tickets"):
+        assert 0 < desk["reads"][read]["p50_ms"] <= desk["reads"][read]["p99_ms"]
