@@ -54,19 +54,26 @@ async def test_a_solved_ticket_shows_solved_with_its_assignee(settings: Settings
         PriorityChanged(ticket_id="1001", from_priority="P3", to="P2", by="a-1", at=at),
         StatusChanged(ticket_id="1001", from_status="open", to="solved", by="a-1", at=at),
     ]
+    solved = await _folded(settings, [opened, received], later, "solved")
+    state = solved["state"]
+    assert (state["assignee"], state["priority"], state["tier"]) == ("a-1", "P2", 1)
+
+
+async def _folded(settings: Settings, opening_events: list, later: list, status: str) -> dict:
+    """The projection once the opening events, then `later`'s data as events, put the
+    ticket in `status`."""
     publisher = Service.create("publisher", settings)
     publisher.bus.declare_publishes(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+    ticket_id = opening_events[0].data.ticket_id
     async with build(settings), publisher.app():
-        await publisher.bus.publish(opened, received)
+        await publisher.bus.publish(*opening_events)
         await publisher.bus.publish(
             *(
-                new_event(data, id=f"e-{n}", source="kefu/t", correlationid="c")
+                new_event(data, id=f"{ticket_id}-{n}", source="kefu/t", correlationid="c")
                 for n, data in enumerate(later)
             )
         )
-        solved = await _projection(settings, "1001", lambda doc: doc["state"]["status"] == "solved")
-    state = solved["state"]
-    assert (state["assignee"], state["priority"], state["tier"]) == ("a-1", "P2", 1)
+        return await _projection(settings, ticket_id, lambda doc: doc["state"]["status"] == status)
 
 
 async def _projection(settings: Settings, ticket_id: str, ready, wait_s: float = 15):
@@ -103,17 +110,7 @@ async def test_a_category_change_and_a_merge_fold_into_the_projection(
             ticket_id="2001", from_status="new", to="closed", by="a-1", at=at, reason="merged"
         ),
     ]
-    publisher = Service.create("publisher", settings)
-    publisher.bus.declare_publishes(Topic.TICKET_EVENTS)
-    async with build(settings), publisher.app():
-        await publisher.bus.publish(opened, received)
-        await publisher.bus.publish(
-            *(
-                new_event(data, id=f"m-{n}", source="kefu/t", correlationid="c")
-                for n, data in enumerate(later)
-            )
-        )
-        closed = await _projection(settings, "2001", lambda doc: doc["state"]["status"] == "closed")
+    closed = await _folded(settings, [opened, received], later, "closed")
     state = closed["state"]
     assert state["category"] == ["billing", "payment", "refund"]
     assert state["merged_into"] == "2002"
