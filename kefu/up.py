@@ -137,7 +137,8 @@ def _print_endpoints(
             f"  {name:<9} http://127.0.0.1:{process.port}   (/healthz /readyz /metrics)"
             for name, process in services.items()
         ),
-        f"  dashboard http://127.0.0.1:{services['analytics'].port}/   (sign in with the token)",
+        f"  dashboard http://127.0.0.1:{services['analytics'].port}/   "
+        "(as the person signed in at the desk, or with the token)",
         f"  desk      http://127.0.0.1:{services['workspace'].port}/   (sign in as admin, "
         f"password in {admin})",
         f"  logs      {data_dir.resolve() / 'logs'}",
