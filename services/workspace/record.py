@@ -14,6 +14,7 @@ once (the decision unit keeps the ids it applied).
 - SLA: the targets of the latest `kefu.sla.started` (it lists every running target), less
   those met or breached; `next_due_at` is the earliest left, none once solved or closed.
 - In the queue: no assignee and not solved or closed, ranked in the router's order.
+- On a desk: the assignee's, while the ticket is neither solved nor closed.
 - A merge (`kefu.ticket.merged`, keyed by the source) folds into both tickets: the source
   keeps `merged_into`, the target adds the source to `merged_from` (a second `Folding`).
 """
@@ -74,7 +75,8 @@ class TicketSummary(BaseModel):
     ticket_id: str
     subject: str | None = None
     requester: Requester | None = None
-    customer: str | None = None  # `customer_key`: whose history the ticket is in (indexed)
+    customer: str | None = None  # `customer_key`: whose history the ticket is in
+    history_key: str | None = None  # `history_key`: the customer's history reads it (indexed)
     customer_tier: CustomerTier = "standard"
     channel: Channel | None = None
     locale: str | None = None
@@ -83,6 +85,7 @@ class TicketSummary(BaseModel):
     category: list[str] = []
     tier: SupportTier = 1
     assignee: str | None = None
+    desk: str | None = None  # the assignee while the ticket is worked: their desk (indexed)
     queued: bool = False  # waits in the queue for an agent
     queue_rank: str | None = None  # set while queued: the queue is read in its order
     waiting_since: datetime | None = None  # since when it waits for an agent
@@ -191,12 +194,38 @@ def target_key(metric: str, due_at: datetime) -> str:
     return f"{metric}@{rfc3339(due_at)}"
 
 
+def history_key(customer: str, opened_at: datetime, ticket_id: str) -> str:
+    """`<length of customer>:<customer>|<opened_at>|<ticket_id>`: a customer's tickets sort
+    by it in opening order, and `history_prefix(customer)` starts theirs and no one else's
+    (the length says where the customer ends, whatever characters it holds)."""
+    return f"{history_prefix(customer)}{rfc3339(opened_at)}|{ticket_id}"
+
+
+def history_prefix(customer: str) -> str:
+    return f"{len(customer)}:{customer}|"
+
+
 def derived(s: TicketSummary) -> TicketSummary:
-    """What follows from the rest: the SLA due time still running and the queue's rank."""
+    """What follows from the rest: the SLA due time still running, the queue's rank, whose
+    desk the ticket is on and its place in its customer's history. The indexed ones are set
+    only while they hold (None otherwise), so that each of the desk's reads is a small
+    indexed read whatever the number of tickets stored."""
     done = s.status in DONE
     running = [t.due_at for t in s.sla_targets if target_key(t.metric, t.due_at) not in s.sla_ended]
     due = None if done else min(running, default=None)
+    worked = s.status is not None and not done
     rank = None
-    if s.assignee is None and s.status is not None and not done and s.priority is not None:
+    if s.assignee is None and worked and s.priority is not None:
         rank = queue_rank(s.customer_tier, s.priority, due, s.waiting_since, s.ticket_id)
-    return s.model_copy(update={"next_due_at": due, "queued": rank is not None, "queue_rank": rank})
+    history = None
+    if s.customer is not None and s.opened_at is not None:
+        history = history_key(s.customer, s.opened_at, s.ticket_id)
+    return s.model_copy(
+        update={
+            "next_due_at": due,
+            "queued": rank is not None,
+            "queue_rank": rank,
+            "desk": s.assignee if worked else None,
+            "history_key": history,
+        }
+    )

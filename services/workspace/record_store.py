@@ -1,10 +1,16 @@
 """The conversation record's collections:
 
 - `workspace_tickets`: a state document per ticket (shared/decisions.py) holding its
-  summary (record.py); indexed on the assignee and status (a person's desk), the customer
-  and opening time (the customer's history) and the queue rank (the queue, in order).
+  summary (record.py). Each hot read is a small read through one single-field index (on
+  nx-27017, which uses no compound index as MongoDB does and answers `$in` on any field but
+  `_id` with a scan): a person's desk by equality on `desk` (set only while the ticket is
+  worked, so it matches the desk and nothing more), the queue by the range of ranks
+  (`queue_rank`, set only while the ticket waits) sorted by that same field and limited, and
+  the customer's history by the prefix of their `history_key`s, newest first, limited: each
+  reads the few documents it returns, however many tickets are stored or one customer has.
 - `workspace_entries`: an entry per document, `_id` the id of the event it comes from, so
-  an event read again is never a second entry; read by the indexed `ticket_id`.
+  an event read again is never a second entry; read by equality on the indexed
+  `ticket_id`, one ticket at a time.
 - `workspace_commands`: a command sent through the workspace per document, `_id` the
   command id: `{person_id, ticket_id, action, status, reason, at}`. Its outcome is `$set`
   by `_id` (upserted: an outcome read before the command was recorded as sent still holds),
@@ -12,7 +18,7 @@
 """
 
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -20,14 +26,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kefu.services.workspace.commands import CommandState, Status
 from kefu.services.workspace.entries import Entry
-from kefu.services.workspace.record import DONE, TicketSummary
+from kefu.services.workspace.record import TicketSummary, history_prefix
 from kefu.shared.decisions import StateCollection
-from kefu.shared.events.base import TicketStatus
 from kefu.shared.inbound import TicketCommand
 from kefu.shared.store import DUPLICATE_KEY, Document, insert_all
 
 TICKETS, ENTRIES, COMMANDS = "workspace_tickets", "workspace_entries", "workspace_commands"
-WORKED: list[TicketStatus] = [s for s in get_args(TicketStatus) if s not in DONE]
 HISTORY_SIZE = 20
 MERGES_FOLLOWED = 8  # A into B, B into C …: how deep a conversation gathers its sources
 DESK_MAX = 500
@@ -43,9 +47,9 @@ class RecordStore:
     def indexes() -> dict[str, list[IndexModel]]:
         return {
             TICKETS: [
-                IndexModel([("state.assignee", ASCENDING), ("state.status", ASCENDING)]),
-                IndexModel([("state.customer", ASCENDING), ("state.opened_at", DESCENDING)]),
+                IndexModel("state.desk"),
                 IndexModel("state.queue_rank"),
+                IndexModel("state.history_key"),
             ],
             ENTRIES: [IndexModel("ticket_id")],
         }
@@ -65,9 +69,13 @@ class RecordStore:
         await insert_all(self.entries, documents)
 
     async def conversation(self, ticket_ids: list[str]) -> list[Entry]:
-        """Every entry of the tickets, oldest first."""
-        found = self.entries.find({"ticket_id": {"$in": ticket_ids}})
-        entries = [Entry.model_validate({**d, "id": d["_id"]}) async for d in found]
+        """Every entry of the tickets, oldest first: one equality a ticket (a merge chain is
+        a few tickets; nx-27017 answers `$in` on `ticket_id` with a scan)."""
+        entries = [
+            Entry.model_validate({**document, "id": document["_id"]})
+            for ticket_id in dict.fromkeys(ticket_ids)
+            async for document in self.entries.find({"ticket_id": ticket_id})
+        ]
         return sorted(entries, key=lambda entry: (entry.at, entry.id))
 
     # summaries
@@ -89,21 +97,24 @@ class RecordStore:
         return gathered
 
     async def history(self, ticket: TicketSummary) -> list[TicketSummary]:
-        """The customer's other tickets, newest first."""
+        """The customer's other tickets, newest first: the newest HISTORY_SIZE + 1 of their
+        `history_key`s, a prefix range on that field sorted by it, so a customer with
+        10,000 tickets costs what one with 21 does."""
         if ticket.customer is None:
             return []
+        prefix = history_prefix(ticket.customer)
         found = await self._summaries(
-            {"state.customer": ticket.customer},
-            sort=[("state.opened_at", DESCENDING)],
+            # every key goes on with its opening time, a digit, after the prefix
+            {"state.history_key": {"$gt": prefix, "$lt": f"{prefix}~"}},
+            sort=[("state.history_key", DESCENDING)],
             limit=HISTORY_SIZE + 1,
         )
         others = [other for key, other in found.items() if key != ticket.ticket_id]
         return others[:HISTORY_SIZE]
 
     async def desk(self, person_id: str) -> list[TicketSummary]:
-        """The tickets assigned to the person and still worked."""
-        query = {"state.assignee": person_id, "state.status": {"$in": WORKED}}
-        return list((await self._summaries(query, limit=DESK_MAX)).values())
+        """The tickets assigned to the person and still worked, in no order."""
+        return list((await self._summaries({"state.desk": person_id}, limit=DESK_MAX)).values())
 
     async def queue(self, limit: int) -> list[TicketSummary]:
         """The tickets waiting for an agent, in the queue's order."""

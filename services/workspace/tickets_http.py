@@ -22,7 +22,8 @@ from kefu.shared.inbound import MAX_COMMAND_ID, MAX_TICKET_ID
 from kefu.shared.settings import ROLE_RANK
 
 TicketId = Annotated[str, Path(min_length=1, max_length=MAX_TICKET_ID)]
-INTERNAL = {"queue_rank", "sla_targets", "sla_ended", "waiting_since"}  # kept, not shown
+# kept in the summary, not shown: the reads' keys and what they follow from
+INTERNAL = {"queue_rank", "desk", "history_key", "sla_targets", "sla_ended", "waiting_since"}
 
 
 class TicketLine(BaseModel):

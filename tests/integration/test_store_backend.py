@@ -122,6 +122,68 @@ async def test_an_indexed_nested_field_sorts_limits_and_compares_as_text(db) -> 
     assert first["_id"] == "d"  # null relax_at is not a time
 
 
+async def test_equality_on_an_indexed_nested_scalar_matches_that_value_only(db) -> None:
+    """The workspace's desk and conversations: equality on a single-field index (a nested
+    `state.desk`, a top-level `ticket_id`) matches the value, never a null, a missing field
+    or a longer text; and `$in` on `_id` finds the documents there are."""
+    await ensure_indexes(
+        db, {"reads": [IndexModel("state.desk")], "entries": [IndexModel("ticket_id")]}
+    )
+    desks = [("1", "ann"), ("2", None), ("3", "annie"), ("4", "ann"), ("5", "Ann")]
+    await db.reads.insert_many(
+        [{"_id": k, "state": {"desk": d}} for k, d in desks] + [{"_id": "6", "state": {}}]
+    )
+    found = db.reads.find({"state.desk": "ann"}, {"state": 1}, limit=500)
+    assert sorted([d["_id"] async for d in found]) == ["1", "4"]
+    assert [d async for d in db.reads.find({"state.desk": "bob"})] == []
+    await db.entries.insert_many(
+        [{"_id": f"e{n}", "ticket_id": t} for n, t in enumerate(["t1", "t2", "t1", "t10"])]
+    )
+    assert sorted([d["_id"] async for d in db.entries.find({"ticket_id": "t1"})]) == ["e0", "e2"]
+    by_id = db.reads.find({"_id": {"$in": ["4", "1", "none"]}}, {"state": 1})
+    assert sorted([d["_id"] async for d in by_id]) == ["1", "4"]
+
+
+async def test_a_range_on_an_indexed_nested_text_sorted_by_it_is_limited(db) -> None:
+    """The queue (ranks above "", in order) and a customer's history (the keys between a
+    prefix and the prefix followed by "~", newest first): a range on a single-field index,
+    sorted by that same field and limited, never matches a null or a missing field, and
+    compares text code point by code point (a customer's name may be any text)."""
+    await ensure_indexes(db, {"ranges": [IndexModel("state.rank"), IndexModel("state.key")]})
+    keys = {
+        "a1": "4:id:a|2026-11-23T10:00:00.000Z|a1",
+        "a2": "4:id:a|2026-11-23T10:00:01.000Z|a2",
+        "a3": "4:id:a|2026-11-23T11:00:00.000Z|a3",
+        "a|2": "6:id:a|2|2026-11-23T12:00:00.000Z|a|2",  # starts with "id:a|" too
+        "ab": "5:id:ab|2026-11-23T12:00:00.000Z|ab",
+        "zh1": "6:id:客户|2026-11-23T10:00:00.000Z|zh1",
+        "zh2": "6:id:客户|2026-11-24T10:00:00.000Z|zh2",
+        "zh3": "6:id:客户a|2026-11-24T10:00:00.000Z|zh3",
+        "none": None,
+    }
+    ranks = {"a1": "2|P3|x", "a2": "0|P4|x", "a3": None, "ab": "1|P1|x", "zh1": "2|P1|x"}
+    await db.ranges.insert_many(
+        [{"_id": k, "state": {"key": v, "rank": ranks.get(k)}} for k, v in keys.items()]
+        + [{"_id": "bare", "state": {}}]
+    )
+
+    async def history(prefix: str, limit: int) -> list[str]:
+        found = db.ranges.find(
+            {"state.key": {"$gt": prefix, "$lt": f"{prefix}~"}},
+            {"state": 1},
+            sort=[("state.key", -1)],
+            limit=limit,
+        )
+        return [d["_id"] async for d in found]
+
+    assert await history("4:id:a|", 21) == ["a3", "a2", "a1"]
+    assert await history("4:id:a|", 2) == ["a3", "a2"]
+    assert await history("6:id:客户|", 21) == ["zh2", "zh1"]
+    assert await history("3:id:|", 21) == []
+    queue = db.ranges.find({"state.rank": {"$gt": ""}}, sort=[("state.rank", 1)], limit=3)
+    assert [d["_id"] async for d in queue] == ["a2", "ab", "zh1"]
+
+
 async def test_a_counter_reserves_blocks_atomically_from_nothing(db) -> None:
     values = [
         (
@@ -254,3 +316,59 @@ async def test_half_open_ranges_on_a_nested_date_slice_a_read_and_ids_alone_coun
     assert [sorted(ids) for ids in read] == [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
     queued = [d async for d in tickets.find({"state.queued": 1}, {"_id": 1})]
     assert sorted(queued, key=lambda d: d["_id"]) == [{"_id": "t1"}, {"_id": "t3"}, {"_id": "t5"}]
+
+
+async def test_bulk_upserts_add_to_a_set_and_count_from_nothing(db) -> None:
+    """The search index's directories and ticket lines: `$addToSet` with `$each` (and a
+    top-level `$inc`) in one unordered `bulk_write` of upserts on `_id`; a value already
+    there is not added again."""
+    await db.dirs.bulk_write(
+        [
+            UpdateOne(
+                {"_id": "a"},
+                {"$addToSet": {"days": {"$each": ["d1", "d2"]}}, "$inc": {"n": 2}},
+                upsert=True,
+            ),
+            UpdateOne(
+                {"_id": "b"},
+                {"$addToSet": {"days": {"$each": ["d1"]}}, "$inc": {"n": 1}},
+                upsert=True,
+            ),
+        ],
+        ordered=False,
+    )
+    await db.dirs.bulk_write(
+        [
+            UpdateOne(
+                {"_id": "a"},
+                {"$addToSet": {"days": {"$each": ["d2", "d3"]}}, "$inc": {"n": 1}},
+                upsert=True,
+            )
+        ],
+        ordered=False,
+    )
+    stored = {d["_id"]: d async for d in db.dirs.find({"_id": {"$in": ["a", "b", "c"]}})}
+    assert sorted(stored["a"]["days"]) == ["d1", "d2", "d3"] and stored["a"]["n"] == 3
+    assert stored["b"] == {"_id": "b", "days": ["d1"], "n": 1}
+
+
+async def test_equality_on_an_indexed_field_reads_every_match_as_written(db) -> None:
+    """The search index's buckets: every postings document of one bucket, by equality on the
+    indexed `bucket` (arrays of [text, int, text] kept as written), and no other."""
+    await ensure_indexes(db, {"postings": [IndexModel("bucket")]})
+    at = 1_764_000_000_123
+    await db.postings.insert_many(
+        [
+            {"_id": "退款|2026-11-23|x", "bucket": "退款|2026-11-23", "p": [["T-1", at, "e-1"]]},
+            {"_id": "退款|2026-11-23|y", "bucket": "退款|2026-11-23", "p": [["T-2", at, ""]]},
+            {"_id": "退款|2026-11-24|z", "bucket": "退款|2026-11-24", "p": [["T-3", at, "e"]]},
+            {"_id": "退|2026-11-23|w", "bucket": "退|2026-11-23", "p": []},
+        ],
+        ordered=False,
+    )
+    found = [d async for d in db.postings.find({"bucket": "退款|2026-11-23"}, {"p": 1})]
+    assert sorted(found, key=lambda d: d["_id"]) == [
+        {"_id": "退款|2026-11-23|x", "p": [["T-1", at, "e-1"]]},
+        {"_id": "退款|2026-11-23|y", "p": [["T-2", at, ""]]},
+    ]
+    assert [d async for d in db.postings.find({"bucket": "none"})] == []

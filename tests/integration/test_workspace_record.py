@@ -21,8 +21,9 @@ from kefu.services.workspace.record_store import RecordStore
 from kefu.shared.admin import create_topics
 from kefu.shared.consumer import Input
 from kefu.shared.events.sla import SlaStarted, SlaTarget
+from kefu.shared.events.ticket import Customer
 from kefu.shared.service import Service
-from kefu.shared.store import connect, database
+from kefu.shared.store import connect, database, ensure_indexes
 from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
@@ -296,3 +297,59 @@ async def test_listeners_get_each_new_entry_and_again_when_they_failed(settings)
         await client.close()
     assert told == [[events[1].id, events[2].id]] * 2
     assert [entry.id for entry in stored] == [events[1].id, events[2].id]
+
+
+async def test_each_read_of_the_desk_is_the_stores_small_indexed_read(settings) -> None:
+    """The store's reads behind the endpoints, on summaries the record's own code folded: a
+    customer's newest tickets (no one else's, however alike their key), a person's worked
+    tickets, the queue in order, and a conversation gathered ticket by ticket."""
+    client = connect(settings)
+    db = database(client, settings)
+    await ensure_indexes(db, RecordStore.indexes())
+    store = RecordStore(db)
+
+    async def publish(*events: object) -> None:
+        assert not events
+
+    record = ConversationRecord(SimpleNamespace(publish=publish), store)
+    now = datetime.now(UTC)
+    many, alike = Customer(address="many@example.com"), Customer(address="x", id="many@example.com")
+    events = [ev.opened(f"h{n}", now + timedelta(minutes=n), customer=many) for n in range(25)]
+    events += [ev.assigned(f"h{n}", "carl", now) for n in range(25)]
+    events += [ev.opened("o1", now, customer=alike), ev.assigned("o1", "carl", now)]
+    for ticket, agent in (("d1", "ann"), ("d2", "ann"), ("d3", "ann"), ("d4", "bob")):
+        events += [ev.opened(ticket, now), ev.assigned(ticket, agent, now)]
+    events += [
+        ev.status("d2", "open", "pending", now),
+        ev.status("d3", "open", "solved", now),
+        *(ev.opened(q, now, priority=p) for q, p in (("q1", "P1"), ("q2", "P4"), ("q3", "P2"))),
+        ev.customer_wrote("m1", now),
+        ev.customer_wrote("m2", now + timedelta(seconds=1)),
+        *ev.merged("m1", "m2", now + timedelta(seconds=2)),
+    ]
+    try:
+        await record.handle([Input(None, event) for event in events])
+        newest, oldest, other = [await store.summary(t) for t in ("h24", "h0", "o1")]
+        histories = [await store.history(ticket) for ticket in (newest, oldest, other)]
+        desks = [await store.desk(person) for person in ("ann", "bob", "carl", "nobody")]
+        queue = await store.queue(2)
+        target = await store.summary("m2")
+        sources = await store.merged_sources(target)
+        conversation = await store.conversation(["m2", *sources, "m2"])
+    finally:
+        await client.close()
+    assert [[t.ticket_id for t in history] for history in histories] == [
+        [f"h{n}" for n in range(23, 3, -1)],
+        [f"h{n}" for n in range(24, 4, -1)],
+        [],
+    ]
+    assert [sorted(t.ticket_id for t in desk) for desk in desks[:2]] == [["d1", "d2"], ["d4"]]
+    assert len(desks[2]) == 26 and desks[3] == []
+    assert [t.ticket_id for t in queue] == ["q1", "q3"]
+    assert sources == ["m1"]
+    assert [(e.ticket_id, e.kind) for e in conversation] == [
+        ("m1", "message"),
+        ("m2", "message"),
+        ("m1", "event"),
+        ("m1", "event"),
+    ]

@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from kefu.services.workspace.conversation import entry_of
 from kefu.services.workspace.ordering import desk_order, queue_rank
-from kefu.services.workspace.record import TicketSummary, customer_key, fold, foldings
+from kefu.services.workspace.record import (
+    TicketSummary,
+    customer_key,
+    fold,
+    foldings,
+    history_key,
+    history_prefix,
+)
 from kefu.shared.decisions import Slot
 from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
 from kefu.shared.events.routing import TicketQueued, TicketUnassigned
@@ -105,6 +112,51 @@ def test_assignment_opens_the_ticket_and_takes_it_off_the_queue() -> None:
     assert summary(
         ev.opened("1001", at(0)), ev.assigned("1001", "ann", at(1)), ev.event(queued, at(3))
     ).queued
+
+
+def test_a_ticket_is_on_its_assignees_desk_while_it_is_worked_and_on_no_desk_else() -> None:
+    """`desk` is what the person's desk reads by equality: the assignee while the ticket is
+    neither solved nor closed, None otherwise (the queue's rank likewise only while queued)."""
+    opened, assigned = ev.opened("1001", at(0)), ev.assigned("1001", "ann", at(1))
+    waits = summary(opened)
+    assert (waits.desk, waits.queued) == (None, True)
+    steps = [
+        (ev.status("1001", "open", "pending", at(2)), "ann"),
+        (ev.status("1001", "pending", "solved", at(3)), None),
+        (ev.reopened("1001", at(4)), "ann"),
+        (ev.status("1001", "open", "closed", at(5)), None),
+    ]
+    events = [opened, assigned]
+    assert summary(*events).desk == "ann"
+    for step, desk in steps:
+        events.append(step)
+        s = summary(*events)
+        assert (s.desk, s.queued, s.queue_rank) == (desk, False, None)
+    unassigned = TicketUnassigned(ticket_id="1001", agent_id="ann", reason="transfer", at=at(2))
+    back = summary(opened, assigned, ev.event(unassigned, at(2)))
+    assert (back.desk, back.queued) == (None, True)
+    assert summary(assigned).desk == "ann"  # the assignment read before the opening
+    merged = summaries(
+        opened, assigned, ev.opened("1002", at(1)), *ev.merged("1001", "1002", at(3))
+    )
+    assert merged["1001"].desk is None
+
+
+def test_a_customers_tickets_sort_by_their_history_keys_under_the_customers_prefix() -> None:
+    """The customer's history reads the `history_key`s that start with the customer's prefix,
+    newest first: no other customer's key starts with it, whatever their characters."""
+    s = summary(ev.opened("1001", at(0)))
+    assert s.history_key == history_key("email:jane@example.com", at(0), "1001")
+    assert s.history_key.startswith(history_prefix(s.customer))
+    assert summary(ev.assigned("1001", "ann", at(1))).history_key is None  # no customer yet
+    keys = [history_key("id:a", at(m), t) for m, t in ((0, "9"), (1, "10"), (1, "11"), (60, "1"))]
+    assert sorted(keys) == keys
+    prefix = history_prefix("id:a")
+    others = ["id:a|", "id:a|2", "id:ab", "id:", "id:a:"]
+    assert all(key.startswith(prefix) and prefix < key < prefix + "~" for key in keys)
+    for other in others:
+        key = history_key(other, at(0), "9")
+        assert not key.startswith(prefix) and not prefix < key < prefix + "~", other
 
 
 def test_status_priority_category_tier_reopen_and_csat_follow_their_events() -> None:
