@@ -12,7 +12,7 @@ from kefu.shared.durations import parse_duration
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
-DEFAULT_SECRET = "change-me"  # the old default: refused, like any secret shorter than this
+DEFAULT_SECRET = "change-me"  # the old default (now none): refused, like any short secret
 MIN_SECRET_CHARS = 32
 # see Settings.signing_secret; `kefu up` and the bench make each one
 SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET", "KEFU_AUTH_SECRET")
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     mail_from: str = "kefu@localhost"
     sms_url: str | None = None
     sms_token: SecretStr | None = None
-    survey_secret: SecretStr = Field(SecretStr(DEFAULT_SECRET), description="signs survey links")
+    survey_secret: SecretStr | None = Field(None, description="signs survey links")
     public_url: str = "http://127.0.0.1:8085"
     notify_url: str = Field(
         "http://127.0.0.1:8084", description="public base of notify (unsubscribe links)"
@@ -66,9 +66,7 @@ class Settings(BaseSettings):
     analytics_url: str = Field(
         "http://127.0.0.1:8086", description="public base of analytics (links in reports)"
     )
-    notify_secret: SecretStr = Field(
-        SecretStr(DEFAULT_SECRET), description="signs unsubscribe links"
-    )
+    notify_secret: SecretStr | None = Field(None, description="signs unsubscribe links")
     auth_secret: SecretStr | None = Field(
         None, description="signs person tokens; unset: only KEFU_API_TOKENS are taken"
     )

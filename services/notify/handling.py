@@ -144,7 +144,7 @@ class Notify:
 
     def _params(self, note: Notification, context: TicketContext | None) -> dict[str, Any]:
         token = unsubscribe_token(
-            self.settings.notify_secret.get_secret_value(), note.channel, note.to
+            self.settings.signing_secret("notify_secret"), note.channel, note.to
         )
         due = context.first_response_due if context else None
         customer = note.audience == "customer"  # the customer's link is for them only

@@ -33,7 +33,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 def notify_api(store: NotifyStore, settings: Settings) -> FastAPI:
     api = FastAPI(title="kefu notify", version="1", docs_url=None, redoc_url=None)
     admin = Depends(role_at_least(settings, "admin"))
-    secret = settings.notify_secret.get_secret_value()
+    secret = settings.signing_secret("notify_secret")
 
     @api.post("/v1/optouts", dependencies=[admin], status_code=201)
     async def opt_out(request: OptOut) -> OptOutState:
