@@ -135,6 +135,9 @@ class EmbeddedStack:
             "KEFU_SMTP_PORT": str(self.smtp_port),
             # Tansu assigns partitions after half a session timeout: keep joins quick.
             "KEFU_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            # Tansu never expires a static member that does not come back, and one that does
+            # gets no quicker join: dynamic membership (docs/operating.md).
+            "KEFU_INSTANCE_ID": "",
         }
 
     def start(self) -> "EmbeddedStack":

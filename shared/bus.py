@@ -234,6 +234,7 @@ class Bus:
             batch_timeout_ms=BATCH_TIMEOUT_MS,
             decoder=raw_records,
             group_id=self.group_id,
+            group_instance_id=self.settings.instance_id or None,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,

@@ -246,13 +246,15 @@ async def publish_and_mark(
         await states.mark_published(slots)
 
 
-Settled = Callable[[list[Slot[S]]], Awaitable[None]]
+Stored = Callable[[list[Slot[S]]], Awaitable[None]]
 
 
 class DecisionUnit(Generic[I, S]):
     """A batch of inputs, each deciding on the one key it names, through pure `decide`.
-    `settled`, if given, sees every slot of the batch once its events are published (the
-    sla service arms its timers there, from the stored state, so a replay arms them too)."""
+    `stored`, if given, sees every slot of the batch once it is written, before its events
+    are published: timed services arm their timers there, from the stored state, so a crash
+    before publishing leaves no key without its timer (the timer's own write publishes the
+    key's unpublished events first) and a replay arms them too."""
 
     def __init__(
         self,
@@ -262,7 +264,7 @@ class DecisionUnit(Generic[I, S]):
         key: Callable[[I], str],
         input_id: Callable[[I], str | None],
         decide: Decide[S, I],
-        settled: Settled[S] | None = None,
+        stored: Stored[S] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.states = states
@@ -270,7 +272,7 @@ class DecisionUnit(Generic[I, S]):
         self.key = key
         self.input_id = input_id
         self.decide = decide
-        self.settled = settled
+        self.stored = stored
         self.clock = clock
 
     async def handle(self, inputs: Sequence[Input[I]]) -> list[Rejected]:
@@ -287,9 +289,9 @@ class DecisionUnit(Generic[I, S]):
             done.update({key: slot for key, slot in slots.items() if key not in lost})
             refused += [(i, why) for i, why in refusals if self.key(values[i]) not in lost]
             pending = [(i, value) for i, value in pending if self.key(value) in lost]
+        if self.stored is not None:
+            await self.stored(list(done.values()))
         await publish_and_mark(self.publish, (self.states, done.values()))
-        if self.settled is not None:
-            await self.settled(list(done.values()))
         return refused
 
     def _decide_all(

@@ -125,8 +125,9 @@ class Service:
                 ("/metrics", make_asgi_app(self.registry)),
                 *routes,
             ],
-            on_startup=[self._prepare_store, self.bus.start],
-            after_startup=[self._start_background],
+            # Timers live in the store and need no partition: they start before the broker
+            # joins its consumer group, which can wait a dead member's session out.
+            on_startup=[self._prepare_store, self.bus.start, self._start_background],
             on_shutdown=[self._stop_background],
             after_shutdown=[self.bus.stop, self._close],
             logger=get_logger("faststream.app"),

@@ -1,6 +1,7 @@
 """Every KEFU_* environment variable (contract section 6), validated once at start-up."""
 
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,13 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(None, description="PEM key of the client certificate")
     kafka_session_timeout_ms: int = Field(
         10_000, ge=1000, description="consumer session timeout; real Kafka wants ≥ 6000"
+    )
+    instance_id: str = Field(
+        default_factory=socket.gethostname,
+        max_length=249,
+        description="this replica's name in its consumer group (static membership: a "
+        "restarted replica takes its partitions back without a rebalance); unique among one "
+        "service's replicas; empty for dynamic membership",
     )
     kafka_fetch_max_wait_ms: int = Field(
         50,

@@ -2,8 +2,9 @@
 shared/timers.py): events, timers that came due and other inputs (an answer from a page) are
 decided on the keys' state documents, one batch at a time in a process, so a key is never
 decided twice at once here; replicas meet at the documents' version compare-and-swap. Each
-key's timer is armed from the stored state once its events are published, so a crash before
-that is repaired by the replay (or by the lease of the timer that fired)."""
+key's timer is armed from the stored state as soon as it is written, before its events are
+published: a restarted replica fires it without waiting for the replay (which comes only once
+its consumer group has formed), and a crash before arming is repaired by the replay."""
 
 import asyncio
 from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ class TimedDecisions(Generic[I, S]):
         self.tick = tick
         self.wake_at = wake_at
         self.unit: DecisionUnit[I, S] = DecisionUnit(
-            states, publish, key=key, input_id=event_id, decide=decide, settled=self._arm
+            states, publish, key=key, input_id=event_id, decide=decide, stored=self._arm
         )
         self._one_at_a_time = asyncio.Lock()
 

@@ -66,6 +66,7 @@ def isolated_settings(backend: Backend, **overrides: object) -> Settings:
         "mongodb_db": f"kefu_{run}",
         "log_format": "console",
         "kafka_session_timeout_ms": backend.session_timeout_ms,
+        "instance_id": "",  # in-process replicas share one host name
         "survey_secret": f"test-survey-secret-{run}-{run}",
         "notify_secret": f"test-notify-secret-{run}-{run}",
         "auth_secret": f"test-auth-secret-{run}-{run}",

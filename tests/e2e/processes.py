@@ -21,10 +21,16 @@ class RunningService:
 
 
 def start_service(
-    name: str, settings: Settings, log_dir: Path, kefu: list[str] | None = None
+    name: str,
+    settings: Settings,
+    log_dir: Path,
+    kefu: list[str] | None = None,
+    instance_id: str = "",
 ) -> RunningService:
     """Start `kefu run <name>` (this venv's, or the `kefu` command given) and wait until
-    /readyz answers 200."""
+    /readyz answers 200. Replicas share this host's name, so they are dynamic members of their
+    group unless given an `instance_id` (static membership: a restart that names it takes its
+    partitions back; on Tansu a static member that never returns keeps them for ever)."""
     env = {
         **os.environ,
         "KEFU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
@@ -49,7 +55,7 @@ def start_service(
     log = log_dir / f"{name}-{port}.log"
     popen = subprocess.Popen(
         [*(kefu or [sys.executable, "-m", "kefu.cli"]), "run", name],
-        env={**env, "KEFU_HTTP_PORT": str(port)},
+        env={**env, "KEFU_HTTP_PORT": str(port), "KEFU_INSTANCE_ID": instance_id},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )

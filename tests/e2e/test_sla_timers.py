@@ -3,8 +3,10 @@ exactly once, those that came due meanwhile within 2 s of the restart), and two 
 never fire one timer twice."""
 
 import asyncio
+import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,3 +116,58 @@ async def test_two_replicas_never_fire_one_timer_twice(settings: Settings, tmp_p
             breach["due_at"]
         )
         assert late < timedelta(seconds=1)
+
+
+@pytest.mark.parametrize("instance_id", ["", "sla-0"], ids=["dynamic", "static"])
+async def test_a_restarted_sla_fires_before_its_group_forms(
+    backend, tmp_path, instance_id: str
+) -> None:
+    """Contract 9: timers fire whether or not the group has formed. With production's session
+    timeout (10 s) a dynamic member that comes back waits for the dead one to time out; a
+    static member (the same KEFU_INSTANCE_ID) is handed its partitions back when it rejoins.
+    Either way, what came due while it was down fires within 3 s of /readyz."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY), encoding="utf-8")
+    settings = isolated_settings(backend, config=policy, kafka_session_timeout_ms=10_000)
+    await create_topics(settings, TEST_PARTITIONS)
+    sla = start_service("sla", settings, tmp_path, instance_id=instance_id)
+    publisher = Service.create("publisher", settings)
+    publisher.bus.declare_publishes(Topic.TICKET_EVENTS)
+    tickets = [f"d{n:03}" for n in range(30)]
+    try:
+        async with publisher.app(), TopicReader(settings, Topic.SLA_EVENTS) as reader:
+            await open_tickets(publisher, ["warm"], spread_s=0)
+            await reader.take(1, is_started("warm"), wait_s=60)  # the group has formed
+            await open_tickets(publisher, tickets, spread_s=0.3)
+            await reader.take(len(tickets) + 1, is_started())
+            sla.popen.kill()
+            await asyncio.sleep(TARGET_S + 1)  # every breach comes due while nobody runs
+            spawned = time.time()
+            sla = start_service("sla", settings, tmp_path, instance_id=instance_id)
+            ready = time.time()
+            await reader.take(len(tickets) + 1, is_breach)
+            await open_tickets(publisher, ["late"], spread_s=0)
+            await reader.take(1, is_started("late"), wait_s=30)
+            consuming = time.time() - spawned
+    finally:
+        sla.popen.kill()
+    first_sent: dict[str, float] = {}  # a replay after the group forms may publish it again
+    for record in reader.seen:
+        value = json.loads(record.value)
+        if is_breach(value) and value["data"]["ticket_id"] != "late":
+            first_sent.setdefault(value["id"], record.timestamp / 1000)
+    last = max(first_sent.values())
+    print(
+        f"{instance_id or 'dynamic'}: ready {ready - spawned:.1f} s after the restart, every "
+        f"breach after {last - spawned:.1f} s, consuming again after {consuming:.1f} s"
+    )
+    assert consuming < settings.kafka_session_timeout_ms / 1000 + 5
+    assert last - ready < 3
+    assert last - spawned < 5, "the timers waited for the group"
+
+
+def is_started(ticket_id: str | None = None) -> Callable[[dict[str, Any]], bool]:
+    return lambda value: (
+        value["type"] == "kefu.sla.started"
+        and (ticket_id is None or value["data"]["ticket_id"] == ticket_id)
+    )
