@@ -97,6 +97,10 @@ class Routing(_Strict):
     relax_after: Duration | None = Field(
         None, description="first the ticket's own tier; after this wait, any higher tier too"
     )
+    transfer_wait: Duration = Field(
+        timedelta(minutes=10),
+        description="how long a ticket transferred to a named agent waits for her",
+    )
     daily_limit: int | None = Field(None, ge=1, description="new tickets per agent per day")
     surge_capacity_factor: float = Field(
         1.0, ge=1.0, description="capacity stretch during a surge (1.0 = none)"

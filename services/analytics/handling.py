@@ -10,11 +10,11 @@ from kefu.services.analytics.store import AnalyticsStore
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.decisions import DecisionUnit
-from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
+from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged, TransferFellBack
 from kefu.shared.events.sla import SlaStarted
 
 # due times the projection does not keep; commands that changed nothing
-SKIPPED = (SlaStarted, AgentCommandRefused)
+SKIPPED = (SlaStarted, AgentCommandRefused, TransferFellBack)
 
 
 class Projections:

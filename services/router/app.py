@@ -17,10 +17,9 @@ READS = (Topic.TICKET_EVENTS, Topic.AGENT_EVENTS, Topic.SLA_EVENTS, Topic.OPS_EV
 
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("router", settings, RouterStore.indexes())
-    service.bus.declare_publishes(Topic.ROUTING_EVENTS)
+    service.bus.declare_publishes(Topic.ROUTING_EVENTS, Topic.AGENT_EVENTS)
     router = Router(service.bus, RouterStore(service), service.policy.routing)
-    if service.policy.routing.relax_after is not None:
-        service.background.append(router.relax_when_due)
+    service.background.append(router.wake_when_due)  # transfers' holds, relaxation
 
     service.bus.consume(
         *READS,

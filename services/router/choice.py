@@ -4,14 +4,16 @@ An agent fits a ticket when it is `online`, its skills cover the ticket's, its t
 least the ticket's, it holds fewer tickets than its capacity (stretched by
 `surge_capacity_factor` during a surge), it has taken fewer than `daily_limit` tickets today,
 and it is not an agent the ticket must leave (a transfer or an escalation). With
-`relax_after` set, a ticket first waits for an agent of its own tier; once it has waited that
-long, any higher tier will do (`relaxed`).
+`relax_after` set, a ticket waits for an agent of its own tier while one with its skills is
+online (`tier_wait`); once it has waited that long, or at once when no such agent is online,
+any higher tier will do (`relaxed`).
 
 Among the fitting agents, `least_loaded` takes the lowest share of capacity in use, then
 the longest idle, then the agent id; `round_robin` takes the longest since its last
-assignment. A ticket with a preferred agent (its first owner, a transfer's target) goes to
-that agent when it fits (`sticky`, `transfer`), else to the normal choice
-(`sticky_fallback`). When nobody fits, the reason says why.
+assignment. A ticket transferred to a named agent is held for that agent (`transfer`) until
+the router lets it go (`transfer_fallback`, tickets.py). A ticket with a first owner goes to
+that agent when it fits (`sticky`), else to the normal choice (`sticky_fallback`). When
+nobody fits, the reason says why.
 
 The queue is served in order: customer tier (svip, vip, standard), priority, the earliest
 SLA due time, then age.
@@ -52,9 +54,10 @@ class Need:
     ticket_id: str
     skills: tuple[str, ...]
     tier: int
-    preferred: str | None = None  # the first owner (sticky) or a transfer's target
+    preferred: str | None = None  # the first owner (sticky)
     sticky: bool = False  # `preferred` is the first owner
-    label: str | None = None  # what any assignment of this need is called (`transfer`)
+    held_for: str | None = None  # a transfer's target: nobody else may take it yet
+    label: str | None = None  # what any assignment of this need is called
     avoid: str | None = None  # the agent a transfer or an escalation leaves
     relaxed: bool = False  # waited past relax_after: higher tiers welcome
 
@@ -76,7 +79,7 @@ class Assign:
 
 @dataclass(frozen=True)
 class Queue:
-    reason: str  # no_agent_online, no_skill, at_capacity, daily_limit
+    reason: str  # no_agent_online, no_skill, tier_wait, at_capacity, daily_limit, transfer
 
 
 def room(agent: Agent, limits: Limits) -> int:
@@ -88,28 +91,44 @@ def taken_today(agent: Agent, limits: Limits) -> int:
     return agent.taken_today if agent.day == limits.today else 0
 
 
-def _can_serve(agent: Agent, need: Need, limits: Limits) -> bool:
+def _can_serve(agent: Agent, need: Need, limits: Limits, exact_tier: bool) -> bool:
     if agent.status != "online" or agent.agent_id == need.avoid:
         return False
     if not set(need.skills) <= set(agent.skills) or agent.tier < need.tier:
         return False
-    return not (limits.tier_exact_first and not need.relaxed and agent.tier != need.tier)
+    return not (exact_tier and agent.tier != need.tier)
+
+
+def _own_tier_online(agents: list[Agent], need: Need) -> bool:
+    return any(
+        agent.status == "online"
+        and agent.tier == need.tier
+        and set(need.skills) <= set(agent.skills)
+        for agent in agents
+    )
+
+
+def _fitting(agents: list[Agent], need: Need, limits: Limits, exact_tier: bool) -> list[Agent]:
+    return [
+        agent
+        for agent in agents
+        if _can_serve(agent, need, limits, exact_tier)
+        and room(agent, limits) > 0
+        and (limits.daily_limit is None or taken_today(agent, limits) < limits.daily_limit)
+    ]
 
 
 def choose(agents: list[Agent], need: Need, limits: Limits) -> Assign | Queue:
-    serving = [agent for agent in agents if _can_serve(agent, need, limits)]
-    with_room = [agent for agent in serving if room(agent, limits) > 0]
-    fitting = [
-        agent
-        for agent in with_room
-        if limits.daily_limit is None or taken_today(agent, limits) < limits.daily_limit
-    ]
+    exact_tier = limits.tier_exact_first and not need.relaxed and _own_tier_online(agents, need)
+    fitting = _fitting(agents, need, limits, exact_tier)
+    if need.held_for:
+        held = [agent for agent in fitting if agent.agent_id == need.held_for]
+        return Assign(need.held_for, "transfer") if held else Queue("transfer")
     if not fitting:
-        return Queue(_why_not(agents, serving, with_room))
+        return Queue(_why_not(agents, need, limits, exact_tier))
     preferred = next((agent for agent in fitting if agent.agent_id == need.preferred), None)
     if preferred:
-        named = need.label or ("sticky" if need.sticky else _named(preferred, need, limits))
-        return Assign(preferred.agent_id, named)
+        return Assign(preferred.agent_id, need.label or "sticky")
     best = min(fitting, key=_order(limits.strategy))
     missed = "sticky_fallback" if need.sticky and need.preferred else None
     return Assign(best.agent_id, need.label or missed or _named(best, need, limits))
@@ -119,16 +138,20 @@ def _named(agent: Agent, need: Need, limits: Limits) -> str:
     """What the assignment is called: overflow and relaxed say more than the strategy."""
     if len(agent.tickets) >= agent.capacity:
         return "overflow"
-    if need.relaxed and limits.tier_exact_first and agent.tier > need.tier:
+    if limits.tier_exact_first and agent.tier > need.tier:
         return "relaxed"
     return limits.strategy
 
 
-def _why_not(agents: list[Agent], serving: list[Agent], with_room: list[Agent]) -> str:
+def _why_not(agents: list[Agent], need: Need, limits: Limits, exact_tier: bool) -> str:
     if not any(agent.status == "online" for agent in agents):
         return "no_agent_online"
+    if exact_tier and _fitting(agents, need, limits, exact_tier=False):
+        return "tier_wait"
+    serving = [agent for agent in agents if _can_serve(agent, need, limits, exact_tier=False)]
     if not serving:
         return "no_skill"
+    with_room = [agent for agent in serving if room(agent, limits) > 0]
     return "daily_limit" if with_room else "at_capacity"
 
 

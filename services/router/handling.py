@@ -28,6 +28,7 @@ from kefu.services.router.tickets import (
     changed,
     entered_queue,
     given_back,
+    let_go,
     opened,
     unopened,
 )
@@ -35,7 +36,7 @@ from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.decisions import Slot, publish_and_mark
 from kefu.shared.events import CloudEvent, new_event
-from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged
+from kefu.shared.events.agent import AgentCommandRefused, AgentStatusChanged, TransferFellBack
 from kefu.shared.events.base import EventData, rfc3339, utc_now
 from kefu.shared.events.ops import SurgeEnded, SurgeStarted
 from kefu.shared.events.routing import TicketAssigned, TicketQueued, TicketUnassigned
@@ -48,7 +49,7 @@ SOURCE = "kefu/router"
 
 
 @dataclass(frozen=True)
-class Relaxation:
+class Wake:
     """What causes an assignment that a timer, not an event, asked for."""
 
     id: str
@@ -72,7 +73,7 @@ class Round:
     drain: Event | None = None  # capacity appeared: serve the queue
     new_owners: dict[str, str] = field(default_factory=dict)
     surge_set: bool | None = None
-    relax_armed: bool = False  # a ticket entered the queue with a relax_at
+    wake_armed: bool = False  # a ticket entered the queue with a wake_at
 
     def apply(self, event: Event) -> None:
         match event.data:
@@ -84,7 +85,7 @@ class Round:
                     self.drain = event
             case TicketOpened():
                 self._opened(event)
-            case AgentCommandRefused():
+            case AgentCommandRefused() | TransferFellBack():
                 return  # changed nothing
             case _ if hasattr(event.data, "ticket_id"):
                 self._ticket_event(event)
@@ -133,14 +134,15 @@ class Round:
         slot = self.agents.setdefault(data.agent_id, Slot(data.agent_id))
         if slot.has_applied(event.id):
             return
+        left = slot.state is not None and slot.state.status == "online" != data.status
         after = presence(slot.state, data)
         slot.record(event.id, after.agent, [])
         for ticket_id in after.given_back:
             held = self.tickets.get(ticket_id)
             if held and held.state and held.state.assignee == data.agent_id:
                 self._changed(held, event, given_back(held.state, self.now))
-        if after.capacity_appeared:
-            self.drain = self.drain or event
+        if after.capacity_appeared or (left and self.policy.relax_after):
+            self.drain = self.drain or event  # tickets that waited for her tier may go higher
 
     def _free(self, agent_id: str, ticket_id: str) -> None:
         slot = self.agents.get(agent_id)
@@ -187,17 +189,37 @@ class Round:
     def has_room(self, limits: Limits) -> bool:
         return any(room(slot.state, limits) > 0 for slot in self.agents.values() if slot.state)
 
-    def relax(self, due: list[str]) -> None:
-        """Tickets that waited relax_after: any higher tier may take them now."""
+    def wake(self, due: list[str]) -> None:
+        """Waiting tickets whose wake_at has come: a transfer's hold ran out (anyone may take
+        it now, and whoever transferred it is told), or higher tiers may take it."""
         limits = self._limits()
         for ticket_id in due:
             slot = self.tickets[ticket_id]
-            if not slot.state or slot.state.status != "waiting":
+            ticket = slot.state
+            if not ticket or ticket.status != "waiting":
                 continue
-            cause = Relaxation(f"relax:{ticket_id}:{slot.state.queued}", f"relax:{ticket_id}")
+            cause = Wake(f"wake:{ticket_id}:{ticket.queued}", f"wake:{ticket_id}")
+            if ticket.held_for:
+                self._let_go(slot, ticket, cause)
+                self._route(ticket_id, cause, limits, fresh=True)
+                continue
             self._route(ticket_id, cause, limits, fresh=False)
             if slot.state.status == "waiting":  # nobody yet: the queue serves it when able
-                slot.record(cause.id, slot.state.model_copy(update={"relax_at": None}), [])
+                slot.record(cause.id, slot.state.model_copy(update={"wake_at": None}), [])
+
+    def _let_go(self, slot: Slot[RoutedTicket], ticket: RoutedTicket, cause: "Wake") -> None:
+        waited = self.now - (ticket.waiting_since or self.now)
+        events = []
+        if ticket.transfer_from:
+            told = TransferFellBack(
+                agent_id=ticket.transfer_from,
+                ticket_id=ticket.ticket_id,
+                to_agent_id=ticket.held_for,
+                waited_ms=max(0, int(waited.total_seconds() * 1000)),
+                at=self.now,
+            )
+            events.append(self._event(told, cause, f"fell_back:{ticket.queued}"))
+        slot.record(cause.id, let_go(ticket), events)
 
     def _route(self, ticket_id: str, cause: Any, limits: Limits, fresh: bool) -> None:
         slot = self.tickets[ticket_id]
@@ -214,10 +236,11 @@ class Round:
                 skills=ticket.skills,
                 tier=ticket.tier,
                 reason=choice.reason,
+                agent_id=ticket.held_for,
                 at=self.now,
             )
-            entered = entered_queue(ticket, self.policy.relax_after)
-            self.relax_armed = self.relax_armed or entered.relax_at is not None
+            entered = entered_queue(ticket, self.policy.relax_after, self.policy.transfer_wait)
+            self.wake_armed = self.wake_armed or entered.wake_at is not None
             slot.record(
                 f"route:{cause.id}",
                 entered,
@@ -273,7 +296,7 @@ class Router:
         self.bus = bus
         self.store = store
         self.policy = policy
-        self.relax_armed = asyncio.Event()
+        self.wake_armed = asyncio.Event()
 
     async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
         events = [one.value for one in inputs]
@@ -295,35 +318,35 @@ class Router:
         await self._decide(events, plan)
         return []
 
-    async def relax(self) -> None:
-        """Route the waiting tickets whose relax_at has come."""
+    async def wake(self) -> None:
+        """Route the waiting tickets whose wake_at has come."""
 
         async def plan(round_: Round) -> None:
-            due = await self.store.relax_due(rfc3339(round_.now))
+            due = await self.store.wake_due(rfc3339(round_.now))
             round_.queue(due)
             round_.reconcile()
-            round_.relax(list(due))
+            round_.wake(list(due))
 
         await self._decide([], plan)
 
-    async def relax_when_due(self) -> None:
-        """A timer, not a poll: sleep until the earliest relax_at in the queue (woken sooner
+    async def wake_when_due(self) -> None:
+        """A timer, not a poll: sleep until the earliest wake_at in the queue (woken sooner
         when a ticket is queued), then route what is due. Replicas may both fire; the
         documents' compare-and-swap lets one decide."""
         while True:
             try:
-                due_at = await self.store.next_relax()
+                due_at = await self.store.next_wake()
                 wait = (
                     (datetime.fromisoformat(due_at) - utc_now()).total_seconds() if due_at else None
                 )
                 if wait is None or wait > 0:
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self.relax_armed.wait(), wait)
-                    self.relax_armed.clear()
+                        await asyncio.wait_for(self.wake_armed.wait(), wait)
+                    self.wake_armed.clear()
                     continue
-                await self.relax()
+                await self.wake()
             except Exception as error:
-                log.warning("relaxing the queue failed, trying again", error=repr(error))
+                log.warning("waking waiting tickets failed, trying again", error=repr(error))
                 await asyncio.sleep(1)
 
     async def _decide(self, events: list[Event], plan: Callable[[Round], Awaitable[None]]) -> None:
@@ -344,8 +367,8 @@ class Router:
                 break
             log.info("tickets changed meanwhile, deciding again", tickets=sorted(lost))
         await publish_and_mark(self.bus.publish, (self.store.tickets, written.values()))
-        if round_.relax_armed:
-            self.relax_armed.set()
+        if round_.wake_armed:
+            self.wake_armed.set()
 
     async def _load(self, events: list[Event]) -> Round:
         agents = await self.store.roster()

@@ -37,7 +37,7 @@ class RouterStore:
         return {
             "router_tickets": [
                 IndexModel([("state.status", 1), ("state.queue_rank", 1)]),
-                IndexModel([("state.status", 1), ("state.relax_at", 1)]),
+                IndexModel([("state.status", 1), ("state.wake_at", 1)]),
             ]
         }
 
@@ -53,21 +53,21 @@ class RouterStore:
             limit=QUEUE_PAGE,
         )
 
-    async def relax_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
-        """Waiting tickets whose relax_at (RFC 3339, compared as text) has come, in order."""
+    async def wake_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
+        """Waiting tickets whose wake_at (RFC 3339, compared as text) has come, in order."""
         return await self.tickets.load_where(
-            {"state.status": "waiting", "state.relax_at": {"$lte": now}},
+            {"state.status": "waiting", "state.wake_at": {"$lte": now}},
             sort=[("state.queue_rank", 1)],
             limit=QUEUE_PAGE,
         )
 
-    async def next_relax(self) -> str | None:
-        """The earliest relax_at in the queue."""
+    async def next_wake(self) -> str | None:
+        """The earliest wake_at in the queue."""
         found = await self.tickets.collection.find_one(
-            {"state.status": "waiting", "state.relax_at": {"$gt": ""}},
-            sort=[("state.relax_at", 1)],  # whole documents: nx-27017 projects nested fields wrong
+            {"state.status": "waiting", "state.wake_at": {"$gt": ""}},
+            sort=[("state.wake_at", 1)],  # whole documents: nx-27017 projects nested fields wrong
         )
-        return found["state"]["relax_at"] if found else None
+        return found["state"]["wake_at"] if found else None
 
     async def owners_of(self, customers: list[str]) -> dict[str, str]:
         if not customers:

@@ -5,8 +5,11 @@ A ticket is `unopened` while the router knows only its SLA (`sla.started` read b
 agent takes it, is `assigned` while an agent holds it, and is `done` once solved or closed
 (its slot is free). A reopen makes it wait again for its last owner; a transfer or an
 escalation (by an agent, or an SLA step with `raise_tier`) gives it back
-(`kefu.ticket.unassigned`) and makes it wait again, never for the agent it left. Each change
-says which agent's slot it frees and whether the ticket must be routed.
+(`kefu.ticket.unassigned`) and makes it wait again, never for the agent it left. A transfer
+to a named agent holds the ticket for that agent until `transfer_wait` runs out; then it is
+let go to anyone (`transfer_fallback`). Each change says which agent's slot it frees and
+whether the ticket must be routed. A waiting ticket's `wake_at` is when the router looks at
+it again: the end of a transfer's hold, else when higher tiers may take it.
 """
 
 from dataclasses import dataclass
@@ -51,7 +54,9 @@ class RoutedTicket(BaseModel):
     sticky: bool = False
     label: str | None = None
     avoid: str | None = None
-    relax_at: str | None = None  # RFC 3339: when a waiting ticket may go to a higher tier
+    held_for: str | None = None  # a transfer's named agent, while the ticket waits for her
+    transfer_from: str | None = None  # who asked for that transfer
+    wake_at: str | None = None  # RFC 3339, compared as text
 
     def need(self, relaxed: bool = False) -> Need:
         return Need(
@@ -60,6 +65,7 @@ class RoutedTicket(BaseModel):
             tier=self.tier,
             preferred=self.preferred,
             sticky=self.sticky,
+            held_for=self.held_for,
             label=self.label,
             avoid=self.avoid,
             relaxed=relaxed,
@@ -121,7 +127,8 @@ def changed(ticket: RoutedTicket, data: Any, at: datetime) -> Change:
         case TransferRequested() if ticket.status != "done":
             skills = [data.to_skill] if data.to_skill else ticket.skills
             moved = ticket.model_copy(update={"skills": skills})
-            return _give_back(moved, at, "transfer", preferred=data.to_agent_id, label="transfer")
+            held = {"held_for": data.to_agent_id, "transfer_from": data.from_agent_id}
+            return _give_back(moved, at, "transfer", label="transfer", **held)
         case Escalated() if ticket.status != "done":
             return _give_back(ticket.model_copy(update={"tier": data.to_tier}), at, "escalation")
         case SlaEscalated(raise_tier=True) if ticket.status != "done":
@@ -143,7 +150,15 @@ def _give_back(ticket: RoutedTicket, at: datetime, reason: str, **need: Any) -> 
 
 
 def _waiting(ticket: RoutedTicket, at: datetime, **need: Any) -> RoutedTicket:
-    values = {"preferred": None, "sticky": False, "label": None, "avoid": None, **need}
+    values = {
+        "preferred": None,
+        "sticky": False,
+        "label": None,
+        "avoid": None,
+        "held_for": None,
+        "transfer_from": None,
+        **need,
+    }
     return ranked(
         ticket.model_copy(
             update={"status": "waiting", "assignee": None, "waiting_since": at, **values}
@@ -158,13 +173,25 @@ def assigned(ticket: RoutedTicket, agent_id: str) -> RoutedTicket:
             "assignee": agent_id,
             "last_assignee": agent_id,
             "assignments": ticket.assignments + 1,
-            "relax_at": None,
+            "wake_at": None,
+            "held_for": None,
         }
     )
 
 
-def entered_queue(ticket: RoutedTicket, relax_after: timedelta | None) -> RoutedTicket:
-    """The ticket waits; with relax_after, a timer lets higher tiers take it from then."""
+def entered_queue(
+    ticket: RoutedTicket, relax_after: timedelta | None, transfer_wait: timedelta
+) -> RoutedTicket:
+    """The ticket waits: held for a transfer's agent until transfer_wait runs out, else (with
+    relax_after) for its own tier until higher tiers may take it."""
     since = ticket.waiting_since
-    relax_at = rfc3339(since + relax_after) if relax_after and since else None
-    return ticket.model_copy(update={"queued": ticket.queued + 1, "relax_at": relax_at})
+    if ticket.held_for and since:
+        wake_at = rfc3339(since + transfer_wait)
+    else:
+        wake_at = rfc3339(since + relax_after) if relax_after and since else None
+    return ticket.model_copy(update={"queued": ticket.queued + 1, "wake_at": wake_at})
+
+
+def let_go(ticket: RoutedTicket) -> RoutedTicket:
+    """The named agent did not take the transfer in time: anyone may, as a fallback."""
+    return ticket.model_copy(update={"held_for": None, "label": "transfer_fallback"})

@@ -43,6 +43,8 @@ MILESTONES = {
     "kefu.ticket.assigned": "assigned to {agent_id}",
     "kefu.ticket.unassigned": "unassigned from {agent_id}{why}",
     "kefu.ticket.transfer_requested": "transfer to {target} requested{why}",
+    "kefu.agent.transfer_fell_back": "{to_agent_id} did not take the transfer in time: it goes "
+    "to the next free agent",
     "kefu.ticket.escalated": "escalated from tier {from_tier} to {to_tier}{why}",
     "kefu.ticket.priority_changed": "priority {from} → {to}",
     "kefu.ticket.category_changed": "category {levels}",

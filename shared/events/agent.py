@@ -1,4 +1,4 @@
-"""Events on `agent.events`, written by intake."""
+"""Events on `agent.events`, written by intake (and by the router: a transfer that fell back)."""
 
 from typing import ClassVar, Literal
 
@@ -33,4 +33,15 @@ class AgentCommandRefused(AgentEvent):
     action: str = Field(description="the command's action, as sent")
     ticket_id: str | None = Field(description="the ticket the command named, if any")
     reason: str
+    at: Timestamp
+
+
+class TransferFellBack(AgentEvent):
+    """The agent named by a transfer did not take the ticket within `routing.transfer_wait`:
+    told to the agent who transferred it (`agent_id`), written by the router."""
+
+    event_type: ClassVar[str] = "kefu.agent.transfer_fell_back"
+    ticket_id: str
+    to_agent_id: str = Field(description="the agent the transfer named")
+    waited_ms: int = Field(ge=0)
     at: Timestamp

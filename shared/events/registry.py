@@ -18,6 +18,7 @@ _MODELS: list[type[EventData]] = [
     ticket.TicketMerged,
     agent.AgentStatusChanged,
     agent.AgentCommandRefused,
+    agent.TransferFellBack,
     routing.TicketAssigned,
     routing.TicketQueued,
     routing.TicketUnassigned,

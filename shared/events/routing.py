@@ -2,6 +2,8 @@
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from kefu.shared.events.base import EventData, SupportTier, Timestamp
 from kefu.shared.topics import Topic
 
@@ -25,6 +27,7 @@ class TicketQueued(RoutingEvent):
     skills: list[str]
     tier: SupportTier
     reason: str
+    agent_id: str | None = Field(None, description="reason `transfer`: the agent it waits for")
     at: Timestamp
 
 

@@ -12,7 +12,9 @@ from kefu.shared.events.ticket import (
     StatusChanged,
     TransferRequested,
 )
+from kefu.shared.topics import Topic
 from tests.integration.routing import agent, event, opened, running_router
+from tests.kafka import TopicReader
 
 
 def now() -> datetime:
@@ -260,19 +262,69 @@ async def test_a_redelivered_event_takes_no_second_slot(backend, tmp_path) -> No
 async def test_after_relax_after_a_waiting_ticket_may_go_to_a_higher_tier(
     backend, tmp_path
 ) -> None:
+    """Contract 9: it waits for its own tier (`tier_wait`) only while an agent of that tier
+    is online; then relax_after, or that agent leaving, lets a higher tier take it."""
     async with running_router(backend, tmp_path, relax_after="2s") as router:
-        await router.send(agent("senior", capacity=3, tier=2))
-        await router.send(opened("9600", tier=2))  # the router runs and knows the agent
-        await router.routed(1, type="assigned", ticket_id="9600")
+        await router.send(agent("senior", capacity=4, tier=2), agent("junior", capacity=1))
+        await router.send(opened("9600"))
+        await router.routed(1, type="assigned", ticket_id="9600", agent_id="junior")
         await router.send(opened("9601"))
         [queued] = await router.routed(1, type="queued", ticket_id="9601")
         [relaxed] = await router.routed(1, type="assigned", ticket_id="9601", wait_s=10)
-        await router.send(agent("junior", capacity=3), opened("9602"))
-        [own_tier] = await router.routed(1, type="assigned", ticket_id="9602")
-    assert queued["reason"] == "no_skill"  # first only its own tier
+        await router.send(opened("9602"))
+        await router.routed(1, type="queued", ticket_id="9602")
+        await router.send(agent("junior", status="away", capacity=1))
+        [left] = await router.routed(1, type="assigned", ticket_id="9602")
+        await router.send(opened("9603"))  # no tier-1 agent online: a higher tier at once
+        [at_once] = await router.routed(1, type="assigned", ticket_id="9603")
+    assert queued["reason"] == "tier_wait"  # never no_skill: the senior has the skills
     assert (relaxed["agent_id"], relaxed["strategy"]) == ("senior", "relaxed")
     assert 2000 <= relaxed["waited_ms"] < 3500  # the timer fires on time, not on a poll
-    assert own_tier["agent_id"] == "junior"
+    assert (left["agent_id"], left["strategy"]) == ("senior", "relaxed")
+    assert left["waited_ms"] < 2000
+    assert (at_once["agent_id"], at_once["strategy"], at_once["waited_ms"] < 1000) == (
+        "senior",
+        "relaxed",
+        True,
+    )
+
+
+async def test_a_transfer_waits_for_the_named_agent_then_falls_back(backend, tmp_path) -> None:
+    """Contract 9: held for her (`queued`, reason `transfer`, her id) while she is full, given
+    to her when she has room; after `transfer_wait`, to anyone as `transfer_fallback`, and the
+    agent who transferred it is told on agent.events."""
+    async with (
+        running_router(backend, tmp_path, transfer_wait="2s") as router,
+        TopicReader(router.settings, Topic.AGENT_EVENTS) as agent_events,
+    ):
+        await router.send(agent("a", capacity=5), agent("c", capacity=1))
+        for ticket_id, holder in (("8001", "a"), ("8002", "c"), ("8003", "a")):
+            await router.send(opened(ticket_id))
+            await router.routed(1, type="assigned", ticket_id=ticket_id, agent_id=holder)
+        await router.send(agent("idle", capacity=5))
+        await router.send(event(transfer("8001", "a", "c")), event(transfer("8003", "a", "c")))
+        held = await router.routed(2, type="queued", reason="transfer")
+        await router.send(solved("8002"))
+        [to_her] = await router.routed(1, type="assigned", ticket_id="8001", agent_id="c")
+        fallback = (await router.routed(2, type="assigned", ticket_id="8003", wait_s=10))[1]
+        [told] = await agent_events.take(1, lambda v: v["type"].endswith("transfer_fell_back"))
+    assert {h["agent_id"] for h in held} == {"c"}
+    assert to_her["strategy"] == "transfer"
+    assert (fallback["agent_id"], fallback["strategy"]) == ("idle", "transfer_fallback")
+    assert 2000 <= fallback["waited_ms"] < 3500
+    assert told["subject"] == "a"
+    assert (told["data"]["ticket_id"], told["data"]["to_agent_id"]) == ("8003", "c")
+
+
+def transfer(ticket_id: str, from_agent: str, to_agent: str) -> TransferRequested:
+    return TransferRequested(
+        ticket_id=ticket_id,
+        from_agent_id=from_agent,
+        to_agent_id=to_agent,
+        to_skill=None,
+        reason="",
+        at=now(),
+    )
 
 
 async def test_the_queue_is_served_page_after_page_while_anyone_has_room(

@@ -108,18 +108,18 @@ async def test_an_indexed_nested_field_sorts_limits_and_compares_as_text(db) -> 
         ("d", "waiting", "1|P1", "2026-11-23T10:01:00.000Z"),
     ]
     await db.q.insert_many(
-        [{"_id": k, "state": {"status": st, "rank": r, "relax_at": at}} for k, st, r, at in rows]
+        [{"_id": k, "state": {"status": st, "rank": r, "wake_at": at}} for k, st, r, at in rows]
     )
     waiting = db.q.find({"state.status": "waiting"}, sort=[("state.rank", 1)], limit=2)
     assert [d["_id"] async for d in waiting] == ["b", "d"]
     due = db.q.find(
-        {"state.status": "waiting", "state.relax_at": {"$lte": "2026-11-23T10:02:00.000Z"}}
+        {"state.status": "waiting", "state.wake_at": {"$lte": "2026-11-23T10:02:00.000Z"}}
     )
     assert [d["_id"] async for d in due] == ["d"]
     first = await db.q.find_one(
-        {"state.status": "waiting", "state.relax_at": {"$gt": ""}}, sort=[("state.relax_at", 1)]
+        {"state.status": "waiting", "state.wake_at": {"$gt": ""}}, sort=[("state.wake_at", 1)]
     )
-    assert first["_id"] == "d"  # null relax_at is not a time
+    assert first["_id"] == "d"  # null wake_at is not a time
 
 
 async def test_equality_on_an_indexed_nested_scalar_matches_that_value_only(db) -> None:

@@ -45,6 +45,7 @@ CONTRACT_TYPES = [
     "kefu.ops.understaffed",  # contract 7
     "kefu.ops.staffed",
     "kefu.agent.command_refused",
+    "kefu.agent.transfer_fell_back",  # contract 9
     "kefu.dlq.message",
 ]
 

@@ -93,11 +93,36 @@ def test_an_owner_who_cannot_take_it_is_a_visible_fallback(owner) -> None:
 
 def test_a_transfer_goes_to_its_target_and_never_back_to_who_gave_it() -> None:
     agents = [agent("from"), agent("to", tickets=["1"]), agent("other")]
-    to_agent = need(preferred="to", label="transfer", avoid="from")
+    to_agent = need(held_for="to", label="transfer", avoid="from")
     assert choose(agents, to_agent, limits()) == Assign("to", "transfer")
     to_skill = need(label="transfer", avoid="from")
     assert choose(agents, to_skill, limits()) == Assign("other", "transfer")
     assert choose([agents[0]], to_skill, limits()) == Queue("no_skill")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        agent("to", tickets=["1", "2"]),  # full
+        agent("to", status="away"),
+        agent("to", status="offline"),
+        agent("to", skills=["billing"]),
+        agent("to", tier=1, day=TODAY),  # fits: the control row below
+    ],
+    ids=["full", "away", "offline", "lacks-the-skill", "fits"],
+)
+def test_a_transfer_to_a_named_agent_waits_for_her(target: Agent) -> None:
+    """Contract 9: nobody else takes it while it is held, however free they are."""
+    held = need(held_for="to", label="transfer", avoid="from")
+    choice = choose([agent("from"), target, agent("idle", capacity=9)], held, limits())
+    fits = target.status == "online" and not target.tickets and "general" in target.skills
+    assert choice == (Assign("to", "transfer") if fits else Queue("transfer"))
+
+
+def test_a_transfer_let_go_goes_to_the_normal_choice_as_a_fallback() -> None:
+    let_go = need(label="transfer_fallback", avoid="from")
+    agents = [agent("from"), agent("to", status="away"), agent("idle")]
+    assert choose(agents, let_go, limits()) == Assign("idle", "transfer_fallback")
 
 
 def test_the_daily_limit_counts_todays_tickets_only() -> None:
@@ -118,12 +143,36 @@ def test_a_surge_stretches_capacity_and_says_overflow() -> None:
 
 
 def test_relaxation_lets_a_waiting_ticket_reach_higher_tiers() -> None:
-    senior = agent("s", tier=2)
+    senior, junior = agent("s", tier=2), agent("j", tickets=["1", "2"])
     exact = limits(tier_exact_first=True)
-    assert choose([senior], need(tier=1), exact) == Queue("no_skill")
-    assert choose([senior], need(tier=1, relaxed=True), exact) == Assign("s", "relaxed")
+    assert choose([senior, junior], need(tier=1), exact) == Queue("tier_wait")
+    assert choose([senior, junior], need(tier=1, relaxed=True), exact) == Assign("s", "relaxed")
     assert choose([senior, agent("j")], need(tier=1, relaxed=True), exact).agent_id == "j"
     assert choose([senior], need(tier=1), limits()) == Assign("s", "least_loaded")
+
+
+@pytest.mark.parametrize(
+    ("own_tier", "expected"),
+    [
+        (None, Assign("s", "relaxed")),  # nobody of tier 1 online: a higher tier at once
+        (agent("j", status="away"), Assign("s", "relaxed")),
+        (agent("j", skills=["billing"]), Assign("s", "relaxed")),  # could never take it
+        (agent("j", tickets=["1", "2"]), Queue("tier_wait")),  # online and able: wait for her
+        (agent("j"), Assign("j", "least_loaded")),
+    ],
+    ids=["none", "away", "other-skills", "busy", "free"],
+)
+def test_a_ticket_waits_for_its_own_tier_only_while_one_is_online(own_tier, expected) -> None:
+    """Contract 9: the P1 outage seen with `make run` (one tier-3 agent online, three tier-1
+    tickets) goes to the senior at once, and the queue says `tier_wait`, never `no_skill`."""
+    agents = [agent("s", tier=3, skills=["tech", "general", "billing"], capacity=5)]
+    agents += [own_tier] if own_tier else []
+    assert choose(agents, need(tier=1), limits(tier_exact_first=True)) == expected
+
+
+def test_a_full_house_is_at_capacity_not_a_tier_wait() -> None:
+    agents = [agent("s", tier=2, tickets=["1", "2"]), agent("j", tickets=["3", "4"])]
+    assert choose(agents, need(tier=1), limits(tier_exact_first=True)) == Queue("at_capacity")
 
 
 def test_the_queue_orders_by_customer_tier_priority_due_time_then_age() -> None:

@@ -9,6 +9,7 @@ from kefu.services.router.tickets import (
     changed,
     entered_queue,
     given_back,
+    let_go,
     opened,
     unopened,
 )
@@ -110,6 +111,9 @@ def test_priority_and_sla_due_time_move_it_in_the_queue() -> None:
     assert early.status == "unopened" and early.due_at == NOW + timedelta(minutes=15)
 
 
+TRANSFER_WAIT = timedelta(minutes=10)
+
+
 def test_offline_gives_back_for_anyone_and_the_queue_arms_relaxation() -> None:
     change = given_back(held("a"), NOW)
     assert (change.unassigned, change.ticket.avoid, change.ticket.status) == (
@@ -117,9 +121,27 @@ def test_offline_gives_back_for_anyone_and_the_queue_arms_relaxation() -> None:
         None,
         "waiting",
     )
-    armed = entered_queue(change.ticket, timedelta(minutes=10))
-    assert armed.queued == 1 and armed.relax_at == "2026-11-23T10:10:00.000Z"
-    assert entered_queue(change.ticket, None).relax_at is None
+    armed = entered_queue(change.ticket, timedelta(minutes=10), TRANSFER_WAIT)
+    assert armed.queued == 1 and armed.wake_at == "2026-11-23T10:10:00.000Z"
+    assert entered_queue(change.ticket, None, TRANSFER_WAIT).wake_at is None
+
+
+def test_a_transfer_to_a_named_agent_is_held_for_her_then_let_go() -> None:
+    asked = TransferRequested(
+        ticket_id="1001", from_agent_id="a", to_agent_id="b", to_skill=None, reason="vip", at=NOW
+    )
+    change = changed(held("a"), asked, NOW)
+    held_for_b = change.ticket
+    assert (held_for_b.held_for, held_for_b.transfer_from, held_for_b.avoid) == ("b", "a", "a")
+    assert held_for_b.need().held_for == "b" and change.unassigned == "transfer"
+    armed = entered_queue(held_for_b, timedelta(minutes=1), TRANSFER_WAIT)
+    assert armed.wake_at == "2026-11-23T10:10:00.000Z"  # the hold, not the relaxation
+    free = let_go(armed)
+    assert (free.held_for, free.label, free.need().held_for) == (None, "transfer_fallback", None)
+    to_skill = TransferRequested(
+        ticket_id="1001", from_agent_id="a", to_agent_id=None, to_skill="billing", reason="", at=NOW
+    )
+    assert changed(held("a"), to_skill, NOW).ticket.held_for is None
 
 
 def presence_of(status: str, **fields) -> AgentStatusChanged:
