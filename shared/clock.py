@@ -7,6 +7,14 @@ make-up working days (调休: a Saturday that is worked), with the hours of the 
 that has any. Spans are laid on each local day and turned into UTC instants through zoneinfo,
 so a day on which the clocks change works the real time its spans last. Instants are UTC-aware;
 amounts are timedeltas.
+
+Working days (`3wd`, contract 9) count the calendar's days, not its hours: from a working
+instant, N working days later at the same point of that day's hours (opened 10:00 with `1wd`:
+due 10:00 the next working day). Work that starts outside the hours starts at the next
+opening, and a start at a day's opening is due when the N-th day's hours end (after closing
+on Friday with `1wd`: when Monday's hours end). A later day with shorter hours ends the target
+at its close. On `24x7` a working day is a day. A target in working days becomes, for its
+ticket, the working time it spans, so pauses and escalation offsets work as for hours.
 """
 
 from collections.abc import Sequence
@@ -14,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from kefu.shared.durations import WorkingDays
 from kefu.shared.policy import Calendar, HolidayPreset, opening_span, public_holidays, weekday_range
 
 ALWAYS = "24x7"
@@ -27,6 +36,8 @@ class Clock(Protocol):
 
     def worked(self, start: datetime, end: datetime) -> timedelta: ...
 
+    def add_days(self, start: datetime, days: int) -> datetime: ...
+
 
 class AlwaysOpen:
     def add(self, start: datetime, amount: timedelta) -> datetime:
@@ -34,6 +45,9 @@ class AlwaysOpen:
 
     def worked(self, start: datetime, end: datetime) -> timedelta:
         return max(end - start, timedelta(0))
+
+    def add_days(self, start: datetime, days: int) -> datetime:
+        return start + timedelta(days=days)
 
 
 class BusinessHours:
@@ -87,6 +101,27 @@ class BusinessHours:
             day += timedelta(days=1)
         raise ValueError(f"the calendar has no working time in {SEARCH_DAYS} days from {start}")
 
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """The instant `days` working days after `start` (the module's rule)."""
+        day, begun = self._next_working(start)
+        done = self.worked(self.spans(day)[0][0], begun)
+        for _ in range(days - 1 if done == timedelta(0) else days):
+            day = self._next_working(self._instant(day + timedelta(days=1), time(0)))[0]
+        last_close = self.spans(day)[-1][1]
+        if done == timedelta(0):
+            return last_close
+        return min(self.add(self.spans(day)[0][0], done), last_close)
+
+    def _next_working(self, start: datetime) -> tuple[date, datetime]:
+        """The working day of the first working instant at or after `start`, and that instant."""
+        day = self._local_day(start)
+        for _ in range(SEARCH_DAYS):
+            for opens, closes in self.spans(day):
+                if closes > start:
+                    return day, max(opens, start)
+            day += timedelta(days=1)
+        raise ValueError(f"the calendar has no working time in {SEARCH_DAYS} days from {start}")
+
     def worked(self, start: datetime, end: datetime) -> timedelta:
         """The working time between two instants."""
         total, day, last = timedelta(0), self._local_day(start), self._local_day(end)
@@ -137,3 +172,10 @@ def reach(clock: Clock, runs: Sequence[Run], amounts: Sequence[timedelta]) -> li
             done += worked
         reached.append(instant)
     return reached
+
+
+def working_time(clock: Clock, limit: timedelta | WorkingDays, start: datetime) -> timedelta:
+    """A target as working time of `clock` for work that starts at `start`."""
+    if isinstance(limit, timedelta):
+        return limit
+    return clock.worked(start, clock.add_days(start, limit.days))

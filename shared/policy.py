@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from kefu.shared.durations import parse_duration
+from kefu.shared.durations import WorkingDays, parse_duration, parse_target
 from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
 
 
@@ -30,7 +30,12 @@ def _duration(value: Any) -> Any:
     return parse_duration(value) if isinstance(value, str) else value
 
 
+def _target(value: Any) -> Any:
+    return parse_target(value) if isinstance(value, str) else value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TargetTime = Annotated[timedelta | WorkingDays, BeforeValidator(_target)]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -213,9 +218,9 @@ class PolicyMatch(_Strict):
 
 
 class SlaTargets(_Strict):
-    first_response: Duration | None = None
-    next_reply: Duration | None = None
-    resolution: Duration | None = None
+    first_response: TargetTime | None = None
+    next_reply: TargetTime | None = None
+    resolution: TargetTime | None = None
 
 
 class EscalationStep(_Strict):

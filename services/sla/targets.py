@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kefu.services.sla.ticket import DONE, HIGHEST_TIER, SlaTicket, Target, raise_tier, to_ms
-from kefu.shared.clock import ALWAYS, Clock, Run, clocks, reach
+from kefu.shared.clock import ALWAYS, Clock, Run, clocks, reach, working_time
+from kefu.shared.durations import WorkingDays
 from kefu.shared.events import CloudEvent, new_event
 from kefu.shared.events.base import EventData, TicketStatus, rfc3339
 from kefu.shared.events.sla import (
@@ -132,9 +133,10 @@ class Evaluation:
         return self.ticket.model_copy(update={"policy": policy and policy.name, "targets": targets})
 
     def _measure(
-        self, policy: SlaPolicy, clock: Clock, measure: Measure, limit: timedelta
+        self, policy: SlaPolicy, clock: Clock, measure: Measure, target: timedelta | WorkingDays
     ) -> Target | None:
-        basis = f"{policy.name}:{policy.calendar}:{limit.total_seconds()}"
+        written = target.total_seconds() if isinstance(target, timedelta) else target
+        basis = f"{policy.name}:{policy.calendar}:{written}"
         known = self.ticket.targets.get(measure.metric)
         ended = measure.ended_at is not None
         if ended and known is not None and known.cycle == measure.cycle and known.basis != basis:
@@ -143,21 +145,23 @@ class Evaluation:
             return None  # it ended before any policy held it
         if known is None or known.basis != basis or known.cycle != measure.cycle:
             known = Target(basis=basis, cycle=measure.cycle)
+        start = measure.runs[0][0] if measure.runs else self.ticket.opened_at
+        limit = working_time(clock, target, start)
         steps = [limit + step.offset for step in policy.escalation]
         warn = limit * policy.warn_at if policy.warn_at else None
         amounts = [warn or limit, limit, *steps]
         warn_at, due, *escalations = [i and to_ms(i) for i in reach(clock, measure.runs, amounts)]
-        target = Threshold(self, policy, measure, known)
-        target.breach(due)
+        threshold = Threshold(self, policy, measure, known)
+        threshold.breach(due)
         if warn is not None:
-            target.warn(warn_at, due, (limit - warn).total_seconds())
-        target.escalate(escalations)
+            threshold.warn(warn_at, due, (limit - warn).total_seconds())
+        threshold.escalate(escalations)
         if measure.ended_at is not None and measure.runs:
             projected = [*measure.runs[:-1], (measure.runs[-1][0], None)]  # had it run on
-            target.meet(to_ms(reach(clock, projected, [limit])[0]))
+            threshold.meet(to_ms(reach(clock, projected, [limit])[0]))
         elif due is not None:
             self.armed.append(SlaTarget(metric=measure.metric, due_at=due))
-        return target.known
+        return threshold.known
 
     def emit(self, data: EventData, suffix: str) -> None:
         self.events.append(sla_event(self.ticket, data, suffix, self.now, self.cause))

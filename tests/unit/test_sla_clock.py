@@ -1,13 +1,15 @@
 """Business time: split hours, nights, weekends, holidays, make-up workdays, year ends, DST."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kefu.shared.clock import AlwaysOpen, business_hours, reach
-from kefu.shared.policy import Calendar, Sla
+from kefu.shared.clock import AlwaysOpen, BusinessHours, business_hours, reach, working_time
+from kefu.shared.durations import WorkingDays
+from kefu.shared.policy import Calendar, Routing, Sla
 
 SHANGHAI = Calendar.model_validate(
     {
@@ -149,7 +151,7 @@ def test_reach_skips_the_time_the_clock_stood_still() -> None:
     assert reach(AlwaysOpen(), stopped, [h(0.5), h(2)]) == [start + h(0.5), None]
 
 
-def test_the_docs_example() -> None:
+def docs_office() -> BusinessHours:
     page = (Path(__file__).parents[2] / "docs" / "sla.md").read_text(encoding="utf-8")
     section = page[page.index("## Calendars") :]
     block = section[
@@ -157,8 +159,94 @@ def test_the_docs_example() -> None:
             "```\n", section.index("```yaml") + 7
         )
     ]
-    sla = Sla.model_validate(yaml.safe_load(block)["sla"])
-    office = business_hours(sla.calendars["office"])
+    return business_hours(Sla.model_validate(yaml.safe_load(block)["sla"]).calendars["office"])
+
+
+def test_the_docs_example() -> None:
+    office = docs_office()
     assert office.add(sh("2026-09-30", "17:00"), h(4)) == sh("2026-10-08", "12:00")
     assert office.add(sh("2026-10-09", "17:00"), h(4)) == sh("2026-10-10", "12:00")
     assert date(2027, 2, 8) in office.holidays  # the Spring Festival of the 2027 preset
+
+
+BERLIN_OFFICE = Calendar.model_validate(
+    {"timezone": "Europe/Berlin", "hours": {"mon-fri": "09:00-17:00"}}
+)
+NEW_YORK_OFFICE = Calendar.model_validate(
+    {"timezone": "America/New_York", "hours": {"mon-fri": "09:00-17:00"}}
+)
+SHORT_FRIDAY = Calendar.model_validate(
+    {"timezone": "UTC", "hours": {"mon-thu": "09:00-18:00", "fri": "09:00-12:00"}}
+)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "start", "days", "due"),
+    [
+        (SHANGHAI, sh("2026-11-23", "10:00"), 1, sh("2026-11-24", "10:00")),  # during hours
+        (SHANGHAI, sh("2026-11-23", "10:00"), 3, sh("2026-11-26", "10:00")),  # 复杂问题3个工作日
+        (SHANGHAI, sh("2026-11-23", "07:00"), 1, sh("2026-11-23", "18:00")),  # before opening
+        (SHANGHAI, sh("2026-11-23", "09:00"), 2, sh("2026-11-24", "18:00")),  # at opening
+        (SHANGHAI, sh("2026-11-23", "12:30"), 1, sh("2026-11-24", "12:00")),  # in the lunch break
+        (SHANGHAI, sh("2026-11-23", "19:00"), 1, sh("2026-11-24", "18:00")),  # after closing
+        (SHANGHAI, sh("2026-11-27", "10:00"), 1, sh("2026-11-30", "10:00")),  # on a Friday
+        (SHANGHAI, sh("2026-11-27", "18:30"), 1, sh("2026-11-30", "18:00")),  # Friday evening
+        (SHANGHAI, sh("2026-11-28", "10:00"), 1, sh("2026-11-30", "18:00")),  # on a Saturday
+        (SHANGHAI, sh("2026-09-30", "10:00"), 1, sh("2026-10-02", "10:00")),  # before a holiday
+        (SHANGHAI, sh("2026-10-09", "10:00"), 1, sh("2026-10-10", "10:00")),  # make-up Saturday
+        (SHANGHAI, sh("2026-12-30", "10:00"), 1, sh("2027-01-01", "10:00")),  # 31st off
+        (BERLIN_OFFICE, utc("2026-03-27T09:00"), 1, utc("2026-03-30T08:00")),  # CET → CEST
+        (BERLIN_OFFICE, utc("2026-10-23T14:00"), 1, utc("2026-10-26T15:00")),  # CEST → CET
+        (NEW_YORK_OFFICE, utc("2026-03-06T15:00"), 1, utc("2026-03-09T14:00")),  # EST → EDT
+        (SHORT_FRIDAY, utc("2026-11-26T16:00"), 1, utc("2026-11-27T12:00")),  # a short day ends it
+    ],
+)
+def test_working_days(calendar: Calendar, start: datetime, days: int, due: datetime) -> None:
+    """Contract 9: `Nwd` is N working days of the calendar, at the same point of the day."""
+    assert business_hours(calendar).add_days(start, days) == due
+
+
+def test_the_docs_table_of_working_days() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "sla.md").read_text(encoding="utf-8")
+    table = page[page.index("| opened (Shanghai, 2026) |") :].split("\n\n")[0].splitlines()[2:]
+    office = docs_office()
+
+    def when(cell: str) -> datetime:
+        day, at = re.search(r"(\d\d-\d\d) (\d\d:\d\d)", cell).groups()
+        return sh(f"2026-{day}", at)
+
+    assert len(table) == 6
+    for row in table:
+        opened, one, three, hours = (cell.strip() for cell in row.strip("|").split("|"))
+        start = when(opened)
+        assert office.add_days(start, 1) == when(one), row
+        assert office.add_days(start, 3) == when(three), row
+        assert office.add(start, h(72)) == when(hours), row
+
+
+def test_working_days_on_24x7_are_days_and_become_working_time_per_ticket() -> None:
+    assert AlwaysOpen().add_days(utc("2026-11-27T18:30"), 1) == utc("2026-11-28T18:30")
+    clock = business_hours(SHANGHAI)
+    assert working_time(clock, WorkingDays(1), sh("2026-11-23", "10:00")) == h(7.5)
+    assert working_time(clock, WorkingDays(3), sh("2026-11-27", "18:30")) == h(7.5 * 3)
+    assert working_time(AlwaysOpen(), WorkingDays(3), sh("2026-11-27", "18:30")) == h(72)
+    assert working_time(clock, h(4), sh("2026-11-27", "18:30")) == h(4)
+
+
+def test_a_target_in_working_days_is_written_wd_and_only_targets_take_it() -> None:
+    sla = Sla.model_validate(
+        {
+            "policies": [
+                {"name": "complex", "targets": {"resolution": "3wd", "first_response": "2h"}}
+            ]
+        }
+    )
+    assert sla.policies[0].targets.resolution == WorkingDays(3)
+    with pytest.raises(ValueError, match="at least 1wd"):
+        Sla.model_validate({"policies": [{"name": "x", "targets": {"resolution": "0wd"}}]})
+    with pytest.raises(ValueError, match="SLA targets only"):
+        Routing.model_validate({"relax_after": "1wd"})

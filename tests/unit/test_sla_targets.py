@@ -266,3 +266,16 @@ def test_warn_at(warn_at: str) -> None:
     )
     story.then(0, ev.opened("t1", minutes(0)))
     assert story.ticket.wake_at == (minutes(10) if warn_at == "null" else minutes(5))
+
+
+def test_a_target_in_working_days_is_due_at_the_same_hour_and_pauses_like_hours() -> None:
+    """Contract 9: 复杂问题3个工作日内完成. Opened Monday 10:00 in Shanghai with `3wd`: due
+    Thursday 10:00 (3 × 7.5 working hours); a pause of one working hour moves it an hour."""
+    story = Story(POLICY.replace("resolution: 8h", "resolution: 3wd"))
+    story.then(0, ev.opened("t1", minutes(0), priority="P3"))
+    resolution = story.events[0].data.targets[-1]
+    assert (resolution.metric, resolution.due_at) == ("resolution", minutes(3 * 24 * 60))
+    story.then(60, ev.status("t1", "new", "pending", minutes(60)))  # 11:00
+    resumed = story.then(120, ev.status("t1", "pending", "open", minutes(120)))  # 12:00 = 13:30
+    moved = next(t for t in resumed[0].data.targets if t.metric == "resolution")
+    assert moved.due_at == minutes(3 * 24 * 60 + 60)  # Thursday 11:00
