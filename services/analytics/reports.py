@@ -14,8 +14,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from functools import reduce
 from hashlib import sha256
+from math import ceil
 from typing import Any, get_args
 from urllib.parse import quote
 
@@ -84,9 +86,10 @@ def qa_sample(
     tickets: Iterable[TicketProjection], period: Period, share: float = QA_SHARE
 ) -> dict[str, list[str]]:
     """Per agent (the assignee), the ids of tickets solved in the period picked for review:
-    those whose draw is below `share`, or else the one with the lowest draw, so every agent
-    who solved any is reviewed. The draw hashes the period and the ticket: reproducible, and
-    different from one period to the next."""
+    of an agent's n, the ceil(share × n) with the lowest draws and at least one, so the sample
+    is never below the share (contract 9: 每月抽查至少10%) and every agent who solved any is
+    reviewed. The draw hashes the period and the ticket: reproducible, and different from one
+    period to the next."""
     solved: dict[str, set[str]] = defaultdict(set)
     for ticket in tickets:
         if ticket.assignee and period.holds(ticket.solved_at):
@@ -95,9 +98,9 @@ def qa_sample(
 
 
 def _sampled(ticket_ids: set[str], period: Period, share: float) -> list[str]:
-    draws = {ticket_id: _draw(period, ticket_id) for ticket_id in ticket_ids}
-    chosen = [ticket_id for ticket_id, draw in draws.items() if draw < share]
-    return sorted(chosen or [min(draws, key=draws.__getitem__)])
+    wanted = max(1, ceil(Fraction(share).limit_denominator(10**6) * len(ticket_ids)))
+    by_draw = sorted(ticket_ids, key=lambda ticket_id: (_draw(period, ticket_id), ticket_id))
+    return sorted(by_draw[:wanted])
 
 
 def _draw(period: Period, ticket_id: str) -> float:
@@ -344,7 +347,7 @@ def _markdown(content: Content, ticket_url: Callable[[str], str]) -> str:
         "## Detractors",
         _detractor_table(content.detractors, link),
         "## QA sample",
-        f"About {QA_SHARE:.0%} of each agent's solved tickets, at least one each.",
+        f"At least {QA_SHARE:.0%} of each agent's solved tickets (rounded up), at least one each.",
         _sample_table(content.sample, link),
     )
     return "\n\n".join(sections) + "\n"

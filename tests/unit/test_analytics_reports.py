@@ -138,15 +138,24 @@ def test_the_sample_is_the_same_for_the_same_tickets_in_any_order() -> None:
     assert qa_sample(tickets, WEEK) == qa_sample(list(reversed(tickets)), WEEK)
 
 
-def test_about_a_tenth_of_a_thousand_tickets_is_sampled_from_each_agents_own() -> None:
+def test_at_least_a_tenth_of_each_agents_own_tickets_is_sampled() -> None:
     tickets = team(1000, agents=5)
     sample = qa_sample(tickets, WEEK)
     sampled = [ticket_id for ids in sample.values() for ticket_id in ids]
-    assert 70 <= len(sampled) <= 130
+    assert [len(ids) for ids in sample.values()] == [20] * 5
     assert len(set(sampled)) == len(sampled)
     assert all(
         int(ticket_id) % 5 == int(agent[2:]) for agent, ids in sample.items() for ticket_id in ids
     )
+
+
+@pytest.mark.parametrize(
+    ("solved_count", "expected"),
+    [(1, 1), (9, 1), (10, 1), (11, 2), (29, 3), (30, 3), (31, 4), (200, 20), (201, 21)],
+)
+def test_the_sample_holds_ceil_of_a_tenth(solved_count: int, expected: int) -> None:
+    """Contract 9: 每月抽查至少10%: never fewer than ceil(0.1 × n), never a tenth more."""
+    assert len(qa_sample(team(solved_count, agents=1), WEEK)["a-0"]) == expected
 
 
 def test_every_agent_who_solved_any_gets_their_lowest_draw_at_least() -> None:
@@ -157,10 +166,10 @@ def test_every_agent_who_solved_any_gets_their_lowest_draw_at_least() -> None:
     assert sample["a-0"] == [min((str(n) for n in range(50)), key=lambda t: draw(WEEK, t))]
 
 
-def test_a_ticket_is_sampled_when_its_draw_is_below_the_share() -> None:
+def test_the_sample_is_the_lowest_draws() -> None:
     tickets = team(200, agents=1)
-    expected = sorted(t.ticket_id for t in tickets if draw(WEEK, t.ticket_id) < 0.1)
-    assert qa_sample(tickets, WEEK)["a-0"] == expected
+    by_draw = sorted((t.ticket_id for t in tickets), key=lambda ticket_id: draw(WEEK, ticket_id))
+    assert qa_sample(tickets, WEEK)["a-0"] == sorted(by_draw[:20])
 
 
 def test_another_week_samples_other_tickets() -> None:
