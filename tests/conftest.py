@@ -26,6 +26,8 @@ class Backend:
     kafka_bootstrap: str
     mongodb_url: str
     session_timeout_ms: int = 6000  # the least real Kafka accepts by default
+    # the embedded servers' process groups by name (`kafka`, `mongodb`), for fault tests
+    process_groups: tuple[tuple[str, int], ...] = ()
 
 
 def _containers() -> Iterator[Backend]:
@@ -49,7 +51,13 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         )
         stack.start()
         try:
-            yield Backend(stack.kafka_bootstrap, stack.mongodb_url, session_timeout_ms=2000)
+            groups = tuple((p.name.split()[0], p.popen.pid) for p in stack.processes)
+            yield Backend(
+                stack.kafka_bootstrap,
+                stack.mongodb_url,
+                session_timeout_ms=2000,
+                process_groups=groups,
+            )
         finally:
             stack.stop()
     else:

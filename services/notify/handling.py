@@ -9,7 +9,9 @@ Sending: the durable timers (shared/timers.py) hand each due notification to exa
 replica, under a lease. It is suppressed (opted out; quiet hours with `suppress`), deferred
 to the end of quiet hours, or sent; a transient failure is tried again after an exponential
 backoff with jitter (or the Retry-After asked for) until `max_attempts`. A mail's document
-says "handed over" before its content goes to the server; outcomes are recorded before they
+says "handed over" before its content goes to the server, by one conditional write from
+pending, so that of two replicas holding it (a lease that ran out while the store stalled)
+only one hands it over; outcomes are recorded before they
 are published; a notification whose document says it is handed over, sent or failed is never
 sent again, whatever is redelivered, restarted or killed.
 """
@@ -106,7 +108,8 @@ class Notify:
                 sends.append(note)
         outcomes = await asyncio.gather(*(self._send(note, round_.contexts) for note in sends))
         for note, outcome in zip(sends, outcomes, strict=True):
-            round_.changes[note.id] = round_.tried(note, outcome)
+            if not outcome.elsewhere:
+                round_.changes[note.id] = round_.tried(note, outcome)
         await self.store.record(round_.changes)
         await self.bus.publish(*round_.events)
         await self.store.timers.arm(round_.later)
@@ -136,9 +139,8 @@ class Notify:
         unsubscribe = params.get("unsubscribe_url") if note.audience == "customer" else None
         message = email_message(note, email, self.settings.mail_from, context, unsubscribe)
 
-        async def committing() -> None:
-            handed = {"status": "sending", "provider_id": message["Message-ID"]}
-            await self.store.record({note.id: handed})
+        async def committing() -> bool:
+            return await self.store.hand_over(note.id, message["Message-ID"])
 
         return await self.mailer.send(message, note.to, committing)
 

@@ -20,7 +20,7 @@ from kefu.shared.settings import Settings
 
 SMTP_CONNECTIONS = 2
 SEVEN_BIT = email.policy.SMTP.clone(cte_type="7bit")
-Commit = Callable[[], Awaitable[None]]
+Commit = Callable[[], Awaitable[bool]]
 HTTP_TIMEOUT_S = 5.0  # well inside the timers' lease
 
 
@@ -31,6 +31,12 @@ class Outcome:
     error: str | None = None
     transient: bool = False
     retry_after_s: float | None = None
+    elsewhere: bool = False  # another replica handed it over first: nothing to record here
+
+
+class HandedOverElsewhere(Exception):
+    """The notification's document was no longer pending when this replica came to hand
+    its content over (its lease ran out while the store or the server was slow)."""
 
 
 def failed(error: str, transient: bool, retry_after_s: float | None = None) -> Outcome:
@@ -61,7 +67,8 @@ class Mailer:
         """One mail. `committing` runs after the server said it is ready for the content
         and before the content goes: once it has run, the mail counts as handed over (a
         process killed after it still has the content flushed by the kernel), and before
-        it the server has nothing it would deliver."""
+        it the server has nothing it would deliver. When it says another replica has
+        handed it over, the connection is dropped mid-DATA and the server discards it."""
         client = await self._idle.get()
         try:
             if not client.is_connected:
@@ -71,6 +78,9 @@ class Mailer:
                 str(message["To"]).rpartition("<")[2].rstrip(">") or str(message["To"])
             )
             await _data(client, _content(message), committing)
+        except HandedOverElsewhere:
+            client.close()
+            return Outcome(False, elsewhere=True)
         except aiosmtplib.SMTPResponseException as error:
             await _reset(client)
             return failed(f"SMTP {error.code} {error.message}", transient=400 <= error.code < 500)
@@ -108,7 +118,8 @@ async def _data(client: aiosmtplib.SMTP, content: bytes, committing: Commit) -> 
         ready = await protocol.read_response(timeout=client.timeout)
         if ready.code != 354:
             raise aiosmtplib.SMTPDataError(ready.code, ready.message)
-        await committing()
+        if not await committing():
+            raise HandedOverElsewhere()
         protocol._response_pending = True
         protocol.write(content)
         done = await protocol.read_response(timeout=client.timeout)

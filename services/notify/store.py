@@ -64,6 +64,14 @@ class NotifyStore:
             writes = [UpdateOne({"_id": key}, {"$set": change}) for key, change in changes.items()]
             await self.notifications.bulk_write(writes, ordered=False)
 
+    async def hand_over(self, key: str, provider_id: str) -> bool:
+        """Mark a pending notification as handed over; False when it no longer was pending."""
+        handed = await self.notifications.update_one(
+            {"_id": key, "status": "pending"},
+            {"$set": {"status": "sending", "provider_id": provider_id}},
+        )
+        return handed.modified_count == 1
+
     async def opted_out(self, keys: Iterable[str]) -> set[str]:
         found = self.optouts.find({"_id": {"$in": list(dict.fromkeys(keys))}})
         return {document["_id"] async for document in found}

@@ -98,6 +98,19 @@ async def test_update_filtered_on_version_sets_an_int_only_if_still_there(db) ->
     assert (await db.things.find_one({"_id": "a"}))["published"] == 2
 
 
+async def test_an_update_filtered_on_a_status_moves_it_once(db) -> None:
+    """notify hands a mail over by moving it from pending: a second replica finds nothing."""
+    await db.things.insert_one({"_id": "n", "status": "pending"})
+    first, second = [
+        await db.things.update_one(
+            {"_id": "n", "status": "pending"}, {"$set": {"status": "sending", "by": by}}
+        )
+        for by in ("a", "b")
+    ]
+    assert (first.modified_count, second.modified_count) == (1, 0)
+    assert (await db.things.find_one({"_id": "n"}))["by"] == "a"
+
+
 async def test_an_indexed_nested_field_sorts_limits_and_compares_as_text(db) -> None:
     """The router's queue: waiting tickets in rank order, and relax times compared as text."""
     await ensure_indexes(db, {"q": [IndexModel([("state.status", 1), ("state.rank", 1)])]})
