@@ -148,6 +148,7 @@ async def world(backend: Backend, tmp_path):
         smtp.stop()
 
 
+@pytest.mark.timeout(300)  # about 80 s on two cores
 async def test_every_service_killed_and_the_servers_stopped_under_load(
     world, backend: Backend
 ) -> None:
