@@ -40,3 +40,13 @@ def parse_target(text: str) -> timedelta | WorkingDays:
             raise ValueError(f"{text!r}: at least 1wd")
         return WorkingDays(days)
     return parse_duration(text)
+
+
+def format_duration(duration: timedelta) -> str:
+    """The inverse of parse_duration, in the largest unit that is exact: 300 s → "5m"."""
+    ms = round(duration.total_seconds() * 1000)
+    for unit in ("d", "h", "m", "s"):
+        size = round(_UNIT_SECONDS[unit] * 1000)
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"

@@ -2,6 +2,8 @@
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
@@ -20,9 +22,47 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from kefu.shared.durations import format_duration
 from kefu.shared.events.agent import Presence
-from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier
+from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier, utc_now
+from kefu.shared.identifiers import Identifier
+from kefu.shared.settings import Settings
 from kefu.shared.topics import Topic
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """How far from intake's clock a time an outside producer gives may be (contract 11):
+    a message dated far back would breach its SLA at once and escalate."""
+
+    max_skew: timedelta  # ahead: KEFU_MAX_CLOCK_SKEW
+    max_backdate: timedelta  # behind: KEFU_MAX_BACKDATE
+    now: Callable[[], datetime] = field(default=utc_now, compare=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> "TimeBounds":
+        return cls(settings.max_clock_skew, settings.max_backdate)
+
+    def check(self, instant: datetime) -> datetime:
+        now = self.now()
+        if instant > now + self.max_skew:
+            ahead = format_duration(self.max_skew)
+            raise ValueError(f"more than {ahead} ahead of kefu's clock (KEFU_MAX_CLOCK_SKEW)")
+        if instant < now - self.max_backdate:
+            back = format_duration(self.max_backdate)
+            raise ValueError(f"more than {back} in the past (KEFU_MAX_BACKDATE)")
+        return instant
+
+
+def _bounded(instant: datetime | None, info: ValidationInfo) -> datetime | None:
+    """Times are checked against the bounds the decoder passes in its context."""
+    bounds = (info.context or {}).get("bounds")
+    if instant is None or bounds is None:
+        return instant
+    try:
+        return bounds.check(instant)
+    except ValueError as error:
+        raise PydanticCustomError("time_out_of_bounds", str(error)) from None
 
 
 class _Inbound(BaseModel):
@@ -111,7 +151,7 @@ class ChannelMessage(_Inbound):
     sender: Sender = Field(alias="from")
     text: str = Field(max_length=100_000, description="plain-text body; may be empty for voice")
     received_at: AwareDatetime | None = Field(None, description="default: when intake read it")
-    customer_id: str | None = None
+    customer_id: Identifier | None = None
     customer_tier: CustomerTier = "standard"
     subject: str | None = Field(None, max_length=998)
     thread: Thread | None = None
@@ -124,6 +164,8 @@ class ChannelMessage(_Inbound):
         description="email: the message's other recipients (Cc); they become known on its "
         "ticket, so their replies with the ticket's [#id] token join it",
     )
+
+    _received_in_bounds = field_validator("received_at")(_bounded)
 
     @field_validator("sender", mode="before")
     @classmethod
@@ -158,24 +200,21 @@ class ChannelMessage(_Inbound):
         return f"{self.channel}:{conversation or self.sender.address.lower()}"
 
 
-MAX_AGENT_ID, MAX_COMMAND_ID, MAX_TICKET_ID = 128, 256, 64
-
-
 class _Command(_Inbound):
-    agent_id: str = Field(min_length=1, max_length=MAX_AGENT_ID)
-    command_id: str = Field(min_length=1, max_length=MAX_COMMAND_ID, description="dedupe key")
+    agent_id: Identifier
+    command_id: Identifier = Field(description="dedupe key")
 
 
 class _TicketCommand(_Command):
-    ticket_id: str = Field(min_length=1, max_length=MAX_TICKET_ID)
+    ticket_id: Identifier
 
 
 class PresenceCommand(_Inbound):
     action: Literal["presence"]
-    agent_id: str = Field(min_length=1, max_length=MAX_AGENT_ID)
-    command_id: str | None = Field(None, max_length=MAX_COMMAND_ID)
+    agent_id: Identifier
+    command_id: Identifier | None = None
     status: Presence
-    skills: list[str] = Field(default_factory=list)
+    skills: list[Identifier] = Field(default_factory=list)
     capacity: int = Field(ge=0)
     tier: SupportTier = 1
 
@@ -203,8 +242,8 @@ class SetPriorityCommand(_TicketCommand):
 
 class TransferCommand(_TicketCommand):
     action: Literal["transfer"]
-    to_agent_id: str | None = None
-    to_skill: str | None = None
+    to_agent_id: Identifier | None = None
+    to_skill: Identifier | None = None
     reason: str | None = None
 
     @model_validator(mode="after")
@@ -237,9 +276,7 @@ class SetCategoryCommand(_TicketCommand):
 
 class MergeCommand(_TicketCommand):
     action: Literal["merge"]
-    into_ticket_id: str = Field(
-        min_length=1,
-        max_length=MAX_TICKET_ID,
+    into_ticket_id: Identifier = Field(
         description="the ticket `ticket_id` is merged into: both open (not solved or "
         "closed), the same customer's or linked by `related_to`; `ticket_id` is closed",
     )
@@ -273,12 +310,18 @@ def parse_json(raw: bytes) -> Any:
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
 
 
-def decode_channel_message(raw: bytes) -> ChannelMessage:
-    return ChannelMessage.model_validate(parse_json(raw))
+def decode_channel_message(raw: bytes, bounds: TimeBounds) -> ChannelMessage:
+    return ChannelMessage.model_validate(parse_json(raw), context={"bounds": bounds})
 
 
 def decode_agent_command(raw: bytes) -> PresenceCommand | TicketCommand:
     return _AGENT_COMMAND.validate_python(parse_json(raw))
 
 
-__all__ = ["AgentCommand", "ChannelMessage", "decode_agent_command", "decode_channel_message"]
+__all__ = [
+    "AgentCommand",
+    "ChannelMessage",
+    "TimeBounds",
+    "decode_agent_command",
+    "decode_channel_message",
+]

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         None, description="the workspace makes sure a person `admin` has it"
     )
     session_ttl: timedelta = Field(timedelta(hours=12), description="a sign-in's lifetime")
+    max_clock_skew: timedelta = Field(
+        timedelta(minutes=5), description="how far ahead an outside producer's time may be"
+    )
+    max_backdate: timedelta = Field(
+        timedelta(days=7), description="how far back an outside producer's time may be"
+    )
     workspace_url: str = Field(
         "http://127.0.0.1:8087", description="public base of the desk (customer links)"
     )
@@ -104,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a random value of at least {MIN_SECRET_CHARS} characters")
         return value
 
-    @field_validator("session_ttl", mode="before")
+    @field_validator("session_ttl", "max_clock_skew", "max_backdate", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

@@ -1,17 +1,19 @@
 """Valid inbound payloads and the events they open, for tests of every layer."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kefu.services.intake.classify import classify
 from kefu.services.intake.conversation import Conversation
 from kefu.services.intake.tickets import opening_events
 from kefu.shared.events import CloudEvent
-from kefu.shared.inbound import ChannelMessage
+from kefu.shared.inbound import ChannelMessage, TimeBounds
 from kefu.shared.policy import Classification
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 DEFAULT_POLICY = Classification()
+# the default bounds (KEFU_MAX_CLOCK_SKEW, KEFU_MAX_BACKDATE) against the real clock
+BOUNDS = TimeBounds(timedelta(minutes=5), timedelta(days=7))
 ADDRESSES = {
     "email": "jane@example.com",
     "webform": "jane@example.com",

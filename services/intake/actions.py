@@ -17,7 +17,7 @@ counts as applied: sent again, it is skipped).
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,10 +37,8 @@ from kefu.shared.events.ticket import (
     TransferRequested,
 )
 from kefu.shared.failures import describe, peek_json
+from kefu.shared.identifiers import is_identifier
 from kefu.shared.inbound import (
-    MAX_AGENT_ID,
-    MAX_COMMAND_ID,
-    MAX_TICKET_ID,
     EscalateCommand,
     MergeCommand,
     NoteCommand,
@@ -95,20 +93,16 @@ def decode_command(raw: bytes) -> PresenceCommand | TicketCommand | InvalidComma
     except ValidationError as error:
         head = peek_json(raw)
         agent_id, command_id = head.get("agent_id"), head.get("command_id")
-        if not (_fits(agent_id, MAX_AGENT_ID) and _fits(command_id, MAX_COMMAND_ID)):
+        if not (is_identifier(agent_id) and is_identifier(command_id)):
             raise
         action, ticket_id = head.get("action"), head.get("ticket_id")
         return InvalidCommand(
             agent_id=agent_id,
             command_id=command_id,
-            action=action if _fits(action, MAX_COMMAND_ID) else "",
-            ticket_id=ticket_id if _fits(ticket_id, MAX_TICKET_ID) else None,
+            action=action if is_identifier(action) else "",
+            ticket_id=ticket_id if is_identifier(ticket_id) else None,
             reason=describe(error, raw),
         )
-
-
-def _fits(value: Any, longest: int) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= longest
 
 
 def refusal_event(

@@ -11,7 +11,12 @@ from kefu.services.intake.http import inbound_api
 from kefu.services.intake.store import IntakeStore
 from kefu.shared.consumer import Record, canonical_event
 from kefu.shared.events.schema import envelope_schema
-from kefu.shared.inbound import ChannelMessage, decode_channel_message, inbound_schema
+from kefu.shared.inbound import (
+    ChannelMessage,
+    TimeBounds,
+    decode_channel_message,
+    inbound_schema,
+)
 from kefu.shared.service import Service
 from kefu.shared.settings import Settings
 from kefu.shared.topics import Topic
@@ -25,11 +30,12 @@ def build(settings: Settings) -> AsgiFastStream:
     bus.declare_publishes(Topic.TICKET_EVENTS, Topic.AGENT_EVENTS)
     intake = Intake(bus, IntakeStore(service), service.policy, settings)
     agent_topic, channel_topic = bus.topic(Topic.AGENT_INBOUND), bus.topic(Topic.CHANNEL_INBOUND)
+    bounds = TimeBounds.of(settings)
 
     def decode(record: Record) -> Any:
         """Each topic by its own model; what fails goes to the DLQ with the reason."""
         if record.topic == channel_topic:
-            return decode_channel_message(record.value)
+            return decode_channel_message(record.value, bounds)
         if record.topic == agent_topic:
             return decode_command(record.value)
         return canonical_event(record)

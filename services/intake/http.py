@@ -26,6 +26,7 @@ from kefu.shared.failures import problems
 from kefu.shared.inbound import (
     AgentCommand,
     ChannelMessage,
+    TimeBounds,
     decode_agent_command,
     decode_channel_message,
 )
@@ -51,7 +52,7 @@ class Refusal(BaseModel):
 class Door:
     topic: Topic
     body: TypeAdapter[Any]
-    decode: Callable[[bytes], Any]
+    decode: Callable[[bytes, TimeBounds], Any]
     key: Callable[[Any], str]
     summary: str
     # whom a body speaks for: a person's token may only speak for that person (contract 8)
@@ -69,7 +70,7 @@ DOORS = {
     "/v1/inbound/agent": Door(
         Topic.AGENT_INBOUND,
         TypeAdapter(AgentCommand),
-        decode_agent_command,
+        lambda raw, _bounds: decode_agent_command(raw),
         lambda command: command.agent_id,
         "An agent's presence or action, forwarded to agent.inbound",
         speaker=lambda command: command.agent_id,
@@ -114,14 +115,14 @@ def inbound_api(bus: Bus) -> FastAPI:
 
 
 def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
-    limit = bus.settings.max_body_bytes
+    limit, bounds = bus.settings.max_body_bytes, TimeBounds.of(bus.settings)
     any_token = role_at_least(bus.settings, "agent")
 
     async def forward(request: Request, caller: Annotated[Caller, Depends(any_token)]) -> Accepted:
         _require_json(request.headers.get("content-type"))
         raw = await _read(request, limit)
         try:
-            accepted = door.decode(raw)
+            accepted = door.decode(raw, bounds)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise HTTPException(400, f"body is not UTF-8 JSON: {error}") from None
         except ValidationError as error:

@@ -41,10 +41,11 @@ from kefu.services.workspace.search_index import QueryRefused, TicketSearch
 from kefu.services.workspace.sending import NOT_SENT, NotSent, Sender, new_command_id
 from kefu.services.workspace.session_pages import session_pages
 from kefu.services.workspace.store import WorkspaceStore
-from kefu.services.workspace.tickets_http import TicketId, _named
+from kefu.services.workspace.tickets_http import _named
 from kefu.shared.bus import Bus
 from kefu.shared.events.base import utc_now
-from kefu.shared.inbound import MAX_COMMAND_ID, TicketCommand
+from kefu.shared.identifiers import Identifier, is_identifier
+from kefu.shared.inbound import TicketCommand
 from kefu.shared.settings import ROLE_RANK
 
 FIELDS = ("action", "text", "status", "priority", "to_agent_id", "to_skill", "reason")
@@ -115,14 +116,14 @@ def desk_pages(
         return {"ticket": ticket, "entries": entries, "names": names, "sent": mine}
 
     @router.get("/desk/tickets/{ticket_id}")
-    async def ticket(request: Request, ticket_id: TicketId, sent: str = "") -> Response:
+    async def ticket(request: Request, ticket_id: Identifier, sent: str = "") -> Response:
         me = await desk.signed_in(request)
         if me is None:
             return desk.sign_in_page(request)
         return await ticket_page(request, me, ticket_id, sent_ids=_sent_ids(sent))
 
     @router.get("/desk/tickets/{ticket_id}/live")
-    async def live(request: Request, ticket_id: TicketId, sent: str = "") -> Response:
+    async def live(request: Request, ticket_id: Identifier, sent: str = "") -> Response:
         me = await desk.signed_in(request)
         ticket = await record.summary(ticket_id) if me else None
         if me is None or ticket is None:
@@ -140,7 +141,7 @@ def desk_pages(
         )
 
     @router.post("/desk/tickets/{ticket_id}/actions")
-    async def act(request: Request, ticket_id: TicketId) -> Response:
+    async def act(request: Request, ticket_id: Identifier) -> Response:
         async def action(me: Me, form: FormData) -> Response:
             body = {name: value for name in FIELDS if (value := field(form, name).strip())}
             public = {"public": True} if body.get("action") == "reply" else {}
@@ -150,7 +151,7 @@ def desk_pages(
         return await desk.posted(request, action)
 
     @router.post("/desk/tickets/{ticket_id}/macro")
-    async def apply_macro(request: Request, ticket_id: TicketId) -> Response:
+    async def apply_macro(request: Request, ticket_id: Identifier) -> Response:
         async def applying(me: Me, form: FormData) -> Response:
             macro_id = field(form, "macro_id")
             made = partial(macro_of, me, ticket_id, macro_id)
@@ -220,7 +221,7 @@ async def _commands(body: dict[str, Any], me: Me, ticket_id: str) -> list[Ticket
 
 
 def _sent_ids(sent: str) -> list[str]:
-    ids = [one for one in sent.split(",") if 0 < len(one) <= MAX_COMMAND_ID]
+    ids = [one for one in sent.split(",") if is_identifier(one)]
     return ids[:SENT_SHOWN]
 
 

@@ -26,7 +26,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from kefu.services.workspace.commands import ActionRefused, ticket_command
-from kefu.services.workspace.people import Identifier, Locale
+from kefu.services.workspace.people import Locale
+from kefu.shared.identifiers import Identifier
 
 MOST_TEXT, MOST_OUTPUT, MOST_ACTIONS, RENDER_S = 10_000, 20_000, 10, 0.5
 FILTERS = [

@@ -4,7 +4,7 @@ agent as a public reply of the rendered text, then the macro's actions, as that 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
 from kefu.services.workspace.audit import AuditLog
@@ -15,10 +15,8 @@ from kefu.services.workspace.macros import Macro, MacroRefused, context, render
 from kefu.services.workspace.people import Person
 from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, NotSent, Sender, new_command_id
-from kefu.shared.inbound import MAX_TICKET_ID, TicketCommand
-
-MacroId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:@-]{1,64}$")]
-TicketId = Annotated[str, Path(min_length=1, max_length=MAX_TICKET_ID)]
+from kefu.shared.identifiers import Identifier
+from kefu.shared.inbound import TicketCommand
 
 
 class CommandsSent(BaseModel):
@@ -51,7 +49,7 @@ def macros_api(
         return macro
 
     @router.put("/v1/macros/{macro_id}", response_model=Macro)
-    async def change_macro(macro_id: MacroId, body: Macro, by: Supervisor) -> Macro:
+    async def change_macro(macro_id: Identifier, body: Macro, by: Supervisor) -> Macro:
         if body.id not in (None, macro_id):
             raise HTTPException(422, "id: must be the macro of the path, or absent")
         macro = body.model_copy(update={"id": macro_id})
@@ -61,7 +59,7 @@ def macros_api(
         return macro
 
     @router.delete("/v1/macros/{macro_id}", status_code=204)
-    async def remove_macro(macro_id: MacroId, by: Supervisor) -> Response:
+    async def remove_macro(macro_id: Identifier, by: Supervisor) -> Response:
         if not await macros.remove(macro_id):
             raise HTTPException(404, "no such macro")
         await audit.record(by.person.id, "macro_removed", detail=macro_id)
@@ -70,7 +68,7 @@ def macros_api(
     @router.post(
         "/v1/tickets/{ticket_id}/macros/{macro_id}", status_code=202, response_model=CommandsSent
     )
-    async def apply_macro(ticket_id: TicketId, macro_id: MacroId, by: Agent) -> CommandsSent:
+    async def apply_macro(ticket_id: Identifier, macro_id: Identifier, by: Agent) -> CommandsSent:
         macro = await macros.macro(macro_id)
         if macro is None:
             raise HTTPException(404, "no such macro")

@@ -6,14 +6,13 @@ from typing import Annotated, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from kefu.shared.events.base import SupportTier
+from kefu.shared.identifiers import Identifier
 from kefu.shared.inbound import email_address
 from kefu.shared.settings import ROLE_RANK, Role
 
-# contract 11: identifiers and skill names
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,64}$")]
 Locale = Literal["zh-CN", "en"]
 Password = Annotated[SecretStr, Field(min_length=10, max_length=1024)]  # bounds hashing work
 ADMIN = "admin"

@@ -5,7 +5,7 @@ what became of each (commands.py says the rules, record_store.py where it is kep
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 
@@ -18,10 +18,9 @@ from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, CommandTaken, NotSent, Sender, new_command_id
 from kefu.services.workspace.store import WorkspaceStore
 from kefu.shared.events.base import CustomerTier, Priority, TicketStatus
-from kefu.shared.inbound import MAX_COMMAND_ID, MAX_TICKET_ID
+from kefu.shared.identifiers import Identifier
 from kefu.shared.settings import ROLE_RANK
 
-TicketId = Annotated[str, Path(min_length=1, max_length=MAX_TICKET_ID)]
 # kept in the summary, not shown: the reads' keys and what they follow from
 INTERNAL = {"queue_rank", "desk", "history_key", "sla_targets", "sla_ended", "waiting_since"}
 
@@ -59,7 +58,7 @@ def tickets_api(
     agent, supervisor = identity.at_least("agent"), identity.at_least("supervisor")
 
     @router.get("/v1/tickets/{ticket_id}/conversation", dependencies=[Depends(agent)])
-    async def conversation(ticket_id: TicketId) -> dict[str, Any]:
+    async def conversation(ticket_id: Identifier) -> dict[str, Any]:
         ticket = await record.summary(ticket_id)
         if ticket is None:
             raise HTTPException(404, "no such ticket")
@@ -87,7 +86,7 @@ def tickets_api(
 
     @router.post("/v1/tickets/{ticket_id}/actions", status_code=202)
     async def act(
-        ticket_id: TicketId,
+        ticket_id: Identifier,
         body: Annotated[dict[str, Any], Body()],
         found: Annotated[Me, Depends(agent)],
     ) -> dict[str, str]:
@@ -108,7 +107,7 @@ def tickets_api(
 
     @router.get("/v1/commands/{command_id}", response_model=CommandView)
     async def command(
-        command_id: Annotated[str, Path(max_length=MAX_COMMAND_ID)],
+        command_id: Identifier,
         found: Annotated[Me, Depends(identity.me)],
     ) -> CommandView:
         person, kept = found.person, await record.command(command_id)

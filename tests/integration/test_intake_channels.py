@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 
 from kefu.shared.inbound import decode_channel_message
 from kefu.shared.topics import Topic
-from tests.factories import message_body
+from tests.factories import BOUNDS, message_body
 from tests.integration.conftest import RunningIntake, unique
 from tests.kafka import produce
 from tests.strategies import REFUSED, mutated_messages, raw_inputs
@@ -76,6 +76,9 @@ async def test_poison_goes_to_the_dlq_and_the_next_message_still_works(
         (message_body("email", "p-5", "jane"), "not a valid email address"),
         (message_body("chat", "p-6", thread={}), "thread.conversation_id is required"),
         (message_body("email", "p-7", text="x" * 100_001), "at most 100000 characters"),
+        (message_body(received_at="1970-01-01T00:00:00Z"), "received_at: more than 7d in the"),
+        (message_body(received_at="9999-12-31T23:59:59-12:00"), "received_at: more than 5m"),
+        (message_body("sms", "p-10", customer_id="=HYPERLINK(1)"), "customer_id: must be 1-64"),
     ]
     await produce(intake.settings, Topic.CHANNEL_INBOUND, *(value for value, _ in poison), key=key)
     ok_id = unique("ok-")
@@ -110,7 +113,7 @@ async def test_whatever_arrives_becomes_events_or_a_dead_letter(
     key = unique("fuzz-")
     await produce(intake.settings, Topic.CHANNEL_INBOUND, raw, key=key)
     try:
-        message = decode_channel_message(raw)
+        message = decode_channel_message(raw, BOUNDS)
     except REFUSED:
         [letter] = await intake.reader.take(
             1, lambda e: e["type"] == "kefu.dlq.message" and e["data"]["key"] == key

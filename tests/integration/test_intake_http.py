@@ -17,6 +17,7 @@ from tests.integration.conftest import TOKEN, RunningIntake, unique
 from tests.kafka import TopicReader
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PRESENCE = {"action": "presence", "agent_id": "a", "status": "online", "capacity": 1}
 
 
 async def post(
@@ -127,6 +128,10 @@ async def test_bad_json_is_400(intake: RunningIntake, body: bytes) -> None:
         ("/v1/inbound/channel", {**message_body(), "channel": "fax"}, "channel"),
         ("/v1/inbound/channel", [1, 2], "body"),
         ("/v1/inbound/agent", {"action": "reply", "agent_id": "a"}, "reply.command_id"),
+        ("/v1/inbound/channel", message_body(received_at="1970-01-01T00:00:00Z"), "received_at"),
+        ("/v1/inbound/channel", message_body(received_at="9999-12-31T23:59Z"), "received_at"),
+        ("/v1/inbound/agent", PRESENCE | {"agent_id": "=cmd|' /c calc'!A0"}, "presence.agent_id"),
+        ("/v1/inbound/agent", PRESENCE | {"skills": ["billing", "a b"]}, "presence.skills.1"),
     ],
 )
 async def test_invalid_payloads_are_422_with_what_is_wrong(

@@ -1,23 +1,26 @@
 """Per-channel validation of inbound payloads, with the reasons the DLQ and HTTP 422 carry."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from kefu.shared.failures import describe
-from kefu.shared.inbound import decode_agent_command, decode_channel_message
-from tests.factories import message_body
+from kefu.shared.inbound import TimeBounds, decode_agent_command, decode_channel_message
+from tests.factories import NOW, message_body
+
+AT_NOW = TimeBounds(timedelta(minutes=5), timedelta(days=7), now=lambda: NOW)
 
 
 def decode(body) -> object:
-    return decode_channel_message(json.dumps(body).encode())
+    return decode_channel_message(json.dumps(body).encode(), AT_NOW)
 
 
 def reason(body) -> str:
     raw = json.dumps(body).encode()
     with pytest.raises(ValidationError) as caught:
-        decode_channel_message(raw)
+        decode_channel_message(raw, AT_NOW)
     return describe(caught.value, raw)
 
 
@@ -179,3 +182,30 @@ def test_agent_commands(body, expected) -> None:
     with pytest.raises(ValidationError) as caught:
         decode_agent_command(raw)
     assert expected in describe(caught.value, raw)
+
+
+@pytest.mark.parametrize(
+    ("received_at", "expected"),
+    [
+        ("1970-01-01T00:00:00Z", "received_at: more than 7d in the past (KEFU_MAX_BACKDATE)"),
+        ("0001-01-01T00:00:00+14:00", "received_at: more than 7d in the past"),
+        ("9999-12-31T23:59:59-12:00", "received_at: more than 5m ahead of kefu's clock"),
+        ("2026-11-23T10:05:01Z", "received_at: more than 5m ahead of kefu's clock"),
+        ("2026-11-16T09:59:59Z", "received_at: more than 7d in the past"),
+    ],
+)
+def test_a_time_far_from_kefus_clock_is_refused_naming_the_field(received_at, expected) -> None:
+    assert expected in reason({**message_body("email"), "received_at": received_at})
+
+
+@pytest.mark.parametrize(
+    "received_at", ["2026-11-23T10:05:00Z", "2026-11-16T10:00:00Z", "2026-11-23T18:04:00+08:00"]
+)
+def test_a_time_within_the_bounds_is_taken(received_at) -> None:
+    assert decode({**message_body("email"), "received_at": received_at}).received_at
+
+
+def test_the_bounds_are_settable() -> None:
+    raw = json.dumps({**message_body("sms"), "received_at": "2026-11-01T10:00:00Z"}).encode()
+    wide = TimeBounds(timedelta(0), timedelta(days=30), now=lambda: NOW)
+    assert decode_channel_message(raw, wide).received_at

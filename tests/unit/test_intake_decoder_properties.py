@@ -19,7 +19,7 @@ from kefu.shared.events.base import utc_now
 from kefu.shared.events.ops import DeadLetter
 from kefu.shared.failures import describe
 from kefu.shared.inbound import PresenceCommand, decode_channel_message
-from tests.factories import conversation, message_body, opening
+from tests.factories import BOUNDS, conversation, message_body, opening
 from tests.strategies import REFUSED, mutated_commands, mutated_messages, raw_inputs
 
 
@@ -50,7 +50,7 @@ def assert_round_trips(events: list[Any]) -> None:
 @example(json.dumps(message_body("sms")).encode("utf-16"))
 def test_channel_input_becomes_events_or_a_dead_letter(raw: bytes) -> None:
     try:
-        message = decode_channel_message(raw)
+        message = decode_channel_message(raw, BOUNDS)
     except REFUSED as error:
         dead_letter(error, raw)
         return
