@@ -31,7 +31,7 @@ def run_service(name: str) -> int:
     server = uvicorn.Server(
         uvicorn.Config(
             app,
-            host="0.0.0.0",
+            host=settings.http_host,
             port=settings.http_port,
             lifespan="on",
             log_config=None,

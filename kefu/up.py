@@ -31,6 +31,7 @@ def up(
 ) -> int:
     """The embedded broker keeps topics in memory, so each run starts with empty topics; the
     store starts empty too (state that no events back would mislead), unless `keep`."""
+    _private(data_dir)
     stack = EmbeddedStack(data_dir.resolve(), kafka_port, mongo_port, smtp_port)
     if not keep:
         shutil.rmtree(stack.mongo_dir, ignore_errors=True)
@@ -42,6 +43,7 @@ def up(
     env = {**os.environ, **stack.env()}
     if "KEFU_CONFIG" not in env and DEFAULT_POLICY.exists():
         env["KEFU_CONFIG"] = str(DEFAULT_POLICY.resolve())
+    env.setdefault("KEFU_HTTP_HOST", "127.0.0.1")  # a laptop's kefu is not the network's
     env.setdefault("KEFU_PUBLIC_URL", f"http://127.0.0.1:{http_port + SERVICES.index('survey')}")
     env.setdefault("KEFU_NOTIFY_URL", f"http://127.0.0.1:{http_port + SERVICES.index('notify')}")
     env.setdefault(
@@ -57,7 +59,7 @@ def up(
         env["KEFU_ADMIN_PASSWORD"] = _kept_secret(data_dir, ADMIN_PASSWORD)
     token = None if "KEFU_API_TOKENS" in env else _kept_secret(data_dir, "api-token")
     if token:
-        env["KEFU_API_TOKENS"] = f"{token}:admin"
+        env["KEFU_API_TOKENS"] = f"kefu-up:{token}:admin"
     stopping = _stop_on_signals()
     services: dict[str, Process] = {}
     try:
@@ -80,14 +82,20 @@ def up(
     return 0
 
 
+def _private(data_dir: Path) -> None:
+    """Logs, mails (.eml), the store and the secrets are the customers' and the operator's:
+    the data directory is 0700 and all that kefu up and its children write in it 0600."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+
+
 def _kept_secret(data_dir: Path, name: str) -> str:
     """A random secret for this machine (the admin token, link signing keys), made once and
     kept in the data directory, so links and tokens outlive a restart."""
     path = data_dir / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
 
 

@@ -1,6 +1,6 @@
 """The one bearer-token check of every HTTP API: `Depends(role_at_least(settings, "admin"))`.
 
-Two kinds of token. Integrations use the static KEFU_API_TOKENS (`token:role`), compared in
+Two kinds of token. Integrations use the static KEFU_API_TOKENS (`name:token:role`), compared in
 constant time. People use the tokens the workspace issues at sign-in (contract 8): signed
 with KEFU_AUTH_SECRET (HMAC-SHA256, itsdangerous), carrying the person's id, roles, session
 and expiry, and taken by every service with the person's highest role; a person's token acts
@@ -13,6 +13,7 @@ dashboard) read as the person, and no cookie ever authorises a change (no CSRF t
 """
 
 import hmac
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,17 +24,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from kefu.shared.events.base import utc_now
-from kefu.shared.settings import ROLE_RANK, Role, Settings
+from kefu.shared.ratelimit import RateLimit, retry_after
+from kefu.shared.settings import ROLE_RANK, Role, Settings, StaticToken
 
 bearer = HTTPBearer(auto_error=False, description="a person's token, or a KEFU_API_TOKENS token")
 PERSON_SALT = "kefu.person-token"
 SESSION_COOKIE = "kefu_session"
-INTEGRATION = "integration"  # who a static token is, in logs and checks
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request: a person (their id) or an integration's static token."""
+    """Who sent a request: a person (their id) or an integration's static token (its
+    name)."""
 
     id: str
     role: Role
@@ -81,7 +83,11 @@ def person_claims(
     return claims
 
 
-def role_at_least(settings: Settings, needed: Role) -> Callable[..., Caller]:
+def role_at_least(
+    settings: Settings, needed: Role, limit: RateLimit | None = None
+) -> Callable[..., Caller]:
+    """The caller, 401 without one and 403 below `needed`; with `limit`, 429 for a caller
+    (or, before any token is valid, a client address) over its rate."""
     tokens = settings.tokens()
 
     def check(
@@ -90,10 +96,13 @@ def role_at_least(settings: Settings, needed: Role) -> Callable[..., Caller]:
     ) -> Caller:
         given = credentials.credentials if credentials else _cookie(request)
         caller = caller_of(settings, tokens, given) if given else None
+        if limit is not None:
+            _within(limit, _rate_key(request, caller))
         if caller is None:
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
+        remember(request, caller)
         if ROLE_RANK[caller.role] < ROLE_RANK[needed]:
             raise HTTPException(403, f"role {needed} or above is required")
         return caller
@@ -101,23 +110,49 @@ def role_at_least(settings: Settings, needed: Role) -> Callable[..., Caller]:
     return check
 
 
-def caller_of(settings: Settings, tokens: dict[str, Role], given: str) -> Caller | None:
-    role = _static_role(tokens, given)
-    if role is not None:
-        return Caller(INTEGRATION, role)
+def _rate_key(request: Request, caller: Caller | None) -> str:
+    if caller is not None:
+        return f"{'person' if caller.person else 'token'}:{caller.id}"
+    return f"address:{request.client.host if request.client else '-'}"
+
+
+def _within(limit: RateLimit, key: str) -> None:
+    wait_s = limit.take(key, time.monotonic())
+    if wait_s:
+        raise HTTPException(
+            429,
+            f"more than {limit.rate:g} requests a second (KEFU_RATE_LIMIT); slow down",
+            {"Retry-After": retry_after(wait_s)},
+        )
+
+
+def caller_of(settings: Settings, tokens: dict[str, StaticToken], given: str) -> Caller | None:
+    static = _static_token(tokens, given)
+    if static is not None:
+        return Caller(static.name, static.role)
     claims = person_claims(settings, given)
     return claims.caller() if claims else None
+
+
+def remember(request: Request, caller: Caller) -> None:
+    """Who sent the request, for its access log line (shared/access.py)."""
+    request.state.caller = caller
+
+
+def remembered(scope: Any) -> Caller | None:
+    caller = scope.get("state", {}).get("caller")
+    return caller if isinstance(caller, Caller) else None
 
 
 def _cookie(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) if request.method in ("GET", "HEAD") else None
 
 
-def _static_role(tokens: dict[str, Role], given: str) -> Role | None:
+def _static_token(tokens: dict[str, StaticToken], given: str) -> StaticToken | None:
     found = None
-    for token, role in tokens.items():
+    for token, static in tokens.items():
         if hmac.compare_digest(token.encode(), given.encode()):
-            found = role
+            found = static
     return found
 
 

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse
 
+from kefu.shared.access import access_logged
 from kefu.shared.bus import Bus, make_broker
 from kefu.shared.logs import configure_logging, get_logger
 from kefu.shared.metrics import Metrics
@@ -142,6 +143,12 @@ class ServiceApp(AsgiFastStream):
     is a JSON 404 like every other error of the APIs."""
 
     fallback: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await access_logged(super().__call__, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
     async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -1,7 +1,9 @@
 """Every KEFU_* environment variable (contract section 6), validated once at start-up."""
 
 import os
+import re
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -97,6 +99,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest inbound body")
+    rate_limit: float = Field(
+        200, ge=0, description="requests a second per token at intake's door (bursts of "
+        "twice that); 0: no limit"
+    )
+    http_host: str = Field("0.0.0.0", description="the address the HTTP server binds")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -164,18 +171,39 @@ class Settings(BaseSettings):
             )
         return value
 
-    def tokens(self) -> dict[str, Role]:
-        """Token → role, from KEFU_API_TOKENS (`token:role,token:role`)."""
+    def tokens(self) -> dict[str, "StaticToken"]:
+        """Token → its name and role, from KEFU_API_TOKENS (`name:token:role,…`)."""
         return parse_api_tokens(self.api_tokens.get_secret_value())
 
 
-def parse_api_tokens(raw: str) -> dict[str, Role]:
-    tokens: dict[str, Role] = {}
-    for pair in filter(None, (part.strip() for part in raw.split(","))):
-        token, _, role = pair.rpartition(":")
-        if not token or role not in ROLE_RANK:
-            raise ValueError("each entry must be token:role with role agent, supervisor or admin")
-        tokens[token] = role  # type: ignore[assignment]
+@dataclass(frozen=True)
+class StaticToken:
+    """An integration's token: its name is who it is in logs, never the token itself."""
+
+    name: str
+    role: Role
+
+
+TOKEN_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+
+
+def parse_api_tokens(raw: str) -> dict[str, StaticToken]:
+    """`name:token:role` entries, comma-separated; the older `token:role` is still read and
+    named `integration-N` by its place in the list."""
+    tokens: dict[str, StaticToken] = {}
+    entries = [part.strip() for part in raw.split(",") if part.strip()]
+    for place, entry in enumerate(entries, 1):
+        rest, _, role = entry.rpartition(":")
+        name, named, token = rest.partition(":")
+        name, token = (name, token) if named else (f"integration-{place}", rest)
+        if not token or role not in ROLE_RANK or not TOKEN_NAME.fullmatch(name):
+            raise ValueError(
+                f"entry {place} must be name:token:role (a name of 1-64 letters, digits or "
+                "._@-; role agent, supervisor or admin)"
+            )
+        if name in {known.name for known in tokens.values()}:
+            raise ValueError(f"entry {place}: the name {name} is taken by another token")
+        tokens[token] = StaticToken(name, role)  # type: ignore[arg-type]
     return tokens
 
 

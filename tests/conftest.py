@@ -87,3 +87,19 @@ async def settings(backend: Backend) -> AsyncIterator[Settings]:
     settings = isolated_settings(backend)
     await create_topics(settings, TEST_PARTITIONS)
     yield settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log() -> Iterator[None]:
+    """After every test: no service process that a test started wrote a secret of its settings
+    (a token, a signing secret, a password) to its log (contract 11)."""
+    yield
+    from tests.e2e.processes import STARTED, leaks
+
+    found = {
+        str(service.log): shown
+        for service in STARTED
+        if service.log.exists()
+        and (shown := leaks(service.log.read_text(errors="replace"), service.secrets))
+    }
+    assert not found, f"secrets in service logs: {found}"

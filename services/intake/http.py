@@ -31,6 +31,8 @@ from kefu.shared.inbound import (
     decode_channel_message,
 )
 from kefu.shared.logs import get_logger
+from kefu.shared.ratelimit import RateLimit
+from kefu.shared.settings import Settings
 from kefu.shared.topics import Topic
 
 log = get_logger("kefu.intake.http")
@@ -85,6 +87,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         413: "over KEFU_MAX_BODY_BYTES, refused while reading",
         415: "a content type other than JSON",
         422: "invalid: `detail` lists each problem at its field (`from.address`)",
+        429: "over KEFU_RATE_LIMIT requests a second for this token; `Retry-After` says when",
     }.items()
 }
 
@@ -95,13 +98,14 @@ def inbound_api(bus: Bus) -> FastAPI:
         title="kefu intake", version="1", docs_url=None, redoc_url=None, redirect_slashes=False
     )
     api.add_exception_handler(StarletteHTTPException, refused)
+    any_token = role_at_least(bus.settings, "agent", door_limit(bus.settings))
     schemas: dict[str, Any] = {}
     for path, door in DOORS.items():
         body = door.body.json_schema(by_alias=True, ref_template=SCHEMA_REF)
         schemas.update(body.pop("$defs", {}))
         api.add_api_route(
             path,
-            forwarding(bus, door),
+            forwarding(bus, door, any_token),
             methods=["POST"],
             status_code=202,
             summary=door.summary,
@@ -114,9 +118,8 @@ def inbound_api(bus: Bus) -> FastAPI:
     return api
 
 
-def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
+def forwarding(bus: Bus, door: Door, any_token: Callable[..., Caller]) -> Callable[..., Any]:
     limit, bounds = bus.settings.max_body_bytes, TimeBounds.of(bus.settings)
-    any_token = role_at_least(bus.settings, "agent")
 
     async def forward(request: Request, caller: Annotated[Caller, Depends(any_token)]) -> Accepted:
         _require_json(request.headers.get("content-type"))
@@ -134,6 +137,12 @@ def forwarding(bus: Bus, door: Door) -> Callable[[Request], Any]:
         return Accepted(accepted=True, topic=bus.topic(door.topic), key=key)
 
     return forward
+
+
+def door_limit(settings: Settings) -> RateLimit | None:
+    """KEFU_RATE_LIMIT a second per token, bursts of twice that; one for both doors."""
+    rate = settings.rate_limit
+    return RateLimit(rate, 2 * rate) if rate else None
 
 
 def _require_json(content_type: str | None) -> None:

@@ -34,7 +34,7 @@ class DeskRequests:
 
     async def signed_in(self, request: Request) -> Me | None:
         token = request.cookies.get(COOKIE)
-        return await self.identity.signed_in(token) if token else None
+        return await self.identity.signed_in(request, token) if token else None
 
     async def posted(self, request: Request, take: Taker) -> Response:
         """`take`'s answer to a form from our origin with the signed-in person's token; else

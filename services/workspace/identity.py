@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 
 from kefu.services.workspace.people import Person
 from kefu.services.workspace.store import WorkspaceStore
-from kefu.shared.auth import SESSION_COOKIE, caller_of, person_claims
+from kefu.shared.auth import SESSION_COOKIE, caller_of, person_claims, remember
 from kefu.shared.events.base import utc_now
 from kefu.shared.settings import ROLE_RANK, Role, Settings
 
@@ -35,12 +35,13 @@ class Identity:
 
     async def me(self, request: Request) -> Me:
         """The signed-in person; 401 without a live sign-in."""
-        found = await self.signed_in(token_of(request))
+        found = await self.signed_in(request, token_of(request))
         if found is None:
             raise unauthorised("a valid sign-in is required")
         return found
 
-    async def signed_in(self, token: str | None) -> Me | None:
+    async def signed_in(self, request: Request, token: str | None) -> Me | None:
+        """The person whose live sign-in `token` is; the request's log line names them."""
         claims = person_claims(self.settings, token) if token else None
         if claims is None or not await self.store.session_live(
             claims.session_id, claims.person_id, utc_now()
@@ -49,6 +50,7 @@ class Identity:
         person = await self.store.person(claims.person_id)
         if person is None or not person.active:
             return None
+        remember(request, claims.caller())
         return Me(person, claims.session_id)
 
     def at_least(self, role: Role) -> Any:
@@ -66,6 +68,7 @@ class Identity:
         token = token_of(request) or ""
         static = caller_of(self.settings, self.static_tokens, token) if token else None
         if static is not None and not static.person:
+            remember(request, static)
             if static.role != "admin":
                 raise HTTPException(403, "role admin is required")
             return static.id

@@ -8,6 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from kefu.embedded import free_port
 from kefu.shared.settings import Settings
 
@@ -18,6 +20,29 @@ class RunningService:
     popen: subprocess.Popen
     port: int
     log: Path
+    secrets: frozenset[str] = frozenset()
+
+
+MIN_SECRET_SEEN = 8
+# every service any test started, for the session's last check: no secret in any log
+STARTED: list[RunningService] = []
+
+
+def secret_values(settings: Settings) -> frozenset[str]:
+    """Every secret in `settings`: the secret settings' values and each static token."""
+    values = {
+        value.get_secret_value()
+        for value in settings.model_dump().values()
+        if isinstance(value, SecretStr)
+    }
+    values.discard(settings.mongodb_url.get_secret_value())  # no password in the tests' URL
+    # shorter ones could turn up by chance; every secret the tests give is longer
+    return frozenset(v for v in values | set(settings.tokens()) if len(v) >= MIN_SECRET_SEEN)
+
+
+def leaks(text: str, secrets: frozenset[str]) -> list[str]:
+    """The secrets that `text` shows, cut to their first characters."""
+    return [secret[:6] + "…" for secret in secrets if secret in text]
 
 
 def start_service(
@@ -49,6 +74,7 @@ def start_service(
         ),
         "KEFU_PUBLIC_URL": settings.public_url,
         "KEFU_API_TOKENS": settings.api_tokens.get_secret_value(),
+        "KEFU_RATE_LIMIT": str(settings.rate_limit),
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()
@@ -59,7 +85,8 @@ def start_service(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    service = RunningService(name, popen, port, log)
+    service = RunningService(name, popen, port, log, secret_values(settings))
+    STARTED.append(service)
     wait_ready(service)
     return service
 

@@ -51,10 +51,11 @@ def test_a_token_without_a_known_role_gives_nothing() -> None:
     assert person_claims(settings, person_token(settings, claims), now=NOW) is None
 
 
-def test_static_tokens_are_integrations_and_win_over_nothing() -> None:
-    settings = load_settings(auth_secret=SECRET, api_tokens="tok:admin")
-    assert caller_of(settings, settings.tokens(), "tok") == Caller("integration", "admin")
-    assert caller_of(settings, settings.tokens(), "tok2") is None
+def test_static_tokens_are_integrations_by_their_names() -> None:
+    settings = load_settings(auth_secret=SECRET, api_tokens="crm:tok:admin,tok2:agent")
+    assert caller_of(settings, settings.tokens(), "tok") == Caller("crm", "admin")
+    assert caller_of(settings, settings.tokens(), "tok2") == Caller("integration-2", "agent")
+    assert caller_of(settings, settings.tokens(), "tok3") is None
 
 
 @pytest.mark.parametrize("secret", ["change-me", "short", "x" * 31])

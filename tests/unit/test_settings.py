@@ -1,6 +1,6 @@
 import pytest
 
-from kefu.shared.settings import SettingsError, load_settings
+from kefu.shared.settings import SettingsError, StaticToken, load_settings
 
 
 def test_defaults_suit_the_embedded_stack(monkeypatch) -> None:
@@ -14,11 +14,14 @@ def test_defaults_suit_the_embedded_stack(monkeypatch) -> None:
 
 
 def test_environment_is_read_and_tokens_parsed(monkeypatch) -> None:
-    monkeypatch.setenv("KEFU_API_TOKENS", "abc:agent, def:admin")
+    monkeypatch.setenv("KEFU_API_TOKENS", "abc:agent, crm:def:admin")
     monkeypatch.setenv("KEFU_SMTP_STARTTLS", "true")
     monkeypatch.setenv("KEFU_LOG_LEVEL", "debug")
     settings = load_settings()
-    assert settings.tokens() == {"abc": "agent", "def": "admin"}
+    assert settings.tokens() == {
+        "abc": StaticToken("integration-1", "agent"),
+        "def": StaticToken("crm", "admin"),
+    }
     assert settings.smtp_starttls is True
     assert settings.log_level == "DEBUG"
     assert "abc" not in repr(settings)
@@ -29,6 +32,9 @@ def test_environment_is_read_and_tokens_parsed(monkeypatch) -> None:
     [
         ("KEFU_HTTP_PORT", "eighty"),
         ("KEFU_API_TOKENS", "abc:overlord"),
+        ("KEFU_API_TOKENS", "crm:abc:admin,crm:def:agent"),
+        ("KEFU_API_TOKENS", "bad name:abc:admin"),
+        ("KEFU_API_TOKENS", "crm::admin"),
         ("KEFU_KAFKA_SECURITY_PROTOCOL", "CARRIER_PIGEON"),
         ("KEFU_SMTP_STARTTLS", "perhaps"),
     ],
