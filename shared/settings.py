@@ -100,8 +100,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest inbound body")
     rate_limit: float = Field(
-        200, ge=0, description="requests a second per token at intake's door (bursts of "
-        "twice that); 0: no limit"
+        200,
+        ge=0,
+        description="requests a second per token at intake's door (bursts of "
+        "twice that); 0: no limit",
     )
     http_host: str = Field("0.0.0.0", description="the address the HTTP server binds")
 
