@@ -14,6 +14,7 @@ from kefu.services.workspace.people import NewPerson, PersonChange
 from kefu.services.workspace.store import PersonExists, WorkspaceStore
 from kefu.shared.settings import load_settings
 from kefu.shared.store import connect, database, ensure_indexes
+from kefu.terminal import printable
 
 FIELDS = ("name", "email", "roles", "skills", "tier", "capacity", "locale", "active")
 
@@ -105,14 +106,8 @@ def _table(people: list[Any]) -> None:
     rows = [("id", "name", "email", "roles", "skills", "tier", "capacity", "locale", "active")]
     for p in people:
         cells = (p.id, p.name, p.email, ",".join(p.roles), ",".join(p.skills), p.tier)
-        rows.append(tuple(map(_printable, (*cells, p.capacity, p.locale, p.active))))
+        rows.append(tuple(map(printable, (*cells, p.capacity, p.locale, p.active))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print(line.rstrip())
-
-
-def _printable(value: object) -> str:
-    """Outside text with control characters shown escaped (contract 11)."""
-    text = str(value)
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kefu.shared.bus import client_options
 from kefu.shared.settings import Settings
 from kefu.shared.topics import Topic, topic_name
+from kefu.terminal import printable
 
 COLOURS = {"ticket": 36, "agent": 34, "routing": 32, "sla": 33, "notify": 35, "survey": 95}
 COLOUR_OF_DLQ = 31
@@ -86,23 +87,25 @@ def _when(record: Any) -> int:
 
 
 def event_line(value: dict[str, Any], colour: bool) -> str:
-    """`<time> <type> <subject> key=value …`, the event's own fields in order, texts cut."""
+    """`<time> <type> <subject> key=value …`, the event's own fields in order, texts cut,
+    control characters shown escaped."""
     data = value.get("data") or {}
     subject = value.get("subject") or ""
     fields = [
-        f"{name}={_short(item)}"
+        f"{printable(name)}={_short(item)}"
         for name, item in data.items()
         if name not in ("ticket_id", "agent_id") or str(item) != subject
     ][:SUMMARY_FIELDS]
-    kind = str(value.get("type", "?"))
+    kind = printable(value.get("type", "?"))
     shown = _paint(kind, _colour_of(kind)) if colour else kind
-    return f"{value.get('time', '')}  {shown}  {subject}  {' '.join(fields)}".rstrip()
+    when = printable(value.get("time", ""))
+    return f"{when}  {shown}  {printable(subject)}  {' '.join(fields)}".rstrip()
 
 
 def _short(item: Any) -> str:
     text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-    text = text.replace("\n", " ")
-    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1] + "…"
+    cut = text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1] + "…"
+    return printable(cut)
 
 
 def _colour_of(kind: str) -> int:
@@ -138,7 +141,7 @@ def dead_letter_line(value: dict[str, Any]) -> str:
     data = value.get("data") or {}
     where = f"{data.get('source_topic')}[{data.get('partition')}]@{data.get('offset')}"
     said = (data.get("at", ""), value.get("id"), data.get("service"), where, data.get("error"))
-    return "  ".join(str(part) for part in said)
+    return "  ".join(map(printable, said))
 
 
 async def dead_letters(settings: Settings, since: timedelta | None) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from kefu.terminal import printable
+
 LOCAL_TOKEN = Path(".kefu/api-token")  # what `kefu up` made
 FIELDS = ("status", "priority", "tier", "assignee", "channel", "subject", "opened_at",
           "first_public_reply_at", "solved_at", "reopened", "csat", "nps", "follow_up_of",
@@ -27,22 +29,30 @@ def show_ticket(url: str, token: str | None, ticket_id: str, out: TextIO = sys.s
         print(f"kefu tickets: analytics at {url} did not answer: {error}", file=sys.stderr)
         return 1
     if answer.status_code != 200:
-        print(f"kefu tickets: {answer.status_code} {answer.text}", file=sys.stderr)
+        print(f"kefu tickets: {answer.status_code} {printable(answer.text)}", file=sys.stderr)
         return 1
     print(ticket_text(answer.json()), file=out)
     return 0
 
 
 def ticket_text(ticket: dict[str, Any]) -> str:
+    """kefu's layout, one line a field; the ticket's values with control characters escaped."""
     customer = ticket.get("customer") or {}
-    lines = [f"ticket {ticket['ticket_id']}"]
-    lines += [f"  {name:<22} {ticket[name]}" for name in FIELDS if ticket.get(name) is not None]
+    lines = [f"ticket {printable(ticket['ticket_id'])}"]
+    lines += [_line(name, ticket[name]) for name in FIELDS if ticket.get(name) is not None]
     if customer:
-        lines.append(f"  {'customer':<22} {customer.get('address')} ({customer.get('tier')})")
+        lines.append(_line("customer", f"{customer.get('address')} ({customer.get('tier')})"))
     if ticket.get("category"):
-        lines.append(f"  {'category':<22} {' / '.join(ticket['category'])}")
+        lines.append(_line("category", " / ".join(ticket["category"])))
     for target, outcome in (ticket.get("sla") or {}).items():
-        lines.append(f"  {'sla':<22} {target} {outcome}")
+        lines.append(_line("sla", f"{target} {outcome}"))
     lines.append("timeline")
-    lines += [f"  {entry['at']}  {entry['type']}  {entry['id']}" for entry in ticket["timeline"]]
+    lines += [
+        f"  {'  '.join(printable(entry[key]) for key in ('at', 'type', 'id'))}"
+        for entry in ticket["timeline"]
+    ]
     return "\n".join(lines)
+
+
+def _line(name: str, value: Any) -> str:
+    return f"  {name:<22} {printable(value)}"

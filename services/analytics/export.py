@@ -1,14 +1,27 @@
-"""The CSV export: one row per ticket, for BI tools, written as it is read."""
+"""The CSV export: one row per ticket, for BI tools, written as it is read. Its cells, and
+the report's, go through `safe_cells`: no outside text runs as a spreadsheet formula."""
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from kefu.services.analytics.projection import TicketProjection, Took
 
 FLUSH_BYTES = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula, behind a single quote (OWASP's rule against
+    CSV injection). Text only: kefu writes its own numbers as int and float, so a negative one
+    stays a number."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def safe_cells(values: Iterable[Any]) -> list[Any]:
+    return [safe_cell(value) for value in values]
 
 
 def _when(instant: datetime | None) -> str:
@@ -57,7 +70,7 @@ async def csv_rows(tickets: AsyncIterator[TicketProjection]) -> AsyncIterator[st
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     async for ticket in tickets:
-        writer.writerow(column(ticket) for column in COLUMNS.values())
+        writer.writerow(safe_cells(column(ticket) for column in COLUMNS.values()))
         if buffer.tell() > FLUSH_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)

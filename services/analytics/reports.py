@@ -21,6 +21,7 @@ from math import ceil
 from typing import Any, get_args
 from urllib.parse import quote
 
+from kefu.services.analytics.export import safe_cells
 from kefu.services.analytics.kpis import Period as Span
 from kefu.services.analytics.projection import TicketProjection
 from kefu.shared.events.sla import Metric
@@ -452,7 +453,7 @@ def _csv(content: Content) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    writer.writerows(_csv_rows(content))
+    writer.writerows(map(safe_cells, _csv_rows(content)))
     return buffer.getvalue()
 
 

@@ -1,14 +1,26 @@
 """An email as kefu sends it: plain text and HTML, a Message-ID made from the notification id,
 In-Reply-To and References that thread it with the customer's own mails (so a reply comes
 back to the same ticket through intake), and for customers the one-click unsubscribe headers
-of RFC 8058."""
+of RFC 8058. Outside text loses its control characters before it goes into a header, so a
+line break in a customer's name neither adds a header nor stops the mail (contract 11)."""
 
 import hashlib
+import re
 from email.message import EmailMessage
 from email.utils import formataddr
 
 from kefu.services.notify.plan import Notification, TicketContext
 from kefu.services.notify.templates import Email
+
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def header_text(text: str) -> str:
+    """`text` for a mail header: each line break or tab (with the spaces around it) one space,
+    every other control character (C0, DEL, C1) gone. Line breaks are the ones `splitlines`
+    knows, the same the email policy refuses (U+2028 too)."""
+    lines = (CONTROLS.sub("", line).strip() for line in text.replace("\t", "\n").splitlines())
+    return " ".join(line for line in lines if line)
 
 
 def message_id(notification_id: str, sender: str) -> str:
@@ -24,15 +36,13 @@ def email_message(
     unsubscribe_url: str | None,
 ) -> EmailMessage:
     message = EmailMessage()
+    name = header_text(context.name or "") if context and note.audience == "customer" else ""
+    to = header_text(note.to)
     message["From"] = sender
-    message["To"] = (
-        formataddr((context.name or "", note.to))
-        if context and context.name and note.audience == "customer"
-        else note.to
-    )
-    message["Subject"] = email.subject
+    message["To"] = formataddr((name, to)) if name else to
+    message["Subject"] = header_text(email.subject)
     message["Message-ID"] = message_id(note.id, sender)
-    message["X-Kefu-Notification-Id"] = note.id
+    message["X-Kefu-Notification-Id"] = header_text(note.id)
     thread = _thread(context) if note.audience == "customer" else []
     if thread:
         message["In-Reply-To"] = thread[-1]
@@ -49,5 +59,5 @@ def _thread(context: TicketContext | None) -> list[str]:
     """The customer's Message-IDs on the ticket: the first and the latest."""
     if context is None or context.channel != "email":
         return []
-    ids = [context.first_message_id, context.last_message_id]
-    return [i for i in ids if i and i.startswith("<") and i.endswith(">")]
+    ids = [header_text(i) for i in (context.first_message_id, context.last_message_id) if i]
+    return [i for i in ids if i.startswith("<") and i.endswith(">")]
