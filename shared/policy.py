@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from kefu.shared.destinations import private_destination
 from kefu.shared.durations import WorkingDays, parse_duration, parse_target
 from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
 
@@ -311,6 +312,23 @@ class Webhook(_Strict):
     url: str = Field(pattern=r"^https?://")
     events: list[str] = Field(min_length=1, description='event types; "kefu.ticket.*" patterns')
     secret: str = Field(min_length=16, description="signs each delivery (Kefu-Signature)")
+    allow_private: bool = Field(
+        False, description="`url` may be a loopback, link-local or private address (contract 11)"
+    )
+
+    @model_validator(mode="after")
+    def _public_unless_allowed(self) -> "Webhook":
+        if not self.allow_private and (refused := private_destination(self.url)):
+            raise ValueError(f"{refused}; `allow_private: true` allows it")
+        return self
+
+
+class SmsGateway(_Strict):
+    """What the policy says of the SMS gateway, KEFU_SMS_URL."""
+
+    allow_private: bool = Field(
+        False, description="KEFU_SMS_URL may be a loopback, link-local or private address"
+    )
 
 
 class Notify(_Strict):
@@ -321,6 +339,7 @@ class Notify(_Strict):
     )
     quiet_hours: QuietHours | None = None
     webhooks: list[Webhook] = Field(default_factory=list)
+    sms_gateway: SmsGateway = SmsGateway()
     max_attempts: int = Field(6, ge=1, le=20, description="sends tried before giving up")
     retry_base: Duration = Field(
         timedelta(seconds=2), description="the first retry's wait; it doubles, with jitter"

@@ -6,6 +6,7 @@ from faststream.asgi import AsgiFastStream
 from kefu.services.notify.handling import Notify
 from kefu.services.notify.http import notify_api
 from kefu.services.notify.plan import Rules
+from kefu.services.notify.providers import check_sms_gateway
 from kefu.services.notify.store import NotifyStore
 from kefu.shared.consumer import canonical_event
 from kefu.shared.events.schema import envelope_schema
@@ -29,6 +30,7 @@ def build(settings: Settings) -> AsgiFastStream:
     service.bus.declare_publishes(Topic.NOTIFY_DELIVERIES)
     store = NotifyStore(service)
     policy = service.policy
+    check_sms_gateway(settings, policy.notify.sms_gateway)
     notify = Notify(
         service.bus, store, Rules(policy.notify, policy.sla, settings.default_locale), settings
     )

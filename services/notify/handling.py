@@ -53,7 +53,7 @@ class Notify:
         self.settings = settings
         self.templates = Templates(settings.templates_dir, settings.default_locale)
         self.mailer = Mailer(settings)
-        self.web = Web(settings)
+        self.web = Web(settings, rules.notify.sms_gateway)
         self._sending = asyncio.Semaphore(SENDING_AT_ONCE)
 
     async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
@@ -129,7 +129,7 @@ class Notify:
         if note.channel == "webhook":
             hook = next(h for h in self.rules.notify.webhooks if h.url == note.to)
             event_id = note.params["event_id"]
-            return await self.web.webhook(note.to, note.body or "", hook.secret, event_id)
+            return await self.web.webhook(hook, note.body or "", event_id)
         params = self._params(note, context)
         if note.channel == "sms":
             return await self.web.sms(

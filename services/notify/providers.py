@@ -1,7 +1,8 @@
 """Where notifications go: SMTP (aiosmtplib, a few reused connections), an HTTP SMS gateway
 and webhooks (httpx). Each send ends in an `Outcome` that says whether trying again may help:
 timeouts, connection errors, SMTP 4xx, HTTP 408, 429 and 5xx may (429 and 503 honour
-Retry-After); SMTP 5xx and other HTTP 4xx will not."""
+Retry-After); SMTP 5xx, other HTTP 4xx and a refused private destination (contract 11) will
+not."""
 
 import asyncio
 import email.policy
@@ -16,7 +17,9 @@ import aiosmtplib
 import httpx
 
 from kefu.services.notify.signing import webhook_signature
-from kefu.shared.settings import Settings
+from kefu.shared.destinations import private_destination
+from kefu.shared.policy import SmsGateway, Webhook
+from kefu.shared.settings import Settings, SettingsError
 
 SMTP_CONNECTIONS = 2
 SEVEN_BIT = email.policy.SMTP.clone(cte_type="7bit")
@@ -146,8 +149,9 @@ async def _close(client: aiosmtplib.SMTP) -> None:
 class Web:
     """The SMS gateway (form POST, E.164 with the `+`, bearer token) and webhooks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sms_gateway: SmsGateway) -> None:
         self.settings = settings
+        self.sms_gateway = sms_gateway
         self.client = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
 
     async def sms(self, to: str, body: str) -> Outcome:
@@ -156,19 +160,25 @@ class Web:
         token = self.settings.sms_token
         headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
         return await self._post(
-            self.settings.sms_url, data={"to": to, "body": body}, headers=headers
+            self.settings.sms_url,
+            self.sms_gateway.allow_private,
+            data={"to": to, "body": body},
+            headers=headers,
         )
 
-    async def webhook(self, url: str, body: str, secret: str, event_id: str) -> Outcome:
+    async def webhook(self, hook: Webhook, body: str, event_id: str) -> Outcome:
         raw = body.encode()
         headers = {
             "Content-Type": "application/cloudevents+json",
             "Kefu-Event-Id": event_id,
-            "Kefu-Signature": webhook_signature(secret, raw, int(time.time())),
+            "Kefu-Signature": webhook_signature(hook.secret, raw, int(time.time())),
         }
-        return await self._post(url, content=raw, headers=headers)
+        return await self._post(hook.url, hook.allow_private, content=raw, headers=headers)
 
-    async def _post(self, url: str, **request: object) -> Outcome:
+    async def _post(self, url: str, allow_private: bool, **request: object) -> Outcome:
+        # checked at every send: the name's answer may have changed since start
+        if not allow_private and (refused := await asyncio.to_thread(private_destination, url)):
+            return failed(f"not sent: {refused} (contract 11)", transient=False)
         try:
             reply = await self.client.post(url, **request)  # type: ignore[arg-type]
         except httpx.HTTPError as error:
@@ -182,6 +192,21 @@ class Web:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def check_sms_gateway(settings: Settings, gateway: SmsGateway) -> None:
+    """At start: KEFU_SMS_URL may go to a private address only if the policy allows it."""
+    if not settings.sms_url or gateway.allow_private:
+        return
+    try:
+        refused = private_destination(settings.sms_url)
+    except ValueError as error:
+        raise SettingsError(f"KEFU_SMS_URL: {error}") from None
+    if refused:
+        raise SettingsError(
+            f"KEFU_SMS_URL: {refused}; the policy's `notify.sms_gateway: "
+            "{allow_private: true}` allows it"
+        )
 
 
 def _provider_id(reply: httpx.Response) -> str | None:
