@@ -21,6 +21,7 @@ from pydantic import (
 from kefu.shared.destinations import private_destination
 from kefu.shared.durations import WorkingDays, parse_duration, parse_target
 from kefu.shared.events.base import Channel, CustomerTier, Priority, SupportTier, TicketStatus
+from kefu.shared.identifiers import Identifier
 
 
 class PolicyError(ValueError):
@@ -56,14 +57,14 @@ def _check_timezone(name: str) -> str:
 class ClassificationSet(_Strict):
     priority: Priority | None = None
     category: list[str] | None = Field(None, min_length=3, max_length=3)
-    skills: list[str] | None = None
+    skills: list[Identifier] | None = None
     tier: SupportTier | None = None
 
 
 class ClassificationDefault(_Strict):
     priority: Priority = "P3"
     category: list[str] = Field(["general", "inquiry", "other"], min_length=3, max_length=3)
-    skills: list[str] = ["general"]
+    skills: list[Identifier] = ["general"]
     tier: SupportTier = 1
 
 
