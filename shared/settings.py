@@ -17,6 +17,7 @@ Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
 DEFAULT_SECRET = "change-me"  # the old default (now none): refused, like any short secret
 MIN_SECRET_CHARS = 32
+MIN_TOKEN_CHARS = 16  # KEFU_API_TOKENS: guessable ones (`admin`, `change-me-admin`) refused
 # see Settings.signing_secret; `kefu up` and the bench make each one
 SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET", "KEFU_AUTH_SECRET")
 SECRETS_DIR = "/run/secrets/kefu"  # where Kubernetes mounts the kefu Secret (deploy/k8s)
@@ -205,6 +206,11 @@ def parse_api_tokens(raw: str) -> dict[str, StaticToken]:
             )
         if name in {known.name for known in tokens.values()}:
             raise ValueError(f"entry {place}: the name {name} is taken by another token")
+        if len(token) < MIN_TOKEN_CHARS or token.startswith(DEFAULT_SECRET):
+            raise ValueError(
+                f"entry {place} ({name}): a token must be a random value of at least "
+                f"{MIN_TOKEN_CHARS} characters (openssl rand -hex 24)"
+            )
         tokens[token] = StaticToken(name, role)  # type: ignore[arg-type]
     return tokens
 

@@ -26,7 +26,7 @@ from tests.conftest import TEST_PARTITIONS, Backend, isolated_settings
 from tests.integration.conftest import served
 from tests.kafka import TopicReader
 
-TOKENS = {"agent": "t-agent", "supervisor": "t-supervisor", "admin": "t-admin"}
+TOKENS = {role: f"test-{role}-token-0123" for role in ("agent", "supervisor", "admin")}
 
 
 def bearer(role: str) -> dict[str, str]:

@@ -118,7 +118,7 @@ async def running_notify(
         smtp_port=smtp.port,
         sms_url=f"http://127.0.0.1:{gateway_port}/sms",
         sms_token="sms-secret",
-        api_tokens=f"{TOKEN}:admin,agent-token:agent",
+        api_tokens=f"{TOKEN}:admin,notify-agent-token:agent",
         notify_url=f"http://127.0.0.1:{notify_port}",
         **(environment or {}),
     )

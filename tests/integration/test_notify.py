@@ -264,7 +264,7 @@ async def test_opt_out_by_api_and_by_the_unsubscribe_link(backend, tmp_path) -> 
         assert (await http.post("/v1/optouts", json=body)).status_code == 401
         assert (
             await http.post(
-                "/v1/optouts", json=body, headers={"Authorization": "Bearer agent-token"}
+                "/v1/optouts", json=body, headers={"Authorization": "Bearer notify-agent-token"}
             )
         ).status_code == 403
         admin = {"Authorization": f"Bearer {TOKEN}"}

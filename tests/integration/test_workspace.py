@@ -23,7 +23,7 @@ from tests.integration.conftest import POLICY, served, unique
 from tests.kafka import TopicReader
 
 ADMIN_PASSWORD = "admin-password-0123"
-TOKENS = "t-agent:agent,t-admin:admin"
+TOKENS = "test-agent-token-0123:agent,test-admin-token-0123:admin"
 
 
 @dataclass
@@ -221,9 +221,16 @@ async def test_roles_are_checked(workspace: Workspace) -> None:
     assert await status("GET", "/v1/people", {"Authorization": "Bearer forged"}) == 401
     assert await status("GET", "/v1/people", as_agent) == 403
     assert await status("POST", "/v1/people", as_supervisor, json=body) == 403
-    assert await status("GET", "/v1/people", {"Authorization": "Bearer t-agent"}) == 403
-    assert await status("POST", "/v1/people", {"Authorization": "Bearer t-admin"}, json=body) == 201
-    assert await status("GET", "/v1/me", {"Authorization": "Bearer t-admin"}) == 401
+    assert (
+        await status("GET", "/v1/people", {"Authorization": "Bearer test-agent-token-0123"}) == 403
+    )
+    assert (
+        await status(
+            "POST", "/v1/people", {"Authorization": "Bearer test-admin-token-0123"}, json=body
+        )
+        == 201
+    )
+    assert await status("GET", "/v1/me", {"Authorization": "Bearer test-admin-token-0123"}) == 401
     presence = {"status": "online"}
     assert await status("POST", "/v1/me/presence", as_supervisor, json=presence) == 202
     assert await status("POST", "/v1/me/presence", {}, json=presence) == 401

@@ -52,10 +52,11 @@ def test_a_token_without_a_known_role_gives_nothing() -> None:
 
 
 def test_static_tokens_are_integrations_by_their_names() -> None:
-    settings = load_settings(auth_secret=SECRET, api_tokens="crm:tok:admin,tok2:agent")
-    assert caller_of(settings, settings.tokens(), "tok") == Caller("crm", "admin")
-    assert caller_of(settings, settings.tokens(), "tok2") == Caller("integration-2", "agent")
-    assert caller_of(settings, settings.tokens(), "tok3") is None
+    tokens = f"crm:{'1' * 16}:admin,{'2' * 16}:agent"
+    settings = load_settings(auth_secret=SECRET, api_tokens=tokens)
+    assert caller_of(settings, settings.tokens(), "1" * 16) == Caller("crm", "admin")
+    assert caller_of(settings, settings.tokens(), "2" * 16) == Caller("integration-2", "agent")
+    assert caller_of(settings, settings.tokens(), "3" * 16) is None
 
 
 @pytest.mark.parametrize("secret", ["change-me", "short", "x" * 31])

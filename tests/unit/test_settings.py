@@ -2,6 +2,8 @@ import pytest
 
 from kefu.shared.settings import SettingsError, StaticToken, load_settings
 
+ABC, DEF = "a" * 16, "d" * 16
+
 
 def test_defaults_suit_the_embedded_stack(monkeypatch) -> None:
     for name in ("KEFU_KAFKA_BOOTSTRAP", "KEFU_MONGODB_URL", "KEFU_TOPIC_PREFIX"):
@@ -14,27 +16,29 @@ def test_defaults_suit_the_embedded_stack(monkeypatch) -> None:
 
 
 def test_environment_is_read_and_tokens_parsed(monkeypatch) -> None:
-    monkeypatch.setenv("KEFU_API_TOKENS", "abc:agent, crm:def:admin")
+    monkeypatch.setenv("KEFU_API_TOKENS", f"{ABC}:agent, crm:{DEF}:admin")
     monkeypatch.setenv("KEFU_SMTP_STARTTLS", "true")
     monkeypatch.setenv("KEFU_LOG_LEVEL", "debug")
     settings = load_settings()
     assert settings.tokens() == {
-        "abc": StaticToken("integration-1", "agent"),
-        "def": StaticToken("crm", "admin"),
+        ABC: StaticToken("integration-1", "agent"),
+        DEF: StaticToken("crm", "admin"),
     }
     assert settings.smtp_starttls is True
     assert settings.log_level == "DEBUG"
-    assert "abc" not in repr(settings)
+    assert ABC not in repr(settings)
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("KEFU_HTTP_PORT", "eighty"),
-        ("KEFU_API_TOKENS", "abc:overlord"),
-        ("KEFU_API_TOKENS", "crm:abc:admin,crm:def:agent"),
-        ("KEFU_API_TOKENS", "bad name:abc:admin"),
+        ("KEFU_API_TOKENS", f"{ABC}:overlord"),
+        ("KEFU_API_TOKENS", f"crm:{ABC}:admin,crm:{DEF}:agent"),
+        ("KEFU_API_TOKENS", f"bad name:{ABC}:admin"),
         ("KEFU_API_TOKENS", "crm::admin"),
+        ("KEFU_API_TOKENS", "crm:short-token:admin"),
+        ("KEFU_API_TOKENS", "change-me-admin-123456:admin"),
         ("KEFU_KAFKA_SECURITY_PROTOCOL", "CARRIER_PIGEON"),
         ("KEFU_SMTP_STARTTLS", "perhaps"),
     ],
