@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     PlainTextResponse,
@@ -28,6 +29,7 @@ from kefu.services.analytics.reports import Period, month, week
 from kefu.services.analytics.store import PAGE_MAX, AnalyticsStore
 from kefu.shared.auth import role_at_least
 from kefu.shared.events.base import utc_now
+from kefu.shared.http_errors import invalid_request, problem
 from kefu.shared.settings import Settings
 
 DASHBOARD = "/dashboard"  # the dashboard's own path beside `/`, and its API's there
@@ -36,16 +38,6 @@ LONGEST_CHART = timedelta(days=31)
 # Query times outside these years are refused: nothing is kept there, and arithmetic near
 # year 1 or 9999 overflows.
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-
-
-class Problem(BaseModel):
-    detail: Any
-
-
-def problem(description: str) -> dict[str, Any]:
-    """An error response as documented: JSON `{"detail": ...}` whatever the route returns."""
-    schema = Problem.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def content(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
@@ -88,6 +80,7 @@ class Queue(BaseModel):
 
 def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     api = FastAPI(title="kefu analytics", version="1", docs_url=None, redoc_url=None)
+    api.add_exception_handler(RequestValidationError, invalid_request)
     v1 = APIRouter(prefix="/v1", responses=PROBLEMS)
     agent = Depends(role_at_least(settings, "agent"))
     supervisor = Depends(role_at_least(settings, "supervisor"))
@@ -124,7 +117,7 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
         """A ticket's projection: status, priority, assignee, SLA, survey, timeline."""
         found = await store.ticket(ticket_id)
         if found is None:
-            raise HTTPException(404, f"no ticket {ticket_id}")
+            raise HTTPException(404, "no such ticket")
         return found
 
     @v1.get("/tickets", dependencies=[agent])

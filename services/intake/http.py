@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kefu.shared.auth import Caller, role_at_least
 from kefu.shared.bus import Bus
 from kefu.shared.failures import problems
+from kefu.shared.http_errors import Refusal, read_body
 from kefu.shared.inbound import (
     AgentCommand,
     ChannelMessage,
@@ -43,11 +44,6 @@ class Accepted(BaseModel):
     accepted: bool
     topic: str
     key: str
-
-
-class Refusal(BaseModel):
-    error: str
-    detail: Any
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ def forwarding(bus: Bus, door: Door, any_token: Callable[..., Caller]) -> Callab
 
     async def forward(request: Request, caller: Annotated[Caller, Depends(any_token)]) -> Accepted:
         _require_json(request.headers.get("content-type"))
-        raw = await _read(request, limit)
+        raw = await read_body(request, limit)
         try:
             accepted = door.decode(raw, bounds)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -149,21 +145,7 @@ def _require_json(content_type: str | None) -> None:
     """No content type is taken as JSON; any other than JSON is refused."""
     media = (content_type or "application/json").partition(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
-        raise HTTPException(415, f"send the body as application/json, not {media}")
-
-
-async def _read(request: Request, limit: int) -> bytes:
-    too_large = HTTPException(413, f"body larger than {limit} bytes (KEFU_MAX_BODY_BYTES)")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+        raise HTTPException(415, f"send the body as application/json, not {media[:40]}")
 
 
 async def refused(request: Request, error: StarletteHTTPException) -> JSONResponse:

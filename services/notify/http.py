@@ -3,15 +3,17 @@ one-click unsubscribe link every customer mail carries (RFC 8058: a POST from th
 client, or a GET from a person, who gets a page with a button)."""
 
 from html import escape
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from kefu.services.notify.signing import unsubscribed
 from kefu.services.notify.store import NotifyStore
 from kefu.shared.auth import role_at_least
+from kefu.shared.http_errors import documented_body, invalid_request, json_body, refusals
 from kefu.shared.settings import Settings
 
 OptOutChannel = Literal["email", "sms"]
@@ -32,17 +34,32 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 
 def notify_api(store: NotifyStore, settings: Settings) -> FastAPI:
     api = FastAPI(title="kefu notify", version="1", docs_url=None, redoc_url=None)
+    api.add_exception_handler(RequestValidationError, invalid_request)
     admin = Depends(role_at_least(settings, "admin"))
+    # after the token check: FastAPI would read and parse the body before it
+    OptOutBody = Annotated[OptOut, Depends(json_body(OptOut, settings.max_body_bytes))]
     secret = settings.signing_secret("notify_secret")
+    body = documented_body(OptOut)
 
-    @api.post("/v1/optouts", dependencies=[admin], status_code=201)
-    async def opt_out(request: OptOut) -> OptOutState:
+    @api.post(
+        "/v1/optouts",
+        status_code=201,
+        dependencies=[admin],
+        responses=refusals(401, 403, 413, 422),
+        openapi_extra=body,
+    )
+    async def opt_out(request: OptOutBody) -> OptOutState:
         """The address gets no more customer messages on that channel."""
         await store.opt_out(request.channel, request.address)
         return OptOutState(**request.model_dump(), opted_out=True)
 
-    @api.delete("/v1/optouts", dependencies=[admin])
-    async def opt_in(request: OptOut) -> OptOutState:
+    @api.delete(
+        "/v1/optouts",
+        dependencies=[admin],
+        responses=refusals(401, 403, 404, 413, 422),
+        openapi_extra=body,
+    )
+    async def opt_in(request: OptOutBody) -> OptOutState:
         """The address gets customer messages again."""
         if not await store.opt_in(request.channel, request.address):
             raise HTTPException(404, "that address had not opted out")
@@ -54,7 +71,7 @@ def notify_api(store: NotifyStore, settings: Settings) -> FastAPI:
             raise HTTPException(404, "this unsubscribe link is not valid")
         return found
 
-    @api.get("/v1/unsubscribe", response_class=HTMLResponse)
+    @api.get("/v1/unsubscribe", response_class=HTMLResponse, responses=refusals(404))
     async def unsubscribe_page(token: str) -> str:
         _, address = subject_of(token)
         form = (
@@ -65,7 +82,7 @@ def notify_api(store: NotifyStore, settings: Settings) -> FastAPI:
         )
         return PAGE.format(title="Unsubscribe", body=form)
 
-    @api.post("/v1/unsubscribe", response_class=HTMLResponse)
+    @api.post("/v1/unsubscribe", response_class=HTMLResponse, responses=refusals(404))
     async def unsubscribe(token: str) -> str:
         """RFC 8058 one-click: the token is in the link; the body says List-Unsubscribe."""
         channel, address = subject_of(token)

@@ -4,12 +4,14 @@ links); the score an email link names (`?score=4`) is only chosen in advance.
 
 Statuses: 404 a token that is not ours or names no survey, 410 expired, 409 answered,
 422 a missing or out-of-range score or a comment over 2,000 characters (the form again, with
-the problem said), 200 the thank-you page.
+the problem said; JSON, without the input, for a body that is no form), 200 the thank-you
+page.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Form
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
 from kefu.services.survey.decision import AnswerGiven, AnswerRefused, refusal
@@ -18,6 +20,7 @@ from kefu.services.survey.page import COMMENT_MAX_CHARS, FormProblem, Pages
 from kefu.services.survey.ticket import Survey, SurveyTicket
 from kefu.services.survey.tokens import SurveyLinks
 from kefu.shared.events.base import utc_now
+from kefu.shared.http_errors import Problem, invalid_request
 from kefu.shared.surveys import in_scale
 
 HEADERS = {
@@ -29,12 +32,28 @@ HEADERS = {
 }
 
 
+def documented_page(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    404: documented_page("a token that is not ours or names no survey"),
+    409: documented_page("the survey is answered"),
+    410: documented_page("the link has expired"),
+}
+FORM_AGAIN = {
+    "description": "the form again with the problem said; JSON for a body that is no form",
+    "content": {"text/html": {}, "application/json": {"schema": Problem.model_json_schema()}},
+}
+
+
 def page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status, headers=HEADERS)
 
 
 def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
     api = FastAPI(title="kefu survey", docs_url=None, redoc_url=None, openapi_url=None)
+    api.add_exception_handler(RequestValidationError, invalid_request)
     pages = Pages()
 
     async def open_survey(token: str) -> tuple[SurveyTicket, Survey] | HTMLResponse:
@@ -59,7 +78,7 @@ def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
             **shown,  # type: ignore[arg-type]
         )
 
-    @api.get("/s/{token}", response_class=HTMLResponse)
+    @api.get("/s/{token}", response_class=HTMLResponse, responses=REFUSED)
     async def survey_page(token: str, score: str | None = None) -> HTMLResponse:
         found = await open_survey(token)
         if isinstance(found, HTMLResponse):
@@ -69,7 +88,7 @@ def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
         selected = chosen if chosen is not None and in_scale(survey.kind, chosen) else None
         return page(form(ticket, survey, token, selected=selected))
 
-    @api.post("/s/{token}", response_class=HTMLResponse)
+    @api.post("/s/{token}", response_class=HTMLResponse, responses={**REFUSED, 422: FORM_AGAIN})
     async def answer(
         token: str,
         score: Annotated[str | None, Form()] = None,

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from kefu.services.workspace.audit import AuditLog, time_key
 from kefu.services.workspace.identity import Identity
 from kefu.services.workspace.paging import LONGEST, BadCursor, cursor_of, position_of
+from kefu.shared.http_errors import Refusal, refusals
 
 PAGE_MOST = 200
 
@@ -30,7 +31,10 @@ class AuditPage(BaseModel):
 
 
 def audit_api(identity: Identity, audit: AuditLog) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(identity.at_least("supervisor"))])
+    router = APIRouter(
+        dependencies=[Depends(identity.at_least("supervisor"))],
+        responses=refusals(401, 403, 422, model=Refusal),
+    )
 
     @router.get("/v1/audit", response_model=AuditPage)
     async def audit_lines(

@@ -31,6 +31,7 @@ from kefu.services.workspace.store import PersonExists, WorkspaceStore
 from kefu.services.workspace.tickets_http import tickets_api
 from kefu.shared.bus import Bus
 from kefu.shared.events.agent import Presence
+from kefu.shared.http_errors import Refusal, problems, refusals
 from kefu.shared.logs import get_logger
 
 log = get_logger("kefu.workspace.http")
@@ -69,7 +70,12 @@ def workspace_api(
     api.add_exception_handler(RequestValidationError, _invalid)
     me, person_at_least, admin = identity.me, identity.at_least, identity.admin
 
-    @api.post("/v1/people", status_code=201, response_model=Person)
+    @api.post(
+        "/v1/people",
+        status_code=201,
+        response_model=Person,
+        responses=refusals(400, 401, 403, 409, 422, model=Refusal),
+    )
     async def add_person(body: NewPerson, by: Annotated[str, Depends(admin)]) -> Person:
         person = body.person()
         try:
@@ -80,11 +86,20 @@ def workspace_api(
         await audit.record(by, "person_added", detail=person.id)
         return person
 
-    @api.get("/v1/people", response_model=list[Person], dependencies=[Depends(admin)])
+    @api.get(
+        "/v1/people",
+        response_model=list[Person],
+        dependencies=[Depends(admin)],
+        responses=refusals(401, 403, model=Refusal),
+    )
     async def people() -> list[Person]:
         return await store.everyone()
 
-    @api.patch("/v1/people/{person_id}", response_model=Person)
+    @api.patch(
+        "/v1/people/{person_id}",
+        response_model=Person,
+        responses=refusals(400, 401, 403, 404, 422, model=Refusal),
+    )
     async def change_person(
         person_id: str, body: PersonChange, by: Annotated[str, Depends(admin)]
     ) -> Person:
@@ -96,7 +111,11 @@ def workspace_api(
         await audit.record(by, "person_changed", detail=f"{person_id}: {_names(body)}")
         return changed
 
-    @api.post("/v1/sessions", response_model=SignedInSession)
+    @api.post(
+        "/v1/sessions",
+        response_model=SignedInSession,
+        responses=refusals(400, 401, 422, 429, model=Refusal),
+    )
     async def sign_in(body: SignIn, response: Response) -> SignedInSession:
         try:
             signed = await signing.sign_in(settings, store, audit, body)
@@ -109,17 +128,22 @@ def workspace_api(
             token=signed.token, expires_at=signed.expires_at, person=signed.person
         )
 
-    @api.delete("/v1/sessions", status_code=204)
+    @api.delete("/v1/sessions", status_code=204, responses=refusals(401, model=Refusal))
     async def sign_out(found: Annotated[Me, Depends(me)]) -> Response:
         response = Response(status_code=204)
         await signing.sign_out(store, audit, found, response)
         return response
 
-    @api.get("/v1/me", response_model=Person)
+    @api.get("/v1/me", response_model=Person, responses=refusals(401, model=Refusal))
     async def who_am_i(found: Annotated[Me, Depends(me)]) -> Person:
         return found.person
 
-    @api.post("/v1/me/presence", status_code=202, response_model=CommandSent)
+    @api.post(
+        "/v1/me/presence",
+        status_code=202,
+        response_model=CommandSent,
+        responses=refusals(400, 401, 422, model=Refusal),
+    )
     async def presence(
         body: PresenceChange, found: Annotated[Me, Depends(person_at_least("agent"))]
     ) -> CommandSent:
@@ -149,6 +173,4 @@ async def _refused(request: Request, error: StarletteHTTPException) -> JSONRespo
 
 
 async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-    # without each problem's `input`: it may be a password
-    problems = [{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in error.errors()]
-    return JSONResponse({"error": "invalid request", "detail": problems}, 422)
+    return JSONResponse({"error": "invalid request", "detail": problems(error)}, 422)

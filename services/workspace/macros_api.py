@@ -15,6 +15,7 @@ from kefu.services.workspace.macros import Macro, MacroRefused, context, render
 from kefu.services.workspace.people import Person
 from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, NotSent, Sender, new_command_id
+from kefu.shared.http_errors import Refusal, refusals
 from kefu.shared.identifiers import Identifier
 from kefu.shared.inbound import TicketCommand
 
@@ -35,12 +36,20 @@ def macros_api(
     Supervisor = Annotated[Me, Depends(identity.at_least("supervisor"))]
 
     @router.get(
-        "/v1/macros", response_model=list[Macro], dependencies=[Depends(identity.at_least("agent"))]
+        "/v1/macros",
+        response_model=list[Macro],
+        dependencies=[Depends(identity.at_least("agent"))],
+        responses=refusals(401, model=Refusal),
     )
     async def every_macro() -> list[Macro]:
         return await macros.every()
 
-    @router.post("/v1/macros", status_code=201, response_model=Macro)
+    @router.post(
+        "/v1/macros",
+        status_code=201,
+        response_model=Macro,
+        responses=refusals(400, 401, 403, 409, 422, model=Refusal),
+    )
     async def add_macro(body: Macro, by: Supervisor) -> Macro:
         macro = body if body.id else body.model_copy(update={"id": f"m-{uuid.uuid4().hex[:12]}"})
         if not await macros.add(macro):
@@ -48,7 +57,11 @@ def macros_api(
         await audit.record(by.person.id, "macro_added", detail=macro.id)
         return macro
 
-    @router.put("/v1/macros/{macro_id}", response_model=Macro)
+    @router.put(
+        "/v1/macros/{macro_id}",
+        response_model=Macro,
+        responses=refusals(400, 401, 403, 404, 422, model=Refusal),
+    )
     async def change_macro(macro_id: Identifier, body: Macro, by: Supervisor) -> Macro:
         if body.id not in (None, macro_id):
             raise HTTPException(422, "id: must be the macro of the path, or absent")
@@ -58,7 +71,11 @@ def macros_api(
         await audit.record(by.person.id, "macro_changed", detail=macro_id)
         return macro
 
-    @router.delete("/v1/macros/{macro_id}", status_code=204)
+    @router.delete(
+        "/v1/macros/{macro_id}",
+        status_code=204,
+        responses=refusals(401, 403, 404, 422, model=Refusal),
+    )
     async def remove_macro(macro_id: Identifier, by: Supervisor) -> Response:
         if not await macros.remove(macro_id):
             raise HTTPException(404, "no such macro")
@@ -66,7 +83,10 @@ def macros_api(
         return Response(status_code=204)
 
     @router.post(
-        "/v1/tickets/{ticket_id}/macros/{macro_id}", status_code=202, response_model=CommandsSent
+        "/v1/tickets/{ticket_id}/macros/{macro_id}",
+        status_code=202,
+        response_model=CommandsSent,
+        responses=refusals(401, 404, 422, model=Refusal),
     )
     async def apply_macro(ticket_id: Identifier, macro_id: Identifier, by: Agent) -> CommandsSent:
         macro = await macros.macro(macro_id)

@@ -7,12 +7,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from kefu.services.workspace.identity import Identity
 from kefu.services.workspace.paging import LONGEST, BadCursor
 from kefu.services.workspace.search_index import QueryRefused, SearchPage, TicketSearch
+from kefu.shared.http_errors import Refusal, refusals
 
 PAGE_MOST = 100
 
 
 def search_api(identity: Identity, index: TicketSearch) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(identity.at_least("agent"))])
+    router = APIRouter(
+        dependencies=[Depends(identity.at_least("agent"))],
+        responses=refusals(401, 422, model=Refusal),
+    )
 
     @router.get("/v1/search", response_model=SearchPage)
     async def search(

@@ -18,6 +18,7 @@ from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, CommandTaken, NotSent, Sender, new_command_id
 from kefu.services.workspace.store import WorkspaceStore
 from kefu.shared.events.base import CustomerTier, Priority, TicketStatus
+from kefu.shared.http_errors import Refusal, refusals
 from kefu.shared.identifiers import Identifier
 from kefu.shared.settings import ROLE_RANK
 
@@ -57,7 +58,11 @@ def tickets_api(
     router = APIRouter()
     agent, supervisor = identity.at_least("agent"), identity.at_least("supervisor")
 
-    @router.get("/v1/tickets/{ticket_id}/conversation", dependencies=[Depends(agent)])
+    @router.get(
+        "/v1/tickets/{ticket_id}/conversation",
+        dependencies=[Depends(agent)],
+        responses=refusals(401, 404, 422, model=Refusal),
+    )
     async def conversation(ticket_id: Identifier) -> dict[str, Any]:
         ticket = await record.summary(ticket_id)
         if ticket is None:
@@ -76,15 +81,28 @@ def tickets_api(
             ],
         }
 
-    @router.get("/v1/me/tickets", response_model=list[TicketLine])
+    @router.get(
+        "/v1/me/tickets",
+        response_model=list[TicketLine],
+        responses=refusals(401, model=Refusal),
+    )
     async def my_tickets(found: Annotated[Me, Depends(agent)]) -> list[TicketSummary]:
         return sorted(await record.desk(found.person.id), key=desk_order)
 
-    @router.get("/v1/queue", response_model=list[TicketLine], dependencies=[Depends(supervisor)])
+    @router.get(
+        "/v1/queue",
+        response_model=list[TicketLine],
+        dependencies=[Depends(supervisor)],
+        responses=refusals(401, 403, 422, model=Refusal),
+    )
     async def queue(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[TicketSummary]:
         return await record.queue(limit)
 
-    @router.post("/v1/tickets/{ticket_id}/actions", status_code=202)
+    @router.post(
+        "/v1/tickets/{ticket_id}/actions",
+        status_code=202,
+        responses=refusals(400, 401, 409, 422, model=Refusal),
+    )
     async def act(
         ticket_id: Identifier,
         body: Annotated[dict[str, Any], Body()],
@@ -105,7 +123,11 @@ def tickets_api(
             raise HTTPException(503, NOT_SENT) from None
         return {"command_id": command.command_id}
 
-    @router.get("/v1/commands/{command_id}", response_model=CommandView)
+    @router.get(
+        "/v1/commands/{command_id}",
+        response_model=CommandView,
+        responses=refusals(401, 404, 422, model=Refusal),
+    )
     async def command(
         command_id: Identifier,
         found: Annotated[Me, Depends(identity.me)],
