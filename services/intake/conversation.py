@@ -31,7 +31,6 @@ Each way of matching is a thread key (`ref:email:<message id>`, `conversation:ch
 `choose_thread` decides from those tickets and their merge targets alone.
 """
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,11 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from kefu.shared.events.base import Channel, Priority, SupportTier, TicketStatus, Timestamp
 from kefu.shared.events.survey import SurveyKind
 from kefu.shared.inbound import MAX_CC, ChannelMessage
+from kefu.shared.mail_threads import TICKET_TOKEN, ticket_of_message_id
 from kefu.shared.policy import Threading, TokenSenders
 from kefu.shared.surveys import bare_number, in_scale
 
 SENDER_THREADED: set[Channel] = {"sms", "voice", "social"}
-TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
 MAX_KNOWN = 2 * MAX_CC
 MAX_MERGES = 8  # merge targets followed from a ticket a message names (A into B, B into C …)
 
@@ -178,16 +177,25 @@ def own_keys(
     return {key: ticket_id for key in pointers if key}
 
 
+def _named_ticket(refs: list[str], subject: str) -> str | None:
+    """The ticket kefu's own Message-ID in In-Reply-To or References names (the most precise),
+    else the subject's [#id] token."""
+    for ref in refs:
+        if ticket := ticket_of_message_id(ref):
+            return ticket
+    token = TICKET_TOKEN.search(subject)
+    return token.group(1) if token else None
+
+
 def thread_keys(message: ChannelMessage) -> ThreadKeys:
     channel, thread = message.channel, message.thread
     if channel == "email":
         named = [thread.in_reply_to] if thread and thread.in_reply_to else []
         for reference in reversed(thread.references if thread else []):
             named.extend(reversed(reference.split()))
-        token = TICKET_TOKEN.search(message.subject or "")
         return ThreadKeys(
             message_refs=tuple(dict.fromkeys(message_ref("email", ref) for ref in named)),
-            ticket_token=token.group(1) if token else None,
+            ticket_token=_named_ticket(named, message.subject or ""),
             from_address=message.sender.address,
         )
     if channel == "chat" and thread and thread.conversation_id:

@@ -4,13 +4,13 @@ back to the same ticket through intake), and for customers the one-click unsubsc
 of RFC 8058. Outside text loses its control characters before it goes into a header, so a
 line break in a customer's name neither adds a header nor stops the mail (contract 11)."""
 
-import hashlib
 import re
 from email.message import EmailMessage
 from email.utils import formataddr
 
 from kefu.services.notify.plan import Notification, TicketContext
 from kefu.services.notify.templates import Email
+from kefu.shared.mail_threads import kefu_message_id
 
 CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -21,11 +21,6 @@ def header_text(text: str) -> str:
     knows, the same the email policy refuses (U+2028 too)."""
     lines = (CONTROLS.sub("", line).strip() for line in text.replace("\t", "\n").splitlines())
     return " ".join(line for line in lines if line)
-
-
-def message_id(notification_id: str, sender: str) -> str:
-    domain = sender.rpartition("@")[2] or "kefu"
-    return f"<{hashlib.sha256(notification_id.encode()).hexdigest()[:32]}@{domain}>"
 
 
 def email_message(
@@ -41,7 +36,7 @@ def email_message(
     message["From"] = sender
     message["To"] = formataddr((name, to)) if name else to
     message["Subject"] = header_text(email.subject)
-    message["Message-ID"] = message_id(note.id, sender)
+    message["Message-ID"] = kefu_message_id(note.id, note.ticket_id, sender)
     message["X-Kefu-Notification-Id"] = header_text(note.id)
     thread = _thread(context) if note.audience == "customer" else []
     if thread:
