@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-Body = TypeVar("Body", bound=BaseModel)
+Body = TypeVar("Body")
 REASONS = {
     400: "the body is not UTF-8 JSON",
     401: "no valid bearer token or sign-in",
@@ -57,15 +57,17 @@ async def invalid_request(request: Request, error: RequestValidationError) -> JS
     return JSONResponse({"detail": problems(error)}, 422)
 
 
-def json_body(model: type[Body], limit: int) -> Callable[[Request], Awaitable[Body]]:
-    """A dependency: the JSON body as `model`. FastAPI reads a body it knows before any
-    dependency runs; this one is read after the route's dependencies, and refused past
-    `limit` bytes (413). OpenAPI learns the body from `documented_body`."""
+def json_body(shape: type[Body], limit: int) -> Callable[[Request], Awaitable[Body]]:
+    """A dependency: the JSON body as `shape`, a pydantic model or any type pydantic validates
+    (`dict[str, Any]`). FastAPI reads a body it knows before any dependency runs; this one is
+    read after the route's dependencies, and refused past `limit` bytes (413). OpenAPI learns
+    the body from `documented_body`."""
+    adapter = TypeAdapter(shape)
 
     async def body(request: Request) -> Body:
         raw = await read_body(request, limit)
         try:
-            return model.model_validate_json(raw)
+            return adapter.validate_json(raw)
         except ValidationError as error:
             found = error.errors(include_url=False, include_input=False)
             in_body = [{**e, "loc": ("body", *e["loc"])} for e in found]
@@ -74,9 +76,9 @@ def json_body(model: type[Body], limit: int) -> Callable[[Request], Awaitable[Bo
     return body
 
 
-def documented_body(model: type[BaseModel]) -> dict[str, Any]:
+def documented_body(shape: type[Any]) -> dict[str, Any]:
     """`openapi_extra` of a route whose JSON body `json_body` reads."""
-    schema = model.model_json_schema()
+    schema = TypeAdapter(shape).json_schema()
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 

@@ -34,4 +34,4 @@ def build(settings: Settings) -> AsgiFastStream:
         schema=envelope_schema(*READS),
         description="Sends a survey after each solve, reminds, expires, records SMS answers.",
     )
-    return service.app(fallback=survey_pages(surveys, links))
+    return service.app(fallback=survey_pages(surveys, links, settings.max_body_bytes))

@@ -3,16 +3,19 @@
 links); the score an email link names (`?score=4`) is only chosen in advance.
 
 Statuses: 404 a token that is not ours or names no survey, 410 expired, 409 answered,
+413 a body over KEFU_MAX_BODY_BYTES (refused before it is parsed),
 422 a missing or out-of-range score or a comment over 2,000 characters (the form again, with
 the problem said; JSON, without the input, for a body that is no form), 200 the thank-you
 page.
 """
 
-from typing import Annotated, Any
+from typing import Any
+from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Form
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 
 from kefu.services.survey.decision import AnswerGiven, AnswerRefused, refusal
 from kefu.services.survey.handling import Surveys
@@ -20,9 +23,11 @@ from kefu.services.survey.page import COMMENT_MAX_CHARS, FormProblem, Pages
 from kefu.services.survey.ticket import Survey, SurveyTicket
 from kefu.services.survey.tokens import SurveyLinks
 from kefu.shared.events.base import utc_now
-from kefu.shared.http_errors import Problem, invalid_request
+from kefu.shared.http_errors import Problem, invalid_request, read_body, refusals
 from kefu.shared.surveys import in_scale
 
+FORM = "application/x-www-form-urlencoded"
+# the service's app passes KEFU_MAX_BODY_BYTES; the pages alone take the setting's default
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the link is the key: it must not leak to other sites
@@ -47,11 +52,21 @@ FORM_AGAIN = {
 }
 
 
+class Answer(BaseModel):
+    """The form's fields, as the page posts them."""
+
+    score: str | None = None
+    comment: str = ""
+
+
+ANSWER_FORM = {"requestBody": {"content": {FORM: {"schema": Answer.model_json_schema()}}}}
+
+
 def page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status, headers=HEADERS)
 
 
-def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
+def survey_pages(surveys: Surveys, links: SurveyLinks, limit: int) -> FastAPI:
     api = FastAPI(title="kefu survey", docs_url=None, redoc_url=None, openapi_url=None)
     api.add_exception_handler(RequestValidationError, invalid_request)
     pages = Pages()
@@ -88,18 +103,20 @@ def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
         selected = chosen if chosen is not None and in_scale(survey.kind, chosen) else None
         return page(form(ticket, survey, token, selected=selected))
 
-    @api.post("/s/{token}", response_class=HTMLResponse, responses={**REFUSED, 422: FORM_AGAIN})
-    async def answer(
-        token: str,
-        score: Annotated[str | None, Form()] = None,
-        comment: Annotated[str, Form()] = "",
-    ) -> HTMLResponse:
+    @api.post(
+        "/s/{token}",
+        response_class=HTMLResponse,
+        responses={**REFUSED, **refusals(413), 422: FORM_AGAIN},
+        openapi_extra=ANSWER_FORM,
+    )
+    async def answer(token: str, request: Request) -> HTMLResponse:
+        posted = await _answer(request, limit)
         found = await open_survey(token)
         if isinstance(found, HTMLResponse):
             return found
         ticket, survey = found
-        chosen = _score(score)
-        comment = comment.replace("\r\n", "\n")  # browsers count a line break as one
+        chosen = _score(posted.score)
+        comment = posted.comment.replace("\r\n", "\n")  # browsers count a line break as one
         if problem := _problem(survey, chosen, comment):
             error = pages.error_text(ticket.locale, problem, survey.kind)
             selected = chosen if chosen is not None and in_scale(survey.kind, chosen) else None
@@ -123,6 +140,18 @@ def survey_pages(surveys: Surveys, links: SurveyLinks) -> FastAPI:
         )
 
     return api
+
+
+async def _answer(request: Request, limit: int) -> Answer:
+    """The posted form; before any of it is parsed, 422 for a body that is no form and 413
+    for one over `limit` bytes."""
+    media_type = request.headers.get("content-type", FORM).partition(";")[0].strip().lower()
+    if media_type != FORM:
+        no_form = {"loc": ("body",), "msg": f"a form ({FORM}) is required", "type": "no_form"}
+        raise RequestValidationError([no_form])
+    raw = await read_body(request, limit)
+    # latin-1 never fails, as Starlette's own form parser reads a form
+    return Answer.model_validate(dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
 
 
 def _score(given: str | None) -> int | None:

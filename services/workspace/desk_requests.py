@@ -8,6 +8,7 @@ before sign-in.
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,6 +20,7 @@ from kefu.services.workspace.identity import COOKIE, Identity, Me
 from kefu.services.workspace.page_kit import Pages
 from kefu.services.workspace.page_texts import accepted_locale, page_locale, text
 from kefu.shared.events.base import utc_now
+from kefu.shared.http_errors import read_body
 from kefu.shared.policy import load_policy
 from kefu.shared.settings import Settings
 
@@ -39,12 +41,18 @@ class DeskRequests:
     async def posted(self, request: Request, take: Taker) -> Response:
         """`take`'s answer to a form from our origin with the signed-in person's token; else
         403, or the way to the sign-in page for someone signed out."""
-        form = await request.form()
+        form = await self.form(request)
         me = await self.signed_in(request)
         token = field(form, "csrf")
         if not self.ours(request) or (me and not csrf_matches(self.secret, me.session_id, token)):
             return self.problem(request, me, 403)
         return await take(me, form) if me else RedirectResponse("/", 303)
+
+    async def form(self, request: Request) -> FormData:
+        """The posted form's fields; 413 past KEFU_MAX_BODY_BYTES, before any is parsed."""
+        raw = await read_body(request, self.settings.max_body_bytes)
+        # latin-1 never fails, as Starlette's own form parser reads a form
+        return FormData(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
     def ours(self, request: Request) -> bool:
         origins = {origin_of(self.settings.workspace_url), origin_of(str(request.base_url))}

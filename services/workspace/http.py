@@ -31,7 +31,7 @@ from kefu.services.workspace.store import PersonExists, WorkspaceStore
 from kefu.services.workspace.tickets_http import tickets_api
 from kefu.shared.bus import Bus
 from kefu.shared.events.agent import Presence
-from kefu.shared.http_errors import Refusal, problems, refusals
+from kefu.shared.http_errors import Refusal, documented_body, json_body, problems, refusals
 from kefu.shared.logs import get_logger
 
 log = get_logger("kefu.workspace.http")
@@ -69,14 +69,21 @@ def workspace_api(
     api.add_exception_handler(StarletteHTTPException, _refused)
     api.add_exception_handler(RequestValidationError, _invalid)
     me, person_at_least, admin = identity.me, identity.at_least, identity.admin
+    limit = settings.max_body_bytes
+    # each read after the route's token check: FastAPI would read and parse a body before it
+    NewPersonBody = Annotated[NewPerson, Depends(json_body(NewPerson, limit))]
+    PersonChangeBody = Annotated[PersonChange, Depends(json_body(PersonChange, limit))]
+    SignInBody = Annotated[SignIn, Depends(json_body(SignIn, limit))]
+    PresenceBody = Annotated[PresenceChange, Depends(json_body(PresenceChange, limit))]
 
     @api.post(
         "/v1/people",
         status_code=201,
         response_model=Person,
-        responses=refusals(400, 401, 403, 409, 422, model=Refusal),
+        responses=refusals(400, 401, 403, 409, 413, 422, model=Refusal),
+        openapi_extra=documented_body(NewPerson),
     )
-    async def add_person(body: NewPerson, by: Annotated[str, Depends(admin)]) -> Person:
+    async def add_person(by: Annotated[str, Depends(admin)], body: NewPersonBody) -> Person:
         person = body.person()
         try:
             await store.add(person, body.password.get_secret_value())
@@ -98,10 +105,11 @@ def workspace_api(
     @api.patch(
         "/v1/people/{person_id}",
         response_model=Person,
-        responses=refusals(400, 401, 403, 404, 422, model=Refusal),
+        responses=refusals(400, 401, 403, 404, 413, 422, model=Refusal),
+        openapi_extra=documented_body(PersonChange),
     )
     async def change_person(
-        person_id: str, body: PersonChange, by: Annotated[str, Depends(admin)]
+        person_id: str, by: Annotated[str, Depends(admin)], body: PersonChangeBody
     ) -> Person:
         password = body.password.get_secret_value() if body.password else None
         changed = await store.change(person_id, body.fields(), password)
@@ -114,9 +122,10 @@ def workspace_api(
     @api.post(
         "/v1/sessions",
         response_model=SignedInSession,
-        responses=refusals(400, 401, 422, 429, model=Refusal),
+        responses=refusals(400, 401, 413, 422, 429, model=Refusal),
+        openapi_extra=documented_body(SignIn),
     )
-    async def sign_in(body: SignIn, response: Response) -> SignedInSession:
+    async def sign_in(body: SignInBody, response: Response) -> SignedInSession:
         try:
             signed = await signing.sign_in(settings, store, audit, body)
         except signing.Locked as locked:
@@ -142,10 +151,11 @@ def workspace_api(
         "/v1/me/presence",
         status_code=202,
         response_model=CommandSent,
-        responses=refusals(400, 401, 422, model=Refusal),
+        responses=refusals(400, 401, 413, 422, model=Refusal),
+        openapi_extra=documented_body(PresenceChange),
     )
     async def presence(
-        body: PresenceChange, found: Annotated[Me, Depends(person_at_least("agent"))]
+        found: Annotated[Me, Depends(person_at_least("agent"))], body: PresenceBody
     ) -> CommandSent:
         command_id = await send_presence(bus, audit, found.person, body.status)
         return CommandSent(command_id=command_id)

@@ -15,7 +15,7 @@ from kefu.services.workspace.macros import Macro, MacroRefused, context, render
 from kefu.services.workspace.people import Person
 from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, NotSent, Sender, new_command_id
-from kefu.shared.http_errors import Refusal, refusals
+from kefu.shared.http_errors import Refusal, documented_body, json_body, refusals
 from kefu.shared.identifiers import Identifier
 from kefu.shared.inbound import TicketCommand
 
@@ -34,6 +34,8 @@ def macros_api(
     router = APIRouter()
     Agent = Annotated[Me, Depends(identity.at_least("agent"))]
     Supervisor = Annotated[Me, Depends(identity.at_least("supervisor"))]
+    # read after the token check: FastAPI would read and parse the body before it
+    MacroBody = Annotated[Macro, Depends(json_body(Macro, identity.settings.max_body_bytes))]
 
     @router.get(
         "/v1/macros",
@@ -48,9 +50,10 @@ def macros_api(
         "/v1/macros",
         status_code=201,
         response_model=Macro,
-        responses=refusals(400, 401, 403, 409, 422, model=Refusal),
+        responses=refusals(400, 401, 403, 409, 413, 422, model=Refusal),
+        openapi_extra=documented_body(Macro),
     )
-    async def add_macro(body: Macro, by: Supervisor) -> Macro:
+    async def add_macro(by: Supervisor, body: MacroBody) -> Macro:
         macro = body if body.id else body.model_copy(update={"id": f"m-{uuid.uuid4().hex[:12]}"})
         if not await macros.add(macro):
             raise HTTPException(409, "a macro with this id exists")
@@ -60,9 +63,10 @@ def macros_api(
     @router.put(
         "/v1/macros/{macro_id}",
         response_model=Macro,
-        responses=refusals(400, 401, 403, 404, 422, model=Refusal),
+        responses=refusals(400, 401, 403, 404, 413, 422, model=Refusal),
+        openapi_extra=documented_body(Macro),
     )
-    async def change_macro(macro_id: Identifier, body: Macro, by: Supervisor) -> Macro:
+    async def change_macro(macro_id: Identifier, by: Supervisor, body: MacroBody) -> Macro:
         if body.id not in (None, macro_id):
             raise HTTPException(422, "id: must be the macro of the path, or absent")
         macro = body.model_copy(update={"id": macro_id})

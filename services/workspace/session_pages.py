@@ -32,7 +32,7 @@ def session_pages(
 
     @router.post("/desk/sign-in")
     async def sign_in(request: Request) -> Response:
-        form = await request.form()
+        form = await desk.form(request)
         if not desk.ours(request):  # a sign-in planted by another site (login CSRF)
             return desk.problem(request, None, 403)
         lang = desk.browser_lang(request)

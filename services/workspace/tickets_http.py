@@ -5,7 +5,7 @@ what became of each (commands.py says the rules, record_store.py where it is kep
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +18,7 @@ from kefu.services.workspace.record_store import RecordStore
 from kefu.services.workspace.sending import NOT_SENT, CommandTaken, NotSent, Sender, new_command_id
 from kefu.services.workspace.store import WorkspaceStore
 from kefu.shared.events.base import CustomerTier, Priority, TicketStatus
-from kefu.shared.http_errors import Refusal, refusals
+from kefu.shared.http_errors import Refusal, documented_body, json_body, refusals
 from kefu.shared.identifiers import Identifier
 from kefu.shared.settings import ROLE_RANK
 
@@ -57,6 +57,9 @@ def tickets_api(
 ) -> APIRouter:
     router = APIRouter()
     agent, supervisor = identity.at_least("agent"), identity.at_least("supervisor")
+    # an action is checked by commands.py, not by a model; read after the token check
+    Action = dict[str, Any]
+    ActionBody = Annotated[Action, Depends(json_body(Action, identity.settings.max_body_bytes))]
 
     @router.get(
         "/v1/tickets/{ticket_id}/conversation",
@@ -101,12 +104,11 @@ def tickets_api(
     @router.post(
         "/v1/tickets/{ticket_id}/actions",
         status_code=202,
-        responses=refusals(400, 401, 409, 422, model=Refusal),
+        responses=refusals(400, 401, 409, 413, 422, model=Refusal),
+        openapi_extra=documented_body(Action),
     )
     async def act(
-        ticket_id: Identifier,
-        body: Annotated[dict[str, Any], Body()],
-        found: Annotated[Me, Depends(agent)],
+        ticket_id: Identifier, found: Annotated[Me, Depends(agent)], body: ActionBody
     ) -> dict[str, str]:
         person = found.person
         try:

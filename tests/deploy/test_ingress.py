@@ -96,7 +96,9 @@ def test_every_public_path_reaches_the_service_that_serves_it() -> None:
     # the workspace as its app builds it (its API takes each part's store); nothing connects
     workspace = build_workspace(settings()).fallback
     paths = {
-        "kefu-survey": served(survey_pages(no_store, SurveyLinks(SECRET, "https://" + host))),
+        "kefu-survey": served(
+            survey_pages(no_store, SurveyLinks(SECRET, "https://" + host), 10_000)
+        ),
         "kefu-notify": served(notify_api(no_store, settings())) - {"/openapi.json"},
         "kefu-analytics": served(analytics_api(no_store, settings())),
         "kefu-intake": set(DOORS),

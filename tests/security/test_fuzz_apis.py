@@ -94,7 +94,7 @@ def _api(service: RunningService, service_settings: Settings, survey: dict[str, 
     if service.name == "survey":  # public pages: the document is not served, only made
         links = SurveyLinks(service_settings.signing_secret("survey_secret"), url)
         no_store: Any = None  # only the routes are read
-        document = survey_pages(no_store, links).openapi()
+        document = survey_pages(no_store, links, 10_000).openapi()
         return Api(url, schemathesis.openapi.from_dict(document), lambda: ADMIN, survey)
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     if service.name == "workspace":
