@@ -5,8 +5,10 @@ import asyncio
 import importlib
 import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from kefu import __version__
 from kefu.shared.durations import parse_duration
@@ -18,15 +20,36 @@ EVENT_TOPICS = [t for t in Topic if t not in (Topic.CHANNEL_INBOUND, Topic.AGENT
 
 
 def run_service(name: str) -> int:
+    return serve(f"kefu run {name}", lambda settings: _service_app(name, settings))
+
+
+def run_adapter(args: argparse.Namespace) -> int:
+    """`kefu adapter smtp|imap`: mail in (contract 10)."""
+    if args.adapter == "smtp":
+        from kefu.adapters.smtp import build as smtp
+
+        return serve("kefu adapter smtp", lambda settings: smtp(settings, args.host, args.port))
+    from kefu.adapters.imap import build as imap
+
+    return serve("kefu adapter imap", imap)
+
+
+def _service_app(name: str, settings: Any) -> Any:
+    return importlib.import_module(f"kefu.services.{name}.app").build(settings)
+
+
+def serve(command: str, build: Callable[[Any], Any]) -> int:
+    """Build an ASGI app from the settings and serve it on KEFU_HTTP_HOST:KEFU_HTTP_PORT until
+    SIGTERM or SIGINT; a bad setting or policy is exit 2 with the reason."""
     import uvicorn
 
     from kefu.shared.policy import PolicyError
 
     try:
         settings = load_settings()
-        app = importlib.import_module(f"kefu.services.{name}.app").build(settings)
+        app = build(settings)
     except (SettingsError, PolicyError) as error:
-        print(f"kefu run {name}: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 2
     server = uvicorn.Server(
         uvicorn.Config(
@@ -157,6 +180,12 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one service")
     run.add_argument("service", choices=SERVICES)
+    adapter = commands.add_parser("adapter", help="run a channel adapter: mail in")
+    adapters = adapter.add_subparsers(dest="adapter", required=True)
+    smtp = adapters.add_parser("smtp", help="an SMTP server for the support mail (its MX)")
+    smtp.add_argument("--host", default="0.0.0.0", help="the address to listen on")
+    smtp.add_argument("--port", type=int, default=2525)
+    adapters.add_parser("imap", help="read the mailbox KEFU_IMAP_URL")
     topics = commands.add_parser("topics", help="manage topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True)
     create = topics_commands.add_parser("create", help="create every kefu topic")
@@ -171,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--mongo-port", type=int, default=27017)
     up.add_argument("--smtp-port", type=int, default=1025)
     up.add_argument("--http-port", type=int, default=8081, help="first service port")
+    up.add_argument(
+        "--mail-port", type=int, default=2525, help="kefu adapter smtp: mail in becomes tickets"
+    )
     up.add_argument(
         "--keep",
         action="store_true",
@@ -240,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_service(args.service)
+        if args.command == "adapter":
+            return run_adapter(args)
         if args.command == "topics":
             return topics_create(args.partitions, args.replication_factor, args.dry_run)
         if args.command == "docs":
@@ -260,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_people(args)
         from kefu.up import up
 
-        ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port)
+        ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port, args.mail_port)
         return up(args.data_dir, *ports, keep=args.keep)
     except SettingsError as error:
         print(f"kefu: {error}", file=sys.stderr)

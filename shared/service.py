@@ -107,25 +107,9 @@ class Service:
     def app(self, routes: Sequence[tuple[str, Any]] = (), fallback: Any = None) -> AsgiFastStream:
         """The service's ASGI app: health, readiness, metrics and `routes` by exact path;
         every other path goes to `fallback` (an ASGI app, e.g. FastAPI) when there is one."""
-
-        @get(include_in_schema=False)
-        async def healthz(scope: Any) -> AsgiResponse:
-            return AsgiResponse(b"ok", 200)
-
-        @get(include_in_schema=False)
-        async def readyz(scope: Any) -> AsgiResponse:
-            if await self.ready():
-                return AsgiResponse(b"ready", 200)
-            return AsgiResponse(b"broker or store unreachable", 503)
-
         app = ServiceApp(
             self.broker,
-            asgi_routes=[
-                ("/healthz", healthz),
-                ("/readyz", readyz),
-                ("/metrics", make_asgi_app(self.registry)),
-                *routes,
-            ],
+            asgi_routes=[*probe_routes(self.ready, self.registry), *routes],
             # Timers live in the store and need no partition: they start before the broker
             # joins its consumer group, which can wait a dead member's session out.
             on_startup=[self._prepare_store, self.bus.start, self._start_background],
@@ -135,6 +119,24 @@ class Service:
         )
         app.fallback = fallback
         return app
+
+
+def probe_routes(
+    ready: Callable[[], Awaitable[bool]], registry: CollectorRegistry
+) -> list[tuple[str, Any]]:
+    """/healthz (alive), /readyz (`ready`: what the process needs is reachable), /metrics."""
+
+    @get(include_in_schema=False)
+    async def healthz(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b"ok", 200)
+
+    @get(include_in_schema=False)
+    async def readyz(scope: Any) -> AsgiResponse:
+        if await ready():
+            return AsgiResponse(b"ready", 200)
+        return AsgiResponse(b"broker or store unreachable", 503)
+
+    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", make_asgi_app(registry))]
 
 
 class ServiceApp(AsgiFastStream):

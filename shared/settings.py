@@ -107,6 +107,25 @@ class Settings(BaseSettings):
         "twice that); 0: no limit",
     )
     http_host: str = Field("0.0.0.0", description="the address the HTTP server binds")
+    imap_url: str | None = Field(
+        None,
+        description="the mailbox `kefu adapter imap` reads: "
+        "imaps://support%40example.com@imap.example.com/INBOX",
+    )
+    imap_password: SecretStr | None = None
+    imap_poll: timedelta = Field(
+        timedelta(seconds=30), description="how often to look when the server has no IDLE"
+    )
+    attachments_url: str | None = Field(
+        None,
+        description="where the mail adapters keep attachments: a directory (a path or "
+        "file:///…) or s3://bucket/prefix; unset: their bytes are dropped",
+    )
+    max_mail_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="largest mail taken")
+    mail_in_certfile: Path | None = Field(
+        None, description="PEM certificate (chain) `kefu adapter smtp` offers with STARTTLS"
+    )
+    mail_in_keyfile: Path | None = Field(None, description="its key, when not in the certfile")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -120,7 +139,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a random value of at least {MIN_SECRET_CHARS} characters")
         return value
 
-    @field_validator("session_ttl", "max_clock_skew", "max_backdate", mode="before")
+    @field_validator("session_ttl", "max_clock_skew", "max_backdate", "imap_poll", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
@@ -141,7 +160,13 @@ class Settings(BaseSettings):
         parse_api_tokens(value.get_secret_value())
         return value
 
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @field_validator(
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "mail_in_certfile",
+        "mail_in_keyfile",
+    )
     @classmethod
     def _readable_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

@@ -2,17 +2,20 @@
 # The system packages the tests need, installed once with Debian's apt-get (as root, or
 # through sudo): Chromium and a CJK font for the page tests, promtool (from the prometheus
 # package; the server is not run) for the alert rules, kubectl to render the manifests,
-# openssl for the TLS test's certificates. Quiet when everything is there.
+# openssl for the TLS test's certificates, dovecot (an IMAP server, run by the test as a child
+# process) for `kefu adapter imap`. Quiet when everything is there.
 set -euo pipefail
 declare -A package_of=(
     [chromium]=chromium
     [promtool]=prometheus
     [kubectl]=kubernetes-client
     [openssl]=openssl
+    [dovecot]=dovecot-imapd
 )
 missing=()
 for command in "${!package_of[@]}"; do
-    command -v "$command" >/dev/null || missing+=("${package_of[$command]}")
+    # daemons such as dovecot are in sbin, which a user's PATH may lack
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$command" >/dev/null || missing+=("${package_of[$command]}")
 done
 fc-list 2>/dev/null | grep -qi wqy || missing+=(fonts-wqy-zenhei)
 if ((${#missing[@]})); then

@@ -51,9 +51,11 @@ def start_service(
     log_dir: Path,
     kefu: list[str] | None = None,
     instance_id: str = "",
+    command: tuple[str, ...] = (),
 ) -> RunningService:
-    """Start `kefu run <name>` (this venv's, or the `kefu` command given) and wait until
-    /readyz answers 200. Replicas share this host's name, so they are dynamic members of their
+    """Start `kefu run <name>` (this venv's, or the `kefu` command given; or the kefu
+    `command`, e.g. `("adapter", "smtp", "--port", "2525")`) and wait until /readyz answers
+    200. Replicas share this host's name, so they are dynamic members of their
     group unless given an `instance_id` (static membership: a restart that names it takes its
     partitions back; on Tansu a static member that never returns keeps them for ever)."""
     env = {
@@ -75,12 +77,22 @@ def start_service(
         "KEFU_PUBLIC_URL": settings.public_url,
         "KEFU_API_TOKENS": settings.api_tokens.get_secret_value(),
         "KEFU_RATE_LIMIT": str(settings.rate_limit),
+        "KEFU_MAIL_FROM": settings.mail_from,
+        "KEFU_MAX_MAIL_BYTES": str(settings.max_mail_bytes),
+        **({"KEFU_ATTACHMENTS_URL": settings.attachments_url} if settings.attachments_url else {}),
+        **({"KEFU_IMAP_URL": settings.imap_url} if settings.imap_url else {}),
+        **(
+            {"KEFU_IMAP_PASSWORD": settings.imap_password.get_secret_value()}
+            if settings.imap_password
+            else {}
+        ),
+        "KEFU_IMAP_POLL": f"{settings.imap_poll.total_seconds()}s",
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()
     log = log_dir / f"{name}-{port}.log"
     popen = subprocess.Popen(
-        [*(kefu or [sys.executable, "-m", "kefu.cli"]), "run", name],
+        [*(kefu or [sys.executable, "-m", "kefu.cli"]), *(command or ("run", name))],
         env={**env, "KEFU_HTTP_PORT": str(port), "KEFU_INSTANCE_ID": instance_id},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
