@@ -87,6 +87,11 @@ def start_service(
             else {}
         ),
         "KEFU_IMAP_POLL": f"{settings.imap_poll.total_seconds()}s",
+        **{
+            f"KEFU_{name.upper()}": str(path)
+            for name in ("mail_in_certfile", "mail_in_keyfile")
+            if (path := getattr(settings, name))
+        },
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
     port = free_port()

@@ -8,10 +8,13 @@ import asyncio
 import os
 import signal
 import smtplib
+import ssl
+import subprocess
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -49,7 +52,7 @@ class MailIn:
             client.ehlo("mx.customer.example")
             client.mail(str(mail["From"]))
             client.rcpt(SUPPORT)
-            return client.data(mail.as_bytes())
+            return client.data(mail.as_bytes(policy=SMTP_POLICY))
 
     async def opened(self, message_id: str) -> dict:
         [event] = await self.reader.take(1, lambda e: _opened_by(e, message_id))
@@ -202,3 +205,55 @@ def _counted(metrics: str, outcome: str) -> float:
     prefix = f'kefu_mail_taken_total{{outcome="{outcome}"}} '
     lines = [line for line in metrics.splitlines() if line.startswith(prefix)]
     return float(lines[0].removeprefix(prefix)) if lines else 0.0
+
+
+@pytest.fixture(scope="module")
+def tls_adapter(backend: Backend, tmp_path_factory) -> Iterator[tuple[Settings, int, Path]]:
+    """The SMTP adapter alone, offering STARTTLS with a certificate for 127.0.0.1, taking mail
+    of 8 KiB at the most."""
+    folder = tmp_path_factory.mktemp("mail-tls")
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    request = "req -x509 -newkey rsa:2048 -nodes -days 1 -keyout key.pem -out cert.pem"
+    subprocess.run(
+        ["openssl", *request.split(), *names], cwd=folder, check=True, capture_output=True
+    )
+    settings = isolated_settings(
+        backend,
+        mail_in_certfile=folder / "cert.pem",
+        mail_in_keyfile=folder / "key.pem",
+        max_mail_bytes=8192,
+    )
+    asyncio.run(create_topics(settings, TEST_PARTITIONS))
+    port = free_port()
+    command = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(port))
+    adapter = start_service("adapter-smtp", settings, folder, command=command)
+    try:
+        yield settings, port, folder / "cert.pem"
+    finally:
+        adapter.popen.kill()
+
+
+async def test_starttls_is_offered_and_mail_over_the_limit_is_552(tls_adapter) -> None:
+    settings, port, cert = tls_adapter
+    small, large = mail("Over TLS"), mail("Too large", ("x" * 70 + "\n") * 150)
+
+    def send(sent: EmailMessage, tls: bool) -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            if tls:
+                client.starttls(context=ssl.create_default_context(cafile=cert))
+            client.ehlo("mx.customer.example")  # (again, over TLS: RFC 3207)
+            client.mail(str(sent["From"]))
+            client.rcpt(SUPPORT)
+            try:
+                return client.data(sent.as_bytes(policy=SMTP_POLICY))
+            except smtplib.SMTPDataError as refused:
+                return refused.smtp_code, refused.smtp_error
+
+    answers = [
+        await asyncio.to_thread(send, small, True),
+        await asyncio.to_thread(send, large, False),
+    ]
+    assert [code for code, _ in answers] == [250, 552], answers
+    async with TopicReader(settings, Topic.CHANNEL_INBOUND) as inbound:
+        [published] = await inbound.take(1)
+    assert published["message_id"] == small["Message-ID"]
