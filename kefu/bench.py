@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from kefu.bench_mail import measure_mail
 from kefu.bench_timers import POLICY as timers_policy
 from kefu.bench_timers import run_timers
 from kefu.bench_workspace import reads as workspace_reads
@@ -87,8 +88,8 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
     await consumer.start()
     await producer.start()
     try:
-        await _positioned(consumer)
-        arrivals = asyncio.create_task(_arrivals(consumer, load, sent, count))
+        await positioned(consumer)
+        arriving = asyncio.create_task(arrivals(consumer, load.received_id, sent, count))
         start = time.perf_counter()
         acks = []
         for index, (value_id, key, value) in enumerate(values):
@@ -97,7 +98,7 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
             sent[value_id] = time.perf_counter()
             acks.append(await producer.send(load.topic, value, key=key))
         await asyncio.gather(*acks)
-        arrived = await asyncio.wait_for(arrivals, timeout=60 + count / 20)
+        arrived = await asyncio.wait_for(arriving, timeout=60 + count / 20)
     finally:
         await producer.stop()
         await consumer.stop()
@@ -107,7 +108,7 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
     )
 
 
-async def _positioned(consumer: AIOKafkaConsumer) -> None:
+async def positioned(consumer: AIOKafkaConsumer) -> None:
     """Wait for the partitions and their end offsets, so nothing sent later is missed."""
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=100)
@@ -115,16 +116,20 @@ async def _positioned(consumer: AIOKafkaConsumer) -> None:
         await consumer.position(partition)
 
 
-async def _arrivals(
-    consumer: AIOKafkaConsumer, load: Load, sent: dict[str, float], count: int
+async def arrivals(
+    consumer: AIOKafkaConsumer,
+    received_id: Callable[[bytes], str | None],
+    sent: dict[str, float],
+    count: int,
 ) -> dict[str, float]:
+    """When each of `count` values that `sent` holds came back, as `received_id` knows it."""
     arrived: dict[str, float] = {}
     while len(arrived) < count:
         batches = await consumer.getmany(timeout_ms=100)
         now = time.perf_counter()
         for records in batches.values():
             for record in records:
-                value_id = load.received_id(record.value)
+                value_id = received_id(record.value)
                 if value_id in sent and value_id not in arrived:
                     arrived[value_id] = now
     return arrived
@@ -366,6 +371,7 @@ async def run_loads(
         results[load.name] = summary(burst, paced)
         if load is not raw:
             results[load.name]["burst_costs"] = costs(before, after, messages)
+    results["mail_in"] = await mail_phase(settings, services["mail-in"], messages, rate)
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
         results["kefu"]["seed_caught_up_s"] = caught_up_s
@@ -384,6 +390,20 @@ async def run_loads(
             reads=await workspace_reads(url, workspace.password, workspace.tickets),
         )
     return results
+
+
+async def mail_phase(
+    settings: Settings, adapter: Process, messages: int, rate: float
+) -> dict[str, Any]:
+    """Mails over SMTP through `kefu adapter smtp` until message_received: a burst, then a
+    steady rate."""
+    port = int(adapter.command[-1])
+    await measure_mail(settings, port, 20, rate=None)  # warm-up
+    await caught_up(settings)
+    burst = Run(*await measure_mail(settings, port, messages, rate=None))
+    await caught_up(settings)
+    paced = Run(*await measure_mail(settings, port, max(2, int(rate * 5)), rate=rate))
+    return summary(burst, paced)
 
 
 def ratios(raw: dict[str, Any], load: dict[str, Any]) -> dict[str, float]:
@@ -409,6 +429,10 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
         "raw_broker": raw,
         "kefu": results["kefu"],
         "ratio": ratios(raw, results["kefu"]),
+        "mail_in_benchmark": "customer mails over SMTP (4 connections) → kefu adapter smtp → "
+        "channel.inbound → intake → message_received",
+        "mail_in": results["mail_in"],
+        "mail_in_ratio": ratios(raw, results["mail_in"]),
         **(
             {
                 "routed_benchmark": "channel.inbound → intake → router → kefu.ticket.assigned, "
@@ -447,6 +471,8 @@ def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Proce
     try:
         for name in SERVICES:
             started[name] = start_service(name, free_port(), env, log_dir)
+        mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(free_port()))
+        started["mail-in"] = start_service("mail-in", free_port(), env, log_dir, mail_in)
         for process in started.values():
             wait_ready(process, log_dir / f"{process.name}.log")
         yield started

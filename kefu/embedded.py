@@ -62,6 +62,7 @@ class Process:
     name: str
     port: int
     popen: subprocess.Popen[bytes]
+    command: tuple[str, ...] = ()  # kefu's arguments, to start it again
 
     def stop(self, timeout: float = 10) -> None:
         if self.popen.poll() is None:
@@ -73,18 +74,22 @@ class Process:
                 self.popen.wait()
 
 
-def start_service(name: str, port: int, env: dict[str, str], log_dir: Path) -> Process:
-    """`kefu run <name>` as a child process on `port`, logging to `log_dir/<name>.log`."""
+def start_service(
+    name: str, port: int, env: dict[str, str], log_dir: Path, command: tuple[str, ...] = ()
+) -> Process:
+    """`kefu run <name>` (or `kefu <command>`) as a child process serving HTTP on `port`,
+    logging to `log_dir/<name>.log`."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    command = command or ("run", name)
     popen = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "run", name],
+        [sys.executable, "-m", "kefu.cli", *command],
         env={**env, "KEFU_HTTP_PORT": str(port)},
         stdout=(log_dir / f"{name}.log").open("ab"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    return Process(name, port, popen)
+    return Process(name, port, popen, command)
 
 
 def wait_ready(process: Process, log: Path, within_s: float = 60) -> None:

@@ -18,6 +18,7 @@ DEFAULT_POLICY = Path("deploy/policy.yaml")
 RESTART_DELAY_S = 2.0
 ADMIN_PASSWORD = "admin-password"  # kept as .kefu/admin-password
 # kept as .kefu/survey-secret, .kefu/notify-secret
+MAIL_IN = "mail-in"  # `kefu adapter smtp`, as kefu up names it
 SECRETS = {name: name.removeprefix("KEFU_").lower().replace("_", "-") for name in SIGNING_SECRETS}
 
 
@@ -27,6 +28,7 @@ def up(
     mongo_port: int,
     smtp_port: int,
     http_port: int,
+    mail_port: int = 2525,
     keep: bool = False,
 ) -> int:
     """The embedded broker keeps topics in memory, so each run starts with empty topics; the
@@ -67,9 +69,18 @@ def up(
         asyncio.run(create_topics(settings, settings.topic_partitions))
         for offset, name in enumerate(SERVICES):
             services[name] = start_service(name, http_port + offset, env, data_dir / "logs")
+        mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(mail_port))
+        services[MAIL_IN] = start_service(
+            MAIL_IN, http_port + len(SERVICES), env, data_dir / "logs", mail_in
+        )
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
         _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep, admin)
+        print(
+            f"Mail to any address at 127.0.0.1:{mail_port} (SMTP) becomes a ticket too, e.g.\n"
+            f"  {first_mail(mail_port)}",
+            flush=True,
+        )
         _supervise(services, env, data_dir, stopping)
     except (EmbeddedError, OSError) as error:
         print(f"kefu up: {error}", file=sys.stderr)
@@ -80,6 +91,15 @@ def up(
             process.stop(timeout=15)
         stack.stop()
     return 0
+
+
+def first_mail(port: int) -> str:
+    """A one-line command that sends a first real mail to kefu's SMTP adapter."""
+    mail = "Subject: Cannot log in\\r\\n\\r\\nSince this morning."
+    return (
+        f"python3 -c \"import smtplib; smtplib.SMTP('127.0.0.1', {port}).sendmail("
+        f"'jane@example.com', ['support@example.com'], '{mail}')\""
+    )
 
 
 def _private(data_dir: Path) -> None:
@@ -118,7 +138,9 @@ def _supervise(
             if process.popen.poll() is not None:
                 print(f"{name} exited with {process.popen.returncode}; restarting", flush=True)
                 time.sleep(RESTART_DELAY_S)
-                services[name] = start_service(name, process.port, env, data_dir / "logs")
+                services[name] = start_service(
+                    name, process.port, env, data_dir / "logs", process.command
+                )
         time.sleep(0.5)
 
 

@@ -33,7 +33,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         check=True,
     )
     result = json.loads(done.stdout)
-    for load in ("raw_broker", "kefu", "routed"):
+    for load in ("raw_broker", "kefu", "routed", "mail_in"):
         assert result[load]["throughput_per_s"] > 0
         latency = result[load]["latency_ms"]
         assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]

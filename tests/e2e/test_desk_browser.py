@@ -30,7 +30,7 @@ from tests.kafka import TopicReader
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("intake", "router", "sla", "notify", "workspace")
-ADMIN = "e2e-admin-token"
+ADMIN = "e2e-admin-token-0123"
 PASSWORD = "correct horse"
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
 DEFAULT = {"priority": "P3", "category": ["general", "inquiry", "other"], "skills": ["general"]}

@@ -24,23 +24,26 @@ from kefu.embedded import free_port, port_open
 
 pytestmark = pytest.mark.e2e
 SHIPPED_POLICY = Path(__file__).parents[2] / "deploy" / "policy.yaml"
+SERVED = 8  # seven services and the SMTP adapter's health port
 
 
 async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) -> None:
-    kafka, mongo, smtp, http = free_port(), free_port(), free_port(), _seven_free_ports()
-    up = _start_up(tmp_path, kafka, mongo, smtp, http)
+    kafka, mongo, smtp, mail_in = free_port(), free_port(), free_port(), free_port()
+    http = _free_ports_in_a_row()
+    up = _start_up(tmp_path, kafka, mongo, smtp, http, mail_in)
     try:
-        banner = await asyncio.to_thread(_read_until, up, "becomes a ticket")
+        banner = await asyncio.to_thread(_read_until, up, ".sendmail(")
         assert "topics are kept in memory" in banner
         assert f"dashboard http://127.0.0.1:{http + 5}/" in banner
         assert f"desk      http://127.0.0.1:{http + 6}/" in banner
-        for port in range(http, http + 7):
+        for port in range(http, http + SERVED):
             assert await asyncio.to_thread(_ready, port), banner
         token = re.search(r"token\s+(\S+)", banner).group(1)
         assert (tmp_path / "api-token").read_text() == token
         await _post(f"http://127.0.0.1:{http}", token)
-        ticket = await _ticket(f"mongodb://127.0.0.1:{mongo}", within_s=5)
+        ticket = await _ticket(f"mongodb://127.0.0.1:{mongo}", "<up@mail>", within_s=5)
         assert ticket["subject"] == "Cannot log in"
+        await _mail_in(banner, mail_in, f"mongodb://127.0.0.1:{mongo}")
         with smtplib.SMTP("127.0.0.1", smtp) as mail:
             mail.sendmail("kefu@localhost", ["ops@example.com"], "Subject: hi\r\n\r\nbody")
         assert len(_mails(tmp_path / "mail", "hi")) == 1
@@ -49,7 +52,8 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
         kept = tmp_path / "admin-password"
         _assert_private(tmp_path)
         # bound to 127.0.0.1 only: 0.0.0.0 would also answer on the rest of 127/8
-        assert not any(_answers("127.0.0.2", port) for port in range(http, http + 7))
+        ports = [*range(http, http + SERVED), mail_in]
+        assert not any(_answers("127.0.0.2", port) for port in ports)
         await _sign_in_as_admin(f"http://127.0.0.1:{http + 6}", kept.read_text().strip())
     finally:
         up.send_signal(signal.SIGINT)
@@ -81,16 +85,37 @@ def _answers(host: str, port: int) -> bool:
     return True
 
 
-def _seven_free_ports() -> int:
-    """Seven ports in a row below Linux's ephemeral range (32768 up), where no outgoing
-    connection of another test can take one between this check and the services' bind."""
-    base = random.randrange(20000, 32000, 7)
-    while any(port_open(port) for port in range(base, base + 7)):
-        base = random.randrange(20000, 32000, 7)
+def _free_ports_in_a_row() -> int:
+    """The services' and the mail adapter's ports in a row below Linux's ephemeral range
+    (32768 up), where no outgoing connection of another test can take one between this check
+    and the services' bind."""
+    base = random.randrange(20000, 32000, SERVED)
+    while any(port_open(port) for port in range(base, base + SERVED)):
+        base = random.randrange(20000, 32000, SERVED)
     return base
 
 
-def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subprocess.Popen:
+async def _mail_in(banner: str, port: int, mongodb_url: str) -> None:
+    """The one-liner the banner shows sends a real mail, and it becomes a ticket."""
+    command = next(line.strip() for line in banner.splitlines() if "smtplib" in line)
+    assert f"'127.0.0.1', {port}" in command
+    python = command.removeprefix("python3 -c ").strip('"')  # as a shell would pass it
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-c", python], check=True)
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        for _ in range(200):
+            mailed = {"state.channel": "email", "state.first_message_id": {"$ne": "<up@mail>"}}
+            if await client.kefu.analytics_tickets.find_one(mailed):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the mail to the SMTP adapter became no ticket")
+    finally:
+        await client.close()
+
+
+def _start_up(
+    data_dir, kafka: int, mongo: int, smtp: int, http: int, mail_in: int
+) -> subprocess.Popen:
     """`kefu up` with the shipped policy, but without quiet hours (the mails must go at any
     time of day the test runs)."""
     policy = yaml.safe_load(SHIPPED_POLICY.read_text(encoding="utf-8"))
@@ -102,6 +127,7 @@ def _start_up(data_dir, kafka: int, mongo: int, smtp: int, http: int) -> subproc
         "--mongo-port": mongo,
         "--smtp-port": smtp,
         "--http-port": http,
+        "--mail-port": mail_in,
     }
     command = [sys.executable, "-m", "kefu.cli", "up"]
     for option, value in options.items():
@@ -195,13 +221,13 @@ async def _answer_the_survey(mail_dir, within_s: float) -> None:
         assert (await client.post(link, data={"score": "5"})).status_code == 409
 
 
-async def _ticket(url: str, within_s: float) -> dict:
+async def _ticket(url: str, first_message_id: str, within_s: float) -> dict:
     client: AsyncMongoClient = AsyncMongoClient(url)
     try:
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             if found := await client.kefu.analytics_tickets.find_one(
-                {"state.first_message_id": "<up@mail>"}
+                {"state.first_message_id": first_message_id}
             ):
                 return found["state"]
             await asyncio.sleep(0.02)
