@@ -56,7 +56,7 @@ def test_what_the_dockerfile_copies_exists_and_is_in_the_context() -> None:
     ]
     copies = [line.split()[1:-1] for line in DOCKERFILE.splitlines() if line.startswith("COPY ")]
     sources = [source.rstrip("/") for args in copies if "--from" not in args[0] for source in args]
-    assert {"kefu", "shared", "services", "pyproject.toml", "LICENSE"} <= set(sources)
+    assert {"kefu", "shared", "services", "adapters", "pyproject.toml", "LICENSE"} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), source
         assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source

@@ -3,7 +3,8 @@ NetworkPolicies (and their pod peers) and deploy/monitoring's PodMonitor select 
 ScaledObjects scale Deployments that exist and sign in with a TriggerAuthentication that
 exists. And the prod overlay's NetworkPolicies, read as Kubernetes applies them (a pod that a
 policy of a type selects is denied that direction except what some such policy allows), let
-each service reach what it must and no more."""
+each service and mail adapter reach what it must and no more, and mail in to the SMTP
+adapter."""
 
 import ipaddress
 from dataclasses import dataclass, field
@@ -12,7 +13,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.manifests import DEPLOY, OVERLAYS, Pod, kefu_env, of_kind, pods, rendered, selects
+from tests.deploy.manifests import (
+    ADAPTERS,
+    DEPLOY,
+    RENDERINGS,
+    SERVICES,
+    Pod,
+    kefu_env,
+    of_kind,
+    pods,
+    rendered,
+    selects,
+)
 
 NAMESPACE = "kefu"  # where the README applies the overlays (`kubectl apply -n kefu`)
 
@@ -46,7 +58,7 @@ def selectors(document: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", RENDERINGS)
 def test_every_selector_selects_pods(overlay: str) -> None:
     documents = rendered(overlay)
     templates = pods(documents)
@@ -60,7 +72,7 @@ def test_every_selector_selects_pods(overlay: str) -> None:
             assert selects(document["spec"]["selector"], own), document["metadata"]["name"]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", RENDERINGS)
 def test_services_and_the_podmonitor_find_their_ports(overlay: str) -> None:
     documents = rendered(overlay)
     templates = pods(documents)
@@ -77,7 +89,7 @@ def test_services_and_the_podmonitor_find_their_ports(overlay: str) -> None:
             assert all(pod.port(e["port"]) for e in monitor["podMetricsEndpoints"]), pod.owner
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", RENDERINGS)
 def test_scaled_objects_target_deployments_and_authentications_that_exist(overlay: str) -> None:
     documents = rendered(overlay)
     names = {(d["kind"], d["metadata"]["name"]) for d in documents}
@@ -102,7 +114,7 @@ class Peer:
 KAFKA = Peer(NAMESPACE, {"strimzi.io/cluster": "kefu", "strimzi.io/kind": "Kafka"})
 MONGODB = Peer(NAMESPACE, {"app.kubernetes.io/name": "mongodb"})
 DNS = Peer("kube-system", {"k8s-app": "kube-dns"})
-OUTSIDE = Peer(None)  # the SMTP relay, the SMS gateway, webhooks
+OUTSIDE = Peer(None)  # the SMTP relay, the SMS gateway, webhooks, mail servers, S3
 INGRESS_CONTROLLER = Peer("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
 PROMETHEUS = Peer("monitoring", {"app.kubernetes.io/name": "prometheus"})
 STRANGER = Peer("default", {"app": "elsewhere"})
@@ -160,17 +172,23 @@ def port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
-def test_the_prod_network_policies_let_each_service_reach_what_it_must() -> None:
-    documents = rendered("overlays/prod")
+# prod as shipped, and with the IMAP reader and the README's MX overlay on top
+PROD = ["overlays/prod", "overlays/mail+imap+acls"]
+
+
+@pytest.mark.parametrize("overlay", PROD)
+def test_the_prod_network_policies_let_each_service_reach_what_it_must(overlay: str) -> None:
+    documents = rendered(overlay)
     policies = of_kind(documents, "NetworkPolicy")
     env = kefu_env(documents)
     kafka_ports = {9092, 9093, port_of(env["KEFU_KAFKA_BOOTSTRAP"].split(",")[0])}
-    every_service = [(DNS, 53, "UDP"), (DNS, 53, "TCP"), (MONGODB, 27017, "TCP")]
-    every_service += [(KAFKA, port, "TCP") for port in kafka_ports]
+    kafka = [(DNS, 53, "UDP"), (DNS, 53, "TCP")] + [(KAFKA, port, "TCP") for port in kafka_ports]
+    every_service = [*kafka, (MONGODB, 27017, "TCP")]
     smtp_ports = {25, 465, 587, int(env["KEFU_SMTP_PORT"])}
     notify = [(OUTSIDE, port, "TCP") for port in smtp_ports] + [(OUTSIDE, 443, "TCP")]
-    services = [p for p in pods(documents) if p.owner.startswith("Deployment/")]
-    assert len(services) == 7  # the six services and the workspace
+    workloads = [p for p in pods(documents) if p.owner.startswith("Deployment/")]
+    services = [p for p in workloads if p.labels["app.kubernetes.io/component"] in SERVICES]
+    assert len(services) == len(SERVICES) == 7  # the six services and the workspace
     for pod in services:
         needed = every_service + (
             notify if pod.labels["app.kubernetes.io/component"] == "notify" else []
@@ -182,6 +200,37 @@ def test_the_prod_network_policies_let_each_service_reach_what_it_must() -> None
     for inside_only in ("Deployment/kefu-router", "Deployment/kefu-workspace"):
         pod = next(p for p in services if p.owner == inside_only)
         assert not allowed(policies, pod, "Egress", OUTSIDE, 443, "TCP"), inside_only
+        assert not allowed(policies, pod, "Egress", OUTSIDE, 993, "TCP"), inside_only
+
+
+@pytest.mark.parametrize("overlay", PROD)
+def test_the_prod_network_policies_let_mail_in_and_the_adapters_reach_kafka(overlay: str) -> None:
+    documents = rendered(overlay)
+    policies = of_kind(documents, "NetworkPolicy")
+    env = kefu_env(documents)
+    kafka = [(KAFKA, port, "TCP") for port in {9092, 9093, port_of(env["KEFU_KAFKA_BOOTSTRAP"])}]
+    adapters = {
+        p.labels["app.kubernetes.io/component"]: p
+        for p in pods(documents)
+        if p.labels.get("app.kubernetes.io/component") in ADAPTERS
+    }
+    assert "adapter-smtp" in adapters and ("+imap" in overlay) == ("adapter-imap" in adapters)
+    for name, pod in adapters.items():
+        needed = [(DNS, 53, "UDP"), (DNS, 53, "TCP"), *kafka, (OUTSIDE, 443, "TCP")]  # S3
+        if name == "adapter-imap":
+            needed += [(OUTSIDE, 993, "TCP"), (OUTSIDE, 143, "TCP")]  # the mailbox
+        for peer, port, protocol in needed:
+            assert allowed(policies, pod, "Egress", peer, port, protocol), (name, peer, port)
+        assert not allowed(policies, pod, "Egress", MONGODB, 27017, "TCP"), name  # no store
+        assert not allowed(policies, pod, "Egress", OUTSIDE, 25, "TCP"), name  # sends no mail
+        assert not allowed(policies, pod, "Ingress", STRANGER, pod.ports["http"], "TCP"), name
+        assert not allowed(policies, pod, "Ingress", OUTSIDE, pod.ports["http"], "TCP"), name
+    smtp = adapters["adapter-smtp"]
+    for sender in (OUTSIDE, STRANGER, INGRESS_CONTROLLER):  # any mail server, anywhere
+        assert allowed(policies, smtp, "Ingress", sender, smtp.ports["smtp"], "TCP"), sender
+    for pod in pods(documents):
+        if pod.labels.get("app.kubernetes.io/component") != "adapter-smtp":
+            assert not allowed(policies, pod, "Ingress", OUTSIDE, 2525, "TCP"), pod.owner
 
 
 def test_the_prod_network_policies_let_in_the_ingress_controller_and_prometheus() -> None:
