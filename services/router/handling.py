@@ -28,6 +28,7 @@ from kefu.services.router.tickets import (
     changed,
     entered_queue,
     given_back,
+    gone_from,
     let_go,
     opened,
     unopened,
@@ -155,12 +156,15 @@ class Round:
             self.tickets.setdefault(key, slot)
 
     def reconcile(self) -> None:
-        """Agents give up tickets whose documents say somebody else holds them."""
+        """Agents give up tickets whose documents say somebody else holds them, or that are
+        done. A waiting ticket an agent holds is an assignment in flight: its agent's document
+        is written before the ticket's, so another replica may read the two in between (the
+        kill-under-load test caught an agent given a third ticket over capacity 2 that way)."""
         for slot in self.agents.values():
             agent = slot.state
             for ticket_id in list(agent.tickets) if agent else []:
                 ticket = self.tickets.get(ticket_id)
-                if ticket and ticket.state and ticket.state.assignee != agent.agent_id:
+                if ticket and ticket.state and gone_from(ticket.state, agent.agent_id):
                     slot.replace(release(slot.state, ticket_id))
 
     def route(self) -> None:

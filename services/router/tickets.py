@@ -80,6 +80,12 @@ class Change:
     route: bool = False  # try to assign it now
 
 
+def gone_from(ticket: RoutedTicket, agent_id: str) -> bool:
+    """Whether an agent who holds `ticket` should let it go: another agent has it, or it is
+    done. Waiting, it may be on its way to her."""
+    return ticket.status == "done" or ticket.assignee not in (None, agent_id)
+
+
 def ranked(ticket: RoutedTicket) -> RoutedTicket:
     since = rfc3339(ticket.waiting_since) if ticket.waiting_since else ""
     due = rfc3339(ticket.due_at) if ticket.due_at else None

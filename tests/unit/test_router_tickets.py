@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from kefu.services.router.choice import Agent
 from kefu.services.router.roster import presence, release, take
 from kefu.services.router.tickets import (
@@ -9,6 +11,7 @@ from kefu.services.router.tickets import (
     changed,
     entered_queue,
     given_back,
+    gone_from,
     let_go,
     opened,
     unopened,
@@ -181,3 +184,20 @@ def test_a_category_change_routes_nothing_and_a_merge_close_frees_the_slot() -> 
         assert (same.ticket, same.frees, same.route) == (ticket, None, False)
     closed = changed(ticket, ev.merged("1001", "1002", NOW)[1].data, NOW)
     assert (closed.ticket.status, closed.frees, closed.route) == ("done", "a", False)
+
+
+@pytest.mark.parametrize(
+    ("status", "assignee", "lets_go"),
+    [
+        ("assigned", "a", False),
+        ("assigned", "b", True),
+        ("waiting", None, False),  # an assignment in flight: her document was written first
+        ("done", None, True),
+    ],
+)
+def test_an_agent_lets_a_ticket_go_only_when_another_has_it_or_it_is_done(
+    status, assignee, lets_go
+) -> None:
+    ticket = opened(opening(message("email", "m-1"))[0].data, None).ticket
+    ticket = ticket.model_copy(update={"status": status, "assignee": assignee})
+    assert gone_from(ticket, "a") is lets_go
