@@ -22,7 +22,7 @@ system:
 	@bash tests/system-packages.sh
 
 test: install system
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile  # a file's tests on one worker: its fixtures start once
 
 test-unit: install
 	$(BIN)/pytest tests/unit
