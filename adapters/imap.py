@@ -21,7 +21,6 @@ from urllib.parse import unquote, urlsplit
 from faststream.asgi import AsgiFastStream
 from imapclient import SEEN, IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientError
-from prometheus_client import Counter
 
 from kefu.adapters.mailroom import BrokerUnavailable, Mailroom, mail_adapter
 from kefu.shared.logs import get_logger
@@ -364,7 +363,7 @@ class Reader:
 def build(settings: Settings) -> AsgiFastStream:
     mailbox = Mailbox(mailbox_url(settings.imap_url), imap_password(settings))
 
-    async def read(room: Mailroom, counted: Counter) -> Callable[[], Awaitable[None]]:
+    async def read(room: Mailroom) -> Callable[[], Awaitable[None]]:
         poll_s = settings.imap_poll.total_seconds()
         task = asyncio.create_task(Reader(mailbox, room, settings.max_mail_bytes, poll_s).run())
 

@@ -106,7 +106,7 @@ def mail_counter(registry: CollectorRegistry) -> Counter:
     return Counter(
         "kefu_mail_taken",
         "Mails an adapter took, by outcome: published, or why it is no ticket (auto_reply, "
-        "bounce, own_mail, unreadable, too_large)",
+        "bounce, own_mail, unreadable)",
         ["outcome"],
         registry=registry,
     )
@@ -115,7 +115,7 @@ def mail_counter(registry: CollectorRegistry) -> Counter:
 def mail_adapter(
     name: str,
     settings: Settings,
-    starting: Callable[[Mailroom, Counter], Awaitable[Callable[[], Awaitable[None]]]],
+    starting: Callable[[Mailroom], Awaitable[Callable[[], Awaitable[None]]]],
     ready: Callable[[], bool] = lambda: True,
 ) -> AsgiFastStream:
     """An adapter's process: /healthz, /readyz (the broker, and `ready`), /metrics, and the
@@ -124,12 +124,11 @@ def mail_adapter(
     registry, broker = CollectorRegistry(), make_broker(settings, name)
     bus = Bus(broker, settings, name)
     bus.declare_forwards(Topic.CHANNEL_INBOUND)
-    counted = mail_counter(registry)
-    room = Mailroom(bus, settings, attachment_store(settings), counted)
+    room = Mailroom(bus, settings, attachment_store(settings), mail_counter(registry))
     stops: list[Callable[[], Awaitable[None]]] = []
 
     async def start() -> None:
-        stops.append(await starting(room, counted))
+        stops.append(await starting(room))
 
     async def stop() -> None:
         for each in stops:
@@ -138,10 +137,9 @@ def mail_adapter(
     async def is_ready() -> bool:
         return ready() and await broker.ping(timeout=2.0)
 
-    routes: Sequence[tuple[str, Any]] = probe_routes(is_ready, registry)
     return ServiceApp(
         broker,
-        asgi_routes=list(routes),
+        asgi_routes=probe_routes(is_ready, registry),
         on_startup=[bus.start, start],
         on_shutdown=[stop],
         after_shutdown=[bus.stop],

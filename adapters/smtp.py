@@ -6,12 +6,11 @@ names a certificate."""
 
 import asyncio
 import ssl
+from collections.abc import Awaitable, Callable
 from email.utils import formatdate
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.asgi import AsgiFastStream
-from prometheus_client import Counter
 
 from kefu.adapters.mailroom import BrokerUnavailable, Mailroom, mail_adapter
 from kefu.shared.logs import get_logger
@@ -58,7 +57,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 def build(settings: Settings, host: str, port: int) -> AsgiFastStream:
     tls = tls_context(settings)
 
-    async def serve(room: Mailroom, counted: Counter) -> Any:
+    async def serve(room: Mailroom) -> Callable[[], Awaitable[None]]:
         def protocol() -> SMTP:
             return SMTP(
                 Handler(room),
