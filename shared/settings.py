@@ -17,6 +17,7 @@ Role = Literal["agent", "supervisor", "admin"]
 ROLE_RANK: dict[str, int] = {"agent": 1, "supervisor": 2, "admin": 3}
 DEFAULT_SECRET = "change-me"  # the old default (now none): refused, like any short secret
 MIN_SECRET_CHARS = 32
+MIN_PASSWORD_CHARS = 12  # KEFU_ADMIN_PASSWORD: `change-me` and the like refused at start
 MIN_TOKEN_CHARS = 16  # KEFU_API_TOKENS: guessable ones (`admin`, `change-me-admin`) refused
 # see Settings.signing_secret; `kefu up` and the bench make each one
 SIGNING_SECRETS = ("KEFU_SURVEY_SECRET", "KEFU_NOTIFY_SECRET", "KEFU_AUTH_SECRET")
@@ -139,6 +140,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a random value of at least {MIN_SECRET_CHARS} characters")
         return value
 
+    @field_validator("admin_password")
+    @classmethod
+    def _admin_password_not_guessable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and _weak_password(value.get_secret_value()):
+            raise ValueError(
+                f"must be at least {MIN_PASSWORD_CHARS} characters and not the example default"
+            )
+        return value
+
     @field_validator("session_ttl", "max_clock_skew", "max_backdate", "imap_poll", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
@@ -256,6 +266,10 @@ def load_settings(**overrides: object) -> Settings:
 def _problem(loc: tuple[int | str, ...], message: str) -> str:
     message = message.removeprefix("Value error, ")
     return f"KEFU_{'_'.join(map(str, loc)).upper()}: {message}" if loc else message
+
+
+def _weak_password(password: str) -> bool:
+    return password.startswith(DEFAULT_SECRET) or len(password) < MIN_PASSWORD_CHARS
 
 
 def _weak(secret: str) -> bool:
