@@ -157,12 +157,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             raise SecurityError(f"+ makes more than {MOST_OUTPUT} items")
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(__obj, "__name__", None) in GROWING and isinstance(
-            getattr(__obj, "__self__", None), str
-        ):
-            raise SecurityError(f"{__obj.__name__} is not allowed in a macro")
-        return super().call(__context, __obj, *args, **kwargs)
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, str) and attr in GROWING:
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def wrap_str_format(self, value: Any) -> None:
+        """`format` and `format_map` are refused like the other growing methods: the
+        sandbox's own wrapper would still pad a string to any width (a `{:>999999999}`)."""
+        return None
 
 
 def _environment() -> _Sandbox:
