@@ -45,6 +45,7 @@ from kefu.shared.bus import client_options
 from kefu.shared.service import SERVICES
 from kefu.shared.settings import SIGNING_SECRETS, Settings, load_settings
 from kefu.shared.topics import Topic, all_topic_names, topic_name
+from kefu.simulate import percentiles_ms, positioned
 
 RAW_TOPIC = "bench.raw"
 BENCH_KEYWORD = "benchroute"
@@ -106,14 +107,6 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
         latencies_s=[arrived[value_id] - sent[value_id] for value_id in arrived],
         elapsed_s=max(arrived.values()) - start,
     )
-
-
-async def positioned(consumer: AIOKafkaConsumer) -> None:
-    """Wait for the partitions and their end offsets, so nothing sent later is missed."""
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=100)
-    for partition in consumer.assignment():
-        await consumer.position(partition)
 
 
 async def arrivals(
@@ -223,21 +216,11 @@ async def agents_online(settings: Settings, count: int, capacity: int) -> None:
 
 
 def summary(burst: Run, paced: Run) -> dict[str, Any]:
-    cuts = statistics.quantiles(paced.latencies_s, n=100, method="inclusive")
     return {
         "throughput_per_s": round(len(burst.latencies_s) / burst.elapsed_s, 1),
-        "burst_latency_ms": {"p50": _ms(statistics.median(burst.latencies_s))},
-        "latency_ms": {
-            "p50": _ms(cuts[49]),
-            "p90": _ms(cuts[89]),
-            "p99": _ms(cuts[98]),
-            "max": _ms(max(paced.latencies_s)),
-        },
+        "burst_latency_ms": {"p50": round(statistics.median(burst.latencies_s) * 1000, 1)},
+        "latency_ms": percentiles_ms(paced.latencies_s),
     }
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
 
 
 async def caught_up(

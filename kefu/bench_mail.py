@@ -42,7 +42,8 @@ async def measure_mail(
     )
     await consumer.start()
     try:
-        from kefu.bench import arrivals, correlation_of, positioned
+        from kefu.bench import arrivals, correlation_of
+        from kefu.simulate import positioned
 
         await positioned(consumer)
         waiting = {f"email:{message_id}": 0.0 for message_id in ids}

@@ -260,8 +260,10 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("--url", help="analytics' base URL (default KEFU_ANALYTICS_URL)")
     show.add_argument("--token", help="API token (default KEFU_API_TOKEN or .kefu/api-token)")
     from kefu.people import add_parsers as people_parsers
+    from kefu.simulate import add_parsers as simulate_parsers
 
     people_parsers(commands)
+    simulate_parsers(commands)
     docs = commands.add_parser("docs", help="write the AsyncAPI document")
     docs.add_argument("--out", type=Path, default=Path("docs/asyncapi.yaml"))
     return root
@@ -288,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_dlq(args)
         if args.command == "tickets":
             return run_tickets(args)
+        if args.command == "simulate":
+            from kefu.simulate import run_simulate
+
+            return run_simulate(args)
         if args.command == "people":
             from kefu.people import run_people
 

@@ -52,6 +52,7 @@ def start_service(
     kefu: list[str] | None = None,
     instance_id: str = "",
     command: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> RunningService:
     """Start `kefu run <name>` (this venv's, or the `kefu` command given; or the kefu
     `command`, e.g. `("adapter", "smtp", "--port", "2525")`) and wait until /readyz answers
@@ -94,7 +95,7 @@ def start_service(
         },
         **({"KEFU_CONFIG": str(settings.config)} if settings.config else {}),
     }
-    port = free_port()
+    port = port or free_port()
     log = log_dir / f"{name}-{port}.log"
     popen = subprocess.Popen(
         [*(kefu or [sys.executable, "-m", "kefu.cli"]), *(command or ("run", name))],
