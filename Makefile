@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # `make test` first installs the system packages the tests need (tests/system-packages.sh).
-.PHONY: install system run test test-unit test-integration test-e2e lint docs bench bench-routed clean
+.PHONY: install system run test test-unit test-integration test-e2e lint docs bench clean
 
 install: $(STAMP)
 
@@ -38,10 +38,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/kefu bench
-
-bench-routed: install
-	$(BIN)/kefu bench --routed
+	$(BIN)/kefu bench --runs 3
 
 docs: install
 	$(BIN)/kefu docs --out docs/asyncapi.yaml

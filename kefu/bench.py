@@ -1,18 +1,22 @@
-"""`kefu bench`: intake's throughput and latency next to the raw broker's, in one run, as
-users run kefu: every service running and tickets already in the store.
+"""`kefu bench`: kefu's throughput and latency next to the raw broker's, in one run, as
+users run kefu: every service running, the example policy (an SLA on every ticket), agents at
+work and tickets already in the store.
 
 On a fresh embedded stack (or the KEFU_* servers with --use-env), the seven services start as
 their own processes (`kefu run …`, as `kefu up` starts them), then `--seed` customer messages
-go through first so the store already holds that many tickets. Two loads then go through the
-same broker:
+go through first so the store already holds that many tickets (waiting in the queue for a
+skill nobody has: a backlog). `kefu simulate`'s agents go online and reply to and solve every
+ticket they are given, and customers answer some surveys. Loads then go through the same
+broker, each as a burst (throughput) and then paced at --rate (latency percentiles):
 - raw: values produced to a bench topic and consumed back; what the broker alone does here;
-- kefu: customer messages (each opens a ticket) produced to channel.inbound and consumed as
-  `kefu.ticket.message_received` from ticket.events: two hops with validation, threading,
-  classification and the MongoDB writes in between, while analytics and the other services
-  read the same events.
-Each load runs as a burst (throughput), then paced at --rate (latency percentiles). Intake's
-/metrics gives MongoDB commands and CPU per message during the burst. The result is one JSON
-object on stdout; the ratios are kefu ÷ raw.
+- kefu: customer messages to channel.inbound, timed to `kefu.ticket.message_received`;
+- routed: `kefu simulate`'s customers (channel mix, Chinese and English, tiers), each a new
+  ticket, timed to `kefu.ticket.assigned`: intake, router and three hops;
+- mail in: mails over SMTP into `kefu adapter smtp`, timed to message_received.
+kefu's records are timed to their own timestamps (when kefu published them), so the measuring
+consumer's lag does not count. Every service's /metrics and /proc give store commands, CPU and
+memory per message during each burst. The result is one JSON object on stdout; the ratios are
+kefu ÷ raw.
 """
 
 import asyncio
@@ -24,12 +28,13 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -42,14 +47,20 @@ from kefu.bench_workspace import seed as seed_workspace
 from kefu.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
 from kefu.shared.admin import create_topics
 from kefu.shared.bus import client_options
+from kefu.shared.inbound import ChannelMessage
 from kefu.shared.service import SERVICES
 from kefu.shared.settings import SIGNING_SECRETS, Settings, load_settings
 from kefu.shared.topics import Topic, all_topic_names, topic_name
-from kefu.simulate import percentiles_ms, positioned
+from kefu.simulate import Agents, Counts, agent_ids, percentiles_ms, positioned
+from kefu.traffic import Shape, Traffic
 
 RAW_TOPIC = "bench.raw"
-BENCH_KEYWORD = "benchroute"
+BACKLOG_KEYWORD = "benchbacklog"
+BACKLOG_RULE = {"keywords": [BACKLOG_KEYWORD], "set": {"skills": ["backlog"]}}
 BENCH_AGENTS = 20
+TEXT = "My order has not arrived and the tracking page is down."
+TRAFFIC_SEED = 2026  # every run draws the same customers
+AGENTS_AT_WORK = Shape(rate=1, reply_s=0.5, solve_s=1.0, survey_answered=0.3)
 QUIET_S = 2.0
 Value = tuple[str, bytes, bytes]  # id, key, value
 
@@ -61,6 +72,7 @@ class Load:
     read_topic: str
     make: Callable[[str], Value]
     received_id: Callable[[bytes], str | None]
+    stamped: bool = True  # timed to the record's own timestamp, when kefu published it
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,9 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
     await producer.start()
     try:
         await positioned(consumer)
-        arriving = asyncio.create_task(arrivals(consumer, load.received_id, sent, count))
+        arriving = asyncio.create_task(
+            arrivals(consumer, load.received_id, sent, count, load.stamped)
+        )
         start = time.perf_counter()
         acks = []
         for index, (value_id, key, value) in enumerate(values):
@@ -114,9 +128,13 @@ async def arrivals(
     received_id: Callable[[bytes], str | None],
     sent: dict[str, float],
     count: int,
+    stamped: bool = True,
 ) -> dict[str, float]:
-    """When each of `count` values that `sent` holds came back, as `received_id` knows it."""
+    """When each of `count` values that `sent` holds came back, as `received_id` knows it
+    (perf_counter seconds): `stamped`, when the record was published (its timestamp, so the
+    measuring consumer's own lag does not count); else when it was read."""
     arrived: dict[str, float] = {}
+    wall_to_perf = time.perf_counter() - time.time()
     while len(arrived) < count:
         batches = await consumer.getmany(timeout_ms=100)
         now = time.perf_counter()
@@ -124,7 +142,8 @@ async def arrivals(
             for record in records:
                 value_id = received_id(record.value)
                 if value_id in sent and value_id not in arrived:
-                    arrived[value_id] = now
+                    published = record.timestamp / 1000 + wall_to_perf
+                    arrived[value_id] = max(published, sent[value_id]) if stamped else now
     return arrived
 
 
@@ -136,6 +155,7 @@ def raw_load(settings: Settings) -> Load:
         read_topic=topic,
         make=lambda value_id: (value_id, value_id.encode(), json.dumps({"id": value_id}).encode()),
         received_id=lambda value: json.loads(value)["id"],
+        stamped=False,  # its records are the bench's own: timed as read back
     )
 
 
@@ -162,57 +182,47 @@ def correlation_of(event_type: str) -> Callable[[bytes], str | None]:
     return received
 
 
-def kefu_load(settings: Settings) -> Load:
+def kefu_load(settings: Settings, text: str = TEXT) -> Load:
     return Load(
         name="kefu",
         topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
         read_topic=topic_name(settings.topic_prefix, Topic.TICKET_EVENTS),
-        make=customer_messages("My order has not arrived and the tracking page is down."),
+        make=customer_messages(text),
         received_id=correlation_of("kefu.ticket.message_received"),
     )
 
 
-def routed_load(settings: Settings) -> Load:
-    """Messages the bench policy classifies to the `bench` skill, until `assigned`."""
+def routed_load(settings: Settings, traffic: Traffic) -> Load:
+    """`kefu simulate`'s customers (every message a new ticket), until `assigned`."""
+
+    def simulated(_: str) -> Value:
+        message = ChannelMessage.model_validate(traffic.message())
+        raw = message.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return message.dedupe_key, message.partition_key().encode(), raw
+
     return Load(
         name="routed",
         topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
         read_topic=topic_name(settings.topic_prefix, Topic.ROUTING_EVENTS),
-        make=customer_messages(f"{BENCH_KEYWORD}: where is my parcel?"),
+        make=simulated,
         received_id=correlation_of("kefu.ticket.assigned"),
     )
 
 
-def bench_policy(folder: Path) -> Path:
-    """Bench messages need the `bench` skill, which only the simulated agents have: the
-    seeded tickets wait in the queue for `general` agents that never come. The timer
-    phases' tickets have an SLA of their own (tools/bench_timers.py)."""
-    rule = {"keywords": [BENCH_KEYWORD], "set": {"skills": ["bench"]}}
-    policy = {"classification": {"rules": [rule]}, "sla": {"policies": [timers_policy]}}
+def bench_policy(folder: Path, example: Path) -> Path:
+    """The example policy (an SLA on every ticket), with what the bench needs on top: the
+    seeded tickets ask for the `backlog` skill, which no agent has, so they wait in the queue
+    as a backlog instead of taking the agents' room; no daily limit per agent, so 20 agents
+    can take every ticket of the run; and the timer phases' own SLA (kefu/bench_timers.py)."""
+    policy = yaml.safe_load(example.read_text(encoding="utf-8")) or {}
+    classification = policy.setdefault("classification", {})
+    classification["rules"] = [BACKLOG_RULE, *classification.get("rules", [])]
+    policy.setdefault("routing", {})["daily_limit"] = None
+    sla = policy.setdefault("sla", {})
+    sla["policies"] = [timers_policy, *sla.get("policies", [])]
     path = folder / "bench-policy.yaml"
     path.write_text(json.dumps(policy), encoding="utf-8")
     return path
-
-
-async def agents_online(settings: Settings, count: int, capacity: int) -> None:
-    """Simulated agents, announced through intake as the agent workspace would."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        topic = topic_name(settings.topic_prefix, Topic.AGENT_INBOUND)
-        for number in range(count):
-            presence = {
-                "action": "presence",
-                "agent_id": f"bench-{number}",
-                "status": "online",
-                "skills": ["bench"],
-                "capacity": capacity,
-            }
-            await producer.send_and_wait(
-                topic, json.dumps(presence).encode(), key=presence["agent_id"].encode()
-            )
-    finally:
-        await producer.stop()
 
 
 def summary(burst: Run, paced: Run) -> dict[str, Any]:
@@ -296,15 +306,17 @@ def cpu_seconds(pid: int) -> float:
 def costs(
     before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
 ) -> dict[str, Any]:
-    """Store commands, CPU per message (per process) and memory, over a burst."""
+    """Store commands per message (per service), CPU per message (per process, the broker
+    and the store included) and memory, over a burst."""
 
     def per_message(name: str, key: str, scale: float = 1) -> float:
         return round((after[name][key] - before[name][key]) * scale / messages, 3)
 
     services = [name for name in after if name in SERVICES]
     return {
-        "intake_store_commands_per_message": per_message("intake", "store_commands"),
-        "intake_cpu_ms_per_message": per_message("intake", "cpu_s", 1000),
+        "store_commands_per_message": {
+            name: per_message(name, "store_commands") for name in services
+        },
         "all_services_cpu_ms_per_message": round(
             sum(per_message(name, "cpu_s", 1000) for name in services), 3
         ),
@@ -317,7 +329,8 @@ def snapshot(services: dict[str, Process], servers: list[Process]) -> dict[str, 
     """Every service's /metrics totals, and the CPU of the embedded servers."""
     taken = {name: scrape(process) for name, process in services.items()}
     for server in servers:
-        taken[server.name.split()[0]] = {"cpu_s": cpu_seconds(server.popen.pid)}
+        product = server.name.partition("(")[2].rstrip(")") or server.name  # tansu, nx-27017
+        taken[product] = {"cpu_s": cpu_seconds(server.popen.pid)}
     return taken
 
 
@@ -328,33 +341,31 @@ async def run_loads(
     messages: int,
     rate: float,
     seed: int,
-    routed: bool,
     timers: list[int],
     workspace: Workspace | None,
 ) -> dict[str, Any]:
-    raw, kefu = raw_load(settings), kefu_load(settings)
-    seeded = await measure(settings, kefu, seed, rate=None) if seed else None
+    backlog = kefu_load(settings, f"{BACKLOG_KEYWORD}: {TEXT}")
+    seeded = await measure(settings, backlog, seed, rate=None) if seed else None
     caught_up_s = await caught_up(settings)
-    loads = [raw, kefu]
-    if routed:
-        capacity = (messages + int(rate * 5) + 100) // BENCH_AGENTS + 1
-        await agents_online(settings, BENCH_AGENTS, capacity)
-        loads.append(routed_load(settings))
-    results = {}
-    for load in loads:
-        await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
-        before = snapshot(services, servers)
-        burst = await measure(settings, load, messages, rate=None)
-        after = snapshot(services, servers)
-        if load is not raw:  # how soon the desk shows the burst's tickets
-            behind = await caught_up(settings, services=("workspace",))
-            results.setdefault("workspace", {})[f"caught_up_after_{load.name}_burst_s"] = behind
-        await caught_up(settings)  # latency at a steady rate, not behind the burst's backlog
-        paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
-        results[load.name] = summary(burst, paced)
-        if load is not raw:
-            results[load.name]["burst_costs"] = costs(before, after, messages)
-    results["mail_in"] = await mail_phase(settings, services["mail-in"], messages, rate)
+    traffic = Traffic(Shape(rate=rate, follow_up=0), TRAFFIC_SEED, uuid.uuid4().hex[:8])
+    results: dict[str, Any] = {}
+    async with agents_at_work(settings, (messages + 100) // BENCH_AGENTS + 1) as work:
+        for load in (raw_load(settings), kefu_load(settings), routed_load(settings, traffic)):
+            await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
+            before = snapshot(services, servers)
+            burst = await measure(settings, load, messages, rate=None)
+            after = snapshot(services, servers)
+            if load.name == "kefu":  # how soon the desk shows the burst's tickets
+                behind = await caught_up(settings, services=("workspace",))
+                results.setdefault("workspace", {})["caught_up_after_kefu_burst_s"] = behind
+            await caught_up(settings)  # latency at a steady rate, not behind a backlog
+            paced = await measure(settings, load, max(2, int(rate * 5)), rate=rate)
+            results[load.name] = summary(burst, paced)
+            if load.stamped:
+                results[load.name]["burst_costs"] = costs(before, after, messages)
+        results["mail_in"] = await mail_phase(settings, services["mail-in"], messages, rate)
+        await caught_up(settings)
+    results["agents"] = work.work()
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
         results["kefu"]["seed_caught_up_s"] = caught_up_s
@@ -373,6 +384,27 @@ async def run_loads(
             reads=await workspace_reads(url, workspace.password, workspace.tickets),
         )
     return results
+
+
+@asynccontextmanager
+async def agents_at_work(settings: Settings, capacity: int) -> AsyncIterator[Counts]:
+    """`kefu simulate`'s agents, online with room for a burst, replying to and solving every
+    ticket they are given (customers answering some surveys) while the loads run."""
+    counts, ready, stop = Counts(), asyncio.Event(), asyncio.Event()
+    traffic = Traffic(AGENTS_AT_WORK, TRAFFIC_SEED, "bench")
+    team = Agents(settings, traffic, agent_ids("bench", BENCH_AGENTS), capacity, counts)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        working = asyncio.create_task(team.follow(producer, ready, stop))
+        await asyncio.wait_for(ready.wait(), timeout=60)
+        await team.online(producer)
+        await producer.flush()
+        yield counts
+        stop.set()
+        await working
+    finally:
+        await producer.stop()
 
 
 async def mail_phase(
@@ -400,9 +432,12 @@ def ratios(raw: dict[str, Any], load: dict[str, Any]) -> dict[str, float]:
 def report(results: dict[str, Any], messages: int, rate: float, seed: int, backend: str) -> dict:
     timers = results.get("sla_timers")
     raw = results["raw"]
-    routed = results.get("routed")
     return {
-        "benchmark": "channel.inbound → intake → ticket.events (message_received)",
+        "benchmark": "channel.inbound → intake → router → kefu.ticket.assigned (routed), and "
+        "channel.inbound → intake → kefu.ticket.message_received (kefu); the example policy "
+        f"(an SLA on every ticket), {BENCH_AGENTS} simulated agents replying and solving, "
+        "customers answering surveys, mail to the SMTP sink, every service running; latency "
+        "to the record kefu published (its timestamp)",
         "backend": backend,
         "services_running": list(SERVICES),
         "tickets_stored_before": seed,
@@ -410,22 +445,15 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
         "paced_rate_per_s": rate,
         "cpus": os.cpu_count(),
         "raw_broker": raw,
+        "routed": results["routed"],
+        "routed_ratio": ratios(raw, results["routed"]),
         "kefu": results["kefu"],
         "ratio": ratios(raw, results["kefu"]),
+        "agents": results["agents"],
         "mail_in_benchmark": "customer mails over SMTP (4 connections) → kefu adapter smtp → "
         "channel.inbound → intake → message_received",
         "mail_in": results["mail_in"],
         "mail_in_ratio": ratios(raw, results["mail_in"]),
-        **(
-            {
-                "routed_benchmark": "channel.inbound → intake → router → kefu.ticket.assigned, "
-                f"{BENCH_AGENTS} agents online, the seeded tickets queued for others",
-                "routed": routed,
-                "routed_ratio": ratios(raw, routed),
-            }
-            if routed
-            else {}
-        ),
         **(
             {
                 "workspace_benchmark": "the desk's reads over HTTP as a signed-in person, with "
@@ -450,12 +478,16 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
 
 @contextmanager
 def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Process]]:
+    """Every service and the SMTP adapter, as processes; the survey's page is the public URL
+    (the simulated customers answer there)."""
+    ports = {name: free_port() for name in (*SERVICES, "mail-in")}
+    env = {**env, "KEFU_PUBLIC_URL": f"http://127.0.0.1:{ports['survey']}"}
     started: dict[str, Process] = {}
     try:
         for name in SERVICES:
-            started[name] = start_service(name, free_port(), env, log_dir)
+            started[name] = start_service(name, ports[name], env, log_dir)
         mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(free_port()))
-        started["mail-in"] = start_service("mail-in", free_port(), env, log_dir, mail_in)
+        started["mail-in"] = start_service("mail-in", ports["mail-in"], env, log_dir, mail_in)
         for process in started.values():
             wait_ready(process, log_dir / f"{process.name}.log")
         yield started
@@ -469,9 +501,9 @@ def bench(
     rate: float,
     seed: int,
     use_env: bool,
-    routed: bool,
     timers: list[int],
     workspace_tickets: int,
+    policy: Path,
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
@@ -487,7 +519,7 @@ def bench(
                 **os.environ,
                 **env,
                 "KEFU_LOG_LEVEL": "WARNING",
-                "KEFU_CONFIG": str(bench_policy(Path(tmp))),
+                "KEFU_CONFIG": str(bench_policy(Path(tmp), policy)),
                 **{name: os.environ.get(name) or secrets.token_hex(24) for name in SIGNING_SECRETS},
                 "KEFU_ADMIN_PASSWORD": secrets.token_hex(12),
             }
@@ -502,7 +534,6 @@ def bench(
                         messages,
                         rate,
                         seed,
-                        routed,
                         timers,
                         desk if workspace_tickets else None,
                     )
@@ -519,3 +550,20 @@ async def _create_topics(settings: Settings) -> None:
     await create_topics(
         settings, settings.topic_partitions, names=[f"{settings.topic_prefix}{RAW_TOPIC}"]
     )
+
+
+def spread(reports: list[Any]) -> Any:
+    """Over several runs' reports: each number as {median, min, max}, lists item by item; the
+    rest as the first run had it (the same in every run)."""
+    first = reports[0]
+    if isinstance(first, dict):
+        shared = [key for key in first if all(isinstance(r, dict) and key in r for r in reports)]
+        return {key: spread([report[key] for report in reports]) for key in shared}
+    if isinstance(first, list) and all(
+        isinstance(r, list) and len(r) == len(first) for r in reports
+    ):
+        return [spread(list(items)) for items in zip(*reports, strict=True)]
+    numbers = [r for r in reports if isinstance(r, int | float) and not isinstance(r, bool)]
+    if len(numbers) == len(reports) and not isinstance(first, bool):
+        return {"median": statistics.median(numbers), "min": min(numbers), "max": max(numbers)}
+    return first

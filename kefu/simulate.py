@@ -48,9 +48,14 @@ class Counts:
             f"solved {self.solved}  surveys {self.surveys}  answered {self.answered}"
         )
 
+    def work(self) -> dict[str, int]:
+        """What the agents and customers did with the tickets kefu gave the agents."""
+        done = ("assigned", "replied", "solved", "surveys", "answered")
+        return {name: getattr(self, name) for name in done}
+
     def summary(self) -> dict[str, Any]:
-        counted = {k: v for k, v in vars(self).items() if isinstance(v, int)}
-        return {**counted, "inbound_to_assigned_ms": percentiles_ms(self.waits_s)}
+        latency = percentiles_ms(self.waits_s)
+        return {"sent": self.sent, **self.work(), "inbound_to_assigned_ms": latency}
 
 
 def percentiles_ms(latencies_s: list[float]) -> dict[str, float]:
