@@ -18,10 +18,12 @@ sent again, whatever is redelivered, restarted or killed.
 
 import asyncio
 import random
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from kefu.services.notify.compose import email_message
+from kefu.services.notify.outcomes import Outcomes
 from kefu.services.notify.plan import Notification, Rules, TicketContext, plan
 from kefu.services.notify.providers import Mailer, Outcome, Web
 from kefu.services.notify.quiet import quiet_until
@@ -32,22 +34,28 @@ from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.customer_links import customer_link
 from kefu.shared.decisions import Slot
-from kefu.shared.events import CloudEvent, new_event
-from kefu.shared.events.base import EventData, utc_now
-from kefu.shared.events.notify import NotifyFailed, NotifySent, NotifySuppressed
+from kefu.shared.events import CloudEvent
+from kefu.shared.events.base import utc_now
 from kefu.shared.logs import get_logger
 from kefu.shared.settings import Settings
 from kefu.shared.timers import Due
 
-SOURCE = "kefu/notify"
 SENDING_AT_ONCE = 20
 log = get_logger("kefu.notify")
 Event = CloudEvent[Any]
 
 
 class Notify:
-    def __init__(self, bus: Bus, store: NotifyStore, rules: Rules, settings: Settings) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        store: NotifyStore,
+        rules: Rules,
+        settings: Settings,
+        jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),
+    ) -> None:
         self.bus = bus
+        self.jitter = jitter
         self.store = store
         self.rules = rules
         self.settings = settings
@@ -94,25 +102,26 @@ class Notify:
         customers = [note for note in pending if note.audience == "customer"]
         contexts = await self.store.tickets.load(note.ticket_id for note in customers)
         opted = await self.store.opted_out(optout_key(n.channel, n.to) for n in customers)
-        round_ = Round(self, utc_now(), documents, {k: s.state for k, s in contexts.items()})
+        known = {k: s.state for k, s in contexts.items()}
+        decided = Outcomes(self.rules.notify, utc_now(), documents, known, self.jitter)
         sends = []
         for key, note in notes.items():
             status = documents[key]["status"]
             if status != "pending":
-                round_.recovered(note, status)  # the last try died before it was done
+                decided.recovered(note, status)  # the last try died before it was done
             elif note.audience == "customer" and optout_key(note.channel, note.to) in opted:
-                round_.suppress(note, "opted_out")
-            elif note.audience == "customer" and (until := self._quiet(note, round_.now)):
-                round_.quiet(note, until, self.rules.notify.quiet_hours.mode)
+                decided.suppress(note, "opted_out")
+            elif note.audience == "customer" and (until := self._quiet(note, decided.now)):
+                decided.quiet(note, until, self.rules.notify.quiet_hours.mode)
             else:
                 sends.append(note)
-        outcomes = await asyncio.gather(*(self._send(note, round_.contexts) for note in sends))
+        outcomes = await asyncio.gather(*(self._send(note, decided.contexts) for note in sends))
         for note, outcome in zip(sends, outcomes, strict=True):
             if not outcome.elsewhere:
-                round_.changes[note.id] = round_.tried(note, outcome)
-        await self.store.record(round_.changes)
-        await self.bus.publish(*round_.events)
-        await self.store.timers.arm(round_.later)
+                decided.changes[note.id] = decided.tried(note, outcome)
+        await self.store.record(decided.changes)
+        await self.bus.publish(*decided.events)
+        await self.store.timers.arm(decided.later)
 
     def _quiet(self, note: Notification, now: datetime) -> datetime | None:
         return quiet_until(self.rules.notify.quiet_hours, note.priority, now)
@@ -168,110 +177,3 @@ class Notify:
     async def close(self) -> None:
         await self.mailer.close()
         await self.web.close()
-
-
-class Round:
-    """What one batch of due notifications comes to: document changes, events, later tries."""
-
-    def __init__(
-        self,
-        notify: Notify,
-        now: datetime,
-        documents: dict[str, dict[str, Any]],
-        contexts: dict[str, TicketContext | None],
-    ) -> None:
-        self.policy = notify.rules.notify
-        self.now = now
-        self.documents = documents
-        self.contexts = contexts
-        self.changes: dict[str, dict[str, Any]] = {}
-        self.events: list[Event] = []
-        self.later: dict[str, datetime] = {}
-
-    def suppress(self, note: Notification, reason: str) -> None:
-        self.changes[note.id] = {"status": "suppressed", "reason": reason}
-        self._suppressed(note, reason, f"suppressed:{reason}")
-
-    def quiet(self, note: Notification, until: datetime, mode: str) -> None:
-        if mode == "suppress":
-            self.suppress(note, "quiet_hours")
-            return
-        self.later[note.id] = until  # held: sent when the window ends, said once
-        if not self.documents[note.id].get("held"):
-            self.changes[note.id] = {"held": True}
-            self._suppressed(note, "quiet_hours", "held:quiet_hours")
-
-    def recovered(self, note: Notification, status: str) -> None:
-        """A notification whose last try ended before its timer was done: its outcome is
-        announced again (the same event ids). `sending` means a mail's content had gone to
-        the server when the process died: it was delivered, and is never sent again."""
-        document = self.documents[note.id]
-        attempts, provider_id = document.get("attempts", 0), document.get("provider_id")
-        if status == "sending":
-            self.changes[note.id] = self.tried(note, Outcome(True, provider_id))
-        elif status == "sent":
-            self._sent(note, provider_id, attempts)
-        elif status == "suppressed":
-            reason = document.get("reason", "opted_out")
-            self._suppressed(note, reason, f"suppressed:{reason}")
-        elif status == "failed":
-            self._failed(note, document.get("error") or "unknown", attempts, final=True)
-
-    def tried(self, note: Notification, outcome: Outcome) -> dict[str, Any]:
-        """The change to a notification's document after a try; its event is kept."""
-        attempts = self.documents[note.id].get("attempts", 0) + 1
-        if outcome.sent:
-            self._sent(note, outcome.provider_id, attempts)
-            return {"status": "sent", "attempts": attempts, "provider_id": outcome.provider_id}
-        final = not outcome.transient or attempts >= self.policy.max_attempts
-        if not final:
-            self.later[note.id] = self.now + self._backoff(attempts, outcome.retry_after_s)
-        self._failed(note, outcome.error or "unknown", attempts, final)
-        status = "failed" if final else "pending"
-        return {"status": status, "attempts": attempts, "error": outcome.error}
-
-    def _sent(self, note: Notification, provider_id: str | None, attempts: int) -> None:
-        data = NotifySent(
-            notification_id=note.id,
-            ticket_id=note.ticket_id,
-            channel=note.channel,
-            template=note.template,
-            provider_id=provider_id,
-            attempts=attempts,
-            at=self.now,
-        )
-        self._event(data, "sent")
-
-    def _failed(self, note: Notification, error: str, attempts: int, final: bool) -> None:
-        data = NotifyFailed(
-            notification_id=note.id,
-            ticket_id=note.ticket_id,
-            channel=note.channel,
-            error=error,
-            attempts=attempts,
-            final=final,
-            at=self.now,
-        )
-        self._event(data, f"failed:{attempts}")
-
-    def _suppressed(self, note: Notification, reason: str, suffix: str) -> None:
-        data = NotifySuppressed(
-            notification_id=note.id, ticket_id=note.ticket_id, reason=reason, at=self.now
-        )
-        self._event(data, suffix)
-
-    def _backoff(self, attempts: int, retry_after_s: float | None) -> timedelta:
-        if retry_after_s is not None:
-            return timedelta(seconds=retry_after_s)
-        wait = min(self.policy.retry_max, self.policy.retry_base * 2 ** (attempts - 1))
-        return wait * random.uniform(0.5, 1.0)  # jitter: replicas and tickets spread out
-
-    def _event(self, data: EventData, suffix: str) -> None:
-        event = new_event(
-            data,
-            id=f"{data.notification_id}:{suffix}",
-            source=SOURCE,
-            correlationid=data.notification_id,
-            time=self.now,
-        )
-        self.events.append(event)

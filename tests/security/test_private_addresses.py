@@ -7,16 +7,15 @@ import socket
 from datetime import UTC, datetime
 from ipaddress import ip_address
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from kefu.services.notify.handling import Round
-from kefu.services.notify.plan import Notification, Rules
+from kefu.services.notify.outcomes import Outcomes
+from kefu.services.notify.plan import Notification
 from kefu.services.notify.providers import Web, check_sms_gateway
 from kefu.shared.destinations import not_public, private_destination
-from kefu.shared.policy import Notify, PolicyError, Sla, SmsGateway, Webhook, load_policy
+from kefu.shared.policy import Notify, PolicyError, SmsGateway, Webhook, load_policy
 from kefu.shared.settings import Settings, SettingsError
 
 SECRET = "0123456789abcdef"
@@ -210,8 +209,7 @@ async def test_a_refused_send_is_recorded_as_a_final_failure_with_the_reason(dns
         locale="en",
         due_at=now,
     )
-    notify = SimpleNamespace(rules=Rules(Notify(webhooks=[]), Sla(), "en"))
-    round_ = Round(notify, now, {"n1": {"status": "pending"}}, {})  # type: ignore[arg-type]
+    round_ = Outcomes(Notify(webhooks=[]), now, {"n1": {"status": "pending"}}, {}, lambda: 0.75)
     change = round_.tried(note, outcome)
     assert (
         change["status"] == "failed" and "resolves to 10.0.0.1, which is private" in change["error"]
