@@ -28,6 +28,7 @@ from kefu.shared.topics import Topic, topic_name
 from kefu.traffic import SKILLS, Shape, Traffic, reply_text
 
 ASSIGNED, SURVEY_ISSUED = "kefu.ticket.assigned", "kefu.survey.issued"
+BROWSERS = 8  # customers on survey pages at once
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Counts:
     solved: int = 0
     surveys: int = 0
     answered: int = 0
+    not_answered: int = 0  # the page refused the answer or did not respond in time
     sent_at: dict[str, float] = field(default_factory=dict)  # correlation id → when sent
     locale: dict[str, str] = field(default_factory=dict)  # correlation id → customer's language
     waits_s: list[float] = field(default_factory=list)  # sent → assigned
@@ -50,7 +52,7 @@ class Counts:
 
     def work(self) -> dict[str, int]:
         """What the agents and customers did with the tickets kefu gave the agents."""
-        done = ("assigned", "replied", "solved", "surveys", "answered")
+        done = ("assigned", "replied", "solved", "surveys", "answered", "not_answered")
         return {name: getattr(self, name) for name in done}
 
     def summary(self) -> dict[str, Any]:
@@ -94,6 +96,7 @@ class Agents:
         self.counts = counts
         self.worked: set[str] = set()  # tickets the agents were given
         self._work: set[asyncio.Task[None]] = set()
+        self._browsers = asyncio.Semaphore(BROWSERS)
 
     async def online(self, producer: AIOKafkaProducer, status: str = "online") -> None:
         for number, agent_id in enumerate(sorted(self.ids)):
@@ -126,7 +129,7 @@ class Agents:
         try:
             await positioned(consumer)
             ready.set()
-            async with httpx.AsyncClient(timeout=10) as web:
+            async with httpx.AsyncClient(timeout=30) as web:
                 while not stop.is_set():
                     batches = await consumer.getmany(timeout_ms=100)
                     now = time.perf_counter()
@@ -173,9 +176,15 @@ class Agents:
         self.counts.solved += 1
 
     async def _answer(self, web: httpx.AsyncClient, url: str, score: int) -> None:
-        answered = await web.post(url, data={"score": str(score), "comment": ""})
-        if answered.status_code == 200:
+        async with self._browsers:
+            try:
+                answered = await web.post(url, data={"score": str(score), "comment": ""})
+            except httpx.HTTPError:
+                answered = None
+        if answered is not None and answered.status_code == 200:
             self.counts.answered += 1
+        else:
+            self.counts.not_answered += 1
 
     async def _send(self, producer: AIOKafkaProducer, command: dict[str, Any]) -> None:
         topic = topic_name(self.settings.topic_prefix, Topic.AGENT_INBOUND)

@@ -16,6 +16,7 @@
 """
 
 from collections import deque
+from collections.abc import Iterator
 
 from pymongo import IndexModel, ReturnDocument, UpdateOne
 
@@ -81,5 +82,7 @@ class IntakeStore:
         top = int(counter["seq"])
         self._numbers.extend(range(top - block + 1, top + 1))
 
-    def next_ticket_id(self) -> str:
-        return str(FIRST_TICKET_NUMBER + self._numbers.popleft())
+    def numbers(self) -> Iterator[str]:
+        """The reserved ticket numbers, each taken once, as a round opens tickets."""
+        while self._numbers:
+            yield str(FIRST_TICKET_NUMBER + self._numbers.popleft())

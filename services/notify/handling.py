@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from kefu.services.notify.compose import email_message
-from kefu.services.notify.outcomes import Outcomes
+from kefu.services.notify.decision import Outcomes
 from kefu.services.notify.plan import Notification, Rules, TicketContext, plan
 from kefu.services.notify.providers import Mailer, Outcome, Web
 from kefu.services.notify.quiet import quiet_until

@@ -71,4 +71,5 @@ async def test_simulated_customers_and_agents_go_through_the_whole_ticket_life(
     assert result["assigned"] == kinds["kefu.ticket.assigned"] >= opened
     assert result["replied"] == result["solved"] == result["assigned"]
     assert result["answered"] == result["surveys"] == kinds["kefu.survey.responded"] > 0
+    assert result["not_answered"] == 0
     assert set(result["inbound_to_assigned_ms"]) == {"p50", "p90", "p99", "max"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kefu.services.notify.outcomes import Outcomes
+from kefu.services.notify.decision import Outcomes
 from kefu.services.notify.plan import Notification
 from kefu.services.notify.providers import Web, check_sms_gateway
 from kefu.shared.destinations import not_public, private_destination

@@ -1,9 +1,9 @@
-"""What due notifications come to (services/notify/outcomes.py), with plain values and the
+"""What due notifications come to (services/notify/decision.py), with plain values and the
 jitter injected: backoff, Retry-After, the last attempt, quiet hours, and recovery."""
 
 from datetime import UTC, datetime, timedelta
 
-from kefu.services.notify.outcomes import Outcomes
+from kefu.services.notify.decision import Outcomes
 from kefu.services.notify.plan import Notification
 from kefu.services.notify.providers import Outcome
 from kefu.shared.policy import Notify
