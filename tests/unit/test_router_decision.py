@@ -1,0 +1,78 @@
+"""The router's round (services/router/decision.py) with plain values: events in, agents'
+slots and tickets' events out, and the queue served a page at a time as the round asks."""
+
+from kefu.services.router.choice import Agent
+from kefu.services.router.decision import Round
+from kefu.services.router.tickets import entered_queue, opened
+from kefu.shared.decisions import Slot
+from kefu.shared.policy import Routing
+from tests.factories import NOW, message, opening
+
+
+def agent(agent_id: str, capacity: int, *tickets: str) -> Slot[Agent]:
+    slot = Slot(agent_id)
+    skills = ["general"]
+    state = Agent(agent_id=agent_id, status="online", skills=skills, capacity=capacity)
+    slot.state = state.model_copy(update={"tickets": list(tickets)})
+    return slot
+
+
+def a_round(*agents: Slot[Agent], tickets: dict | None = None) -> Round:
+    return Round(
+        policy=Routing(),
+        now=NOW,
+        today=NOW.date().isoformat(),
+        agents={slot.key: slot for slot in agents},
+        tickets=tickets or {},
+        owners={},
+        surge=False,
+    )
+
+
+def opened_event(ticket_id: str):
+    return opening(message("email", f"m-{ticket_id}"), ticket_id)[0]
+
+
+def waiting(ticket_id: str) -> Slot:
+    slot = Slot(ticket_id)
+    ticket = opened(opened_event(ticket_id).data, None).ticket
+    slot.state = entered_queue(ticket, None, Routing().transfer_wait)
+    return slot
+
+
+def test_a_new_ticket_goes_to_the_agent_with_room_and_takes_her_slot() -> None:
+    decided = a_round(agent("li", 2, "900"), agent("wang", 0))
+    decided.apply(opened_event("1001"))
+    decided.route()
+    ticket = decided.tickets["1001"]
+    [event] = ticket.unpublished()
+    assert event.type == "kefu.ticket.assigned" and event.data.agent_id == "li"
+    assert event.id == "router:1001:assigned:1"
+    assert decided.agents["li"].state.tickets == ["900", "1001"]
+    assert decided.agents["li"].changed and not decided.agents["wang"].changed
+
+
+def test_without_room_the_ticket_is_queued_and_says_why() -> None:
+    decided = a_round(agent("li", 1, "900"))
+    decided.apply(opened_event("1001"))
+    decided.route()
+    [event] = decided.tickets["1001"].unpublished()
+    assert event.type == "kefu.ticket.queued" and event.data.reason
+    assert decided.tickets["1001"].state.status == "waiting"
+
+
+def test_serving_the_queue_takes_its_order_and_says_when_nobody_has_room() -> None:
+    page = {key: waiting(key) for key in ("1003", "1001", "1002")}
+    decided = a_round(agent("li", 2))
+    decided.drain = opened_event("0")
+    assert decided.serve(page) is False  # two served, the third waits for the next round
+    served = {key: slot.state.assignee for key, slot in decided.tickets.items()}
+    first_two = sorted(page, key=lambda key: page[key].state.queue_rank)[:2]
+    assert {key for key, who in served.items() if who == "li"} == set(first_two)
+    assert decided.agents["li"].state.tickets == first_two
+
+
+def test_with_room_left_the_round_asks_for_the_next_page() -> None:
+    decided = a_round(agent("li", 5))
+    decided.drain = opened_event("0")
+    assert decided.serve({"1001": waiting("1001")}) is True
