@@ -21,8 +21,14 @@ Why the pieces are safe:
   mark never covers events that nobody sent.
 - Unpublished entries are never trimmed from the outbox; published ones are, to a bound, so a
   document's size does not grow with its history. `applied` is bounded the same way.
-- Decisions that span documents (one agent, many tickets) are not made here: a service makes
-  them with one conditional update of the contended document each.
+- Decisions that span documents (one agent, many tickets) are still one conditional write
+  of each contended document.
+
+`settle` is the one loop every service runs, `DecisionUnit` included: a round loads and
+decides (a service's own `play`; its decisions are a pure module's), writes one or more
+collections in order (a `gate` collection, like the router's agents, must be won before
+anything after it is written), and the inputs another writer beat are decided again on fresh
+state; then everything written is published and marked.
 """
 
 import asyncio
@@ -233,6 +239,68 @@ class StateCollection(Generic[S]):
             slot.published = slot.version
 
 
+@dataclass
+class Write:
+    """One collection's slots of a round, written in the round's order. A `gate`: when any of
+    its keys is lost, nothing after it is written (an agent's slot must be won before the
+    ticket that takes it)."""
+
+    states: StateCollection[Any]
+    slots: dict[str, Slot[Any]]
+    gate: bool = False
+
+
+@dataclass
+class Played(Generic[I]):
+    """A round decided: what to write, and, told what each write lost (its keys another
+    writer beat, in `writes` order), the inputs to decide again; `beaten` is where the service
+    keeps what the round's winning inputs leave besides their documents."""
+
+    writes: list[Write]
+    beaten: Callable[[list[set[str]]], list[I]]
+
+
+Play = Callable[[list[I], int], Awaitable[Played[I]]]
+
+
+@dataclass
+class Written:
+    """Every slot a batch's rounds wrote, by collection, to publish and mark."""
+
+    groups: dict[int, tuple[StateCollection[Any], dict[str, Slot[Any]]]] = field(
+        default_factory=dict
+    )
+
+    def keep(self, write: Write, lost: set[str]) -> None:
+        _, slots = self.groups.setdefault(id(write.states), (write.states, {}))
+        slots.update({key: slot for key, slot in write.slots.items() if key not in lost})
+
+    def slots(self, states: StateCollection[Any]) -> list[Slot[Any]]:
+        return list(self.groups.get(id(states), (states, {}))[1].values())
+
+    async def publish(self, publish: Publish) -> None:
+        await publish_and_mark(
+            publish, *((states, slots.values()) for states, slots in self.groups.values())
+        )
+
+
+async def settle(inputs: Sequence[I], play: Play[I]) -> Written:
+    """The one loop of every service: rounds until no input is left to decide again. Each
+    round loads and decides (`play`: the inputs left and the round's number, 0 first), its
+    writes go out in order, and the inputs whose documents another writer beat are decided
+    again on fresh state. What was written is published by the caller (`Written.publish`)."""
+    stored, pending, number = Written(), list(inputs), 0
+    while pending:
+        played = await play(pending, number)
+        lost: list[set[str]] = []
+        for write in played.writes:
+            shut = any(gone for gone, done in zip(lost, played.writes, strict=False) if done.gate)
+            lost.append(set(write.slots) if shut else await write.states.save(write.slots.values()))
+            stored.keep(write, lost[-1])
+        pending, number = played.beaten(lost), number + 1
+    return stored
+
+
 Decide = Callable[[S | None, I, datetime], tuple[S | None, Events]]
 
 
@@ -281,17 +349,24 @@ class DecisionUnit(Generic[I, S]):
 
     async def apply(self, values: Sequence[I]) -> list[tuple[int, PoisonMessage]]:
         """Decide, store and publish every value; the refused ones by index, with why."""
-        pending, done, refused = list(enumerate(values)), {}, []
-        while pending:
+        refused: list[tuple[int, PoisonMessage]] = []
+
+        async def play(pending: list[tuple[int, I]], _: int) -> Played[tuple[int, I]]:
             slots = await self.states.load(self.key(value) for _, value in pending)
             refusals = self._decide_all(pending, slots)
-            lost = await self.states.save(slots.values())
-            done.update({key: slot for key, slot in slots.items() if key not in lost})
-            refused += [(i, why) for i, why in refusals if self.key(values[i]) not in lost]
-            pending = [(i, value) for i, value in pending if self.key(value) in lost]
+
+            def beaten(lost: list[set[str]]) -> list[tuple[int, I]]:
+                refused.extend(
+                    (i, why) for i, why in refusals if self.key(values[i]) not in lost[0]
+                )
+                return [(i, value) for i, value in pending if self.key(value) in lost[0]]
+
+            return Played([Write(self.states, slots)], beaten)
+
+        stored = await settle(list(enumerate(values)), play)
         if self.stored is not None:
-            await self.stored(list(done.values()))
-        await publish_and_mark(self.publish, (self.states, done.values()))
+            await self.stored(stored.slots(self.states))
+        await stored.publish(self.publish)
         return refused
 
     def _decide_all(

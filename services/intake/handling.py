@@ -27,9 +27,8 @@ from kefu.services.intake.store import IntakeStore
 from kefu.services.intake.tickets import FOLLOWED
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
-from kefu.shared.decisions import Slot, publish_and_mark
+from kefu.shared.decisions import Played, Slot, Write, settle
 from kefu.shared.events import CloudEvent
-from kefu.shared.events.agent import AgentStatusChanged
 from kefu.shared.events.base import utc_now
 from kefu.shared.events.ticket import MessageReceived, Reopened, TicketOpened
 from kefu.shared.inbound import ChannelMessage, MergeCommand, PresenceCommand
@@ -42,14 +41,27 @@ log = get_logger("kefu.intake")
 
 @dataclass
 class Decided:
-    """What the rounds of one batch have stored, and the inputs refused."""
+    """What the winning inputs of a batch's rounds leave besides their documents."""
 
-    tickets: dict[str, Slot[Conversation]] = field(default_factory=dict)
-    agents: dict[str, Slot[AgentStatusChanged]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     refusals: list[CloudEvent[Any]] = field(default_factory=list)
     pointers: dict[str, str] = field(default_factory=dict)  # thread key → ticket, to write
     known: dict[str, str] = field(default_factory=dict)  # thread key → ticket, as read
+
+    def keep(
+        self, round_: Round, inputs: list[Input[Inbound]], lost: list[set[str]]
+    ) -> list[Input[Inbound]]:
+        """The round's winners kept; the inputs another writer beat, to decide again."""
+        tickets, agents = lost
+        beaten = [one for one in inputs if round_.lost(one, tickets, agents)]
+        gone = {id(one) for one in beaten}
+        for one in inputs:
+            if id(one) not in gone:
+                self.pointers.update(round_.pointers.get(id(one), {}))
+        self.known.update(round_.known)
+        self.rejected += [no for no in round_.refused if id(no.input) not in gone]
+        self.refusals += [e for i, e in round_.refusals.items() if i not in gone]
+        return beaten
 
 
 class Intake:
@@ -60,20 +72,26 @@ class Intake:
         self.settings = settings
 
     async def handle(self, inputs: Sequence[Input[Inbound]]) -> list[Rejected]:
-        decided, pending, again = Decided(), [one for one in inputs if _acts_on(one.value)], False
-        while pending:
-            if again:  # a retry reads the thread keys the winners point at
+        decided = Decided()
+
+        async def play(pending: list[Input[Inbound]], number: int) -> Played[Input[Inbound]]:
+            if number:  # a retry reads the thread keys the winners point at
                 await self._point(decided)
-            pending, again = await self._round(pending, again, decided), True
-        said = [event for slot in decided.tickets.values() for event in slot.unpublished()]
+            round_ = await self._load(pending, again=number > 0)
+            for one in pending:
+                round_.decide(one)
+            writes = [
+                Write(self.store.tickets, round_.tickets),
+                Write(self.store.agents, round_.agents),
+            ]
+            return Played(writes, lambda lost: decided.keep(round_, pending, lost))
+
+        stored = await settle([one for one in inputs if _acts_on(one.value)], play)
+        said = [e for slot in stored.slots(self.store.tickets) for e in slot.unpublished()]
         # The keys only need their tickets written, as publishing does: both at once.
         await asyncio.gather(
             self._point(decided),
-            publish_and_mark(
-                self.bus.publish,
-                (self.store.tickets, decided.tickets.values()),
-                (self.store.agents, decided.agents.values()),
-            ),
+            stored.publish(self.bus.publish),
             self.bus.publish(*decided.refusals),
         )
         log_conversations(said)
@@ -82,26 +100,6 @@ class Intake:
     async def _point(self, decided: Decided) -> None:
         pointers, decided.pointers = decided.pointers, {}
         await self.store.point(pointers, decided.known)
-
-    async def _round(
-        self, inputs: list[Input[Inbound]], again: bool, decided: Decided
-    ) -> list[Input[Inbound]]:
-        """Decide and store the inputs; those another writer beat, to decide again."""
-        round_ = await self._load(inputs, again)
-        for one in inputs:
-            round_.decide(one)
-        lost_tickets = await self.store.tickets.save(round_.tickets.values())
-        lost_agents = await self.store.agents.save(round_.agents.values())
-        lost = {id(one) for one in inputs if round_.lost(one, lost_tickets, lost_agents)}
-        for one in inputs:
-            if id(one) not in lost:
-                decided.pointers.update(round_.pointers.get(id(one), {}))
-        decided.known.update(round_.known)
-        decided.tickets.update({k: s for k, s in round_.tickets.items() if k not in lost_tickets})
-        decided.agents.update({k: s for k, s in round_.agents.items() if k not in lost_agents})
-        decided.rejected += [no for no in round_.refused if id(no.input) not in lost]
-        decided.refusals += [e for i, e in round_.refusals.items() if i not in lost]
-        return [one for one in inputs if id(one) in lost]
 
     async def _load(self, inputs: list[Input[Inbound]], again: bool) -> Round:
         """Everything a round reads: thread keys, tickets and agents, one `$in` each."""

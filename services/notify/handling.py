@@ -24,7 +24,7 @@ from typing import Any
 
 from kefu.services.notify.compose import email_message
 from kefu.services.notify.decision import Outcomes
-from kefu.services.notify.plan import Notification, Rules, TicketContext, plan
+from kefu.services.notify.plan import Notification, Plan, Rules, TicketContext, plan
 from kefu.services.notify.providers import Mailer, Outcome, Web
 from kefu.services.notify.quiet import quiet_until
 from kefu.services.notify.signing import unsubscribe_token
@@ -33,7 +33,7 @@ from kefu.services.notify.templates import Templates
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.customer_links import customer_link
-from kefu.shared.decisions import Slot
+from kefu.shared.decisions import Played, Slot, Write, settle
 from kefu.shared.events import CloudEvent
 from kefu.shared.events.base import utc_now
 from kefu.shared.logs import get_logger
@@ -73,26 +73,31 @@ class Notify:
 
     async def _plan(self, inputs: list[Input[Event]]) -> tuple[list[Notification], list[str]]:
         """Every input planned on its ticket's context; inputs whose ticket another replica
-        changed meanwhile are planned again on the fresh context."""
-        pending, notes, wake = list(inputs), [], []
-        while pending:
-            slots = await self.store.tickets.load(one.value.data.event_subject() for one in pending)
-            planned: dict[str, tuple[list[Notification], list[str]]] = {}
+        changed meanwhile are planned again on the fresh context. Planning is repeatable (the
+        notifications' ids are deterministic), so contexts keep no applied ids."""
+        notes: list[Notification] = []
+        wake: list[str] = []
+
+        async def play(pending: list[Input[Event]], _: int) -> Played[Input[Event]]:
+            slots = await self.store.tickets.load(subject(one) for one in pending)
+            planned: dict[str, list[Plan]] = {}
             for one in pending:
-                key = one.value.data.event_subject()
-                slot: Slot[TicketContext] = slots[key]
+                slot: Slot[TicketContext] = slots[subject(one)]
                 result = plan(slot.state, one.value, one.record.value.decode(), self.rules)
                 if result.context is not None and result.context != slot.state:
                     slot.replace(result.context)
-                found = planned.setdefault(key, ([], []))
-                found[0].extend(result.notifications)
-                found[1].extend(result.wake)
-            lost = await self.store.tickets.save(slots.values())
-            for key, (planned_notes, planned_wake) in planned.items():
-                if key not in lost:
-                    notes += planned_notes
-                    wake += planned_wake
-            pending = [one for one in pending if one.value.data.event_subject() in lost]
+                planned.setdefault(slot.key, []).append(result)
+
+            def beaten(lost: list[set[str]]) -> list[Input[Event]]:
+                [gone] = lost
+                for result in (r for key, rs in planned.items() if key not in gone for r in rs):
+                    notes.extend(result.notifications)
+                    wake.extend(result.wake)
+                return [one for one in pending if subject(one) in gone]
+
+            return Played([Write(self.store.tickets, slots)], beaten)
+
+        await settle(inputs, play)
         return notes, wake
 
     async def fire(self, due: list[Due]) -> None:
@@ -177,3 +182,7 @@ class Notify:
     async def close(self) -> None:
         await self.mailer.close()
         await self.web.close()
+
+
+def subject(one: Input[Event]) -> str:
+    return one.value.data.event_subject()

@@ -19,10 +19,9 @@ from typing import Any
 
 from kefu.services.router.decision import Round
 from kefu.services.router.store import QUEUE_PAGE, RouterStore
-from kefu.services.router.tickets import RoutedTicket
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
-from kefu.shared.decisions import Slot, publish_and_mark
+from kefu.shared.decisions import Played, Write, settle
 from kefu.shared.events import CloudEvent
 from kefu.shared.events.agent import AgentStatusChanged
 from kefu.shared.events.base import rfc3339, utc_now
@@ -93,24 +92,27 @@ class Router:
                 await asyncio.sleep(1)
 
     async def _decide(self, events: list[Event], plan: Callable[[Round], Awaitable[None]]) -> None:
-        """Rounds until one writes without losing a race; then publish what was written."""
-        written: dict[str, Slot[RoutedTicket]] = {}
-        while True:
+        """Rounds until one writes without losing a race (the agents first: a lost agent
+        writes no ticket); then what the rounds that wrote their tickets learned (first
+        owners, the surge flag), and publish what was written."""
+        written: list[Round] = []
+
+        async def play(batch: list[bool], _: int) -> Played[bool]:
             round_ = await self._load(events)
             await plan(round_)
-            if lost := await self.store.agents.save(round_.agents.values()):
-                log.info("agents changed meanwhile, deciding again", agents=sorted(lost))
-                continue
-            lost = await self.store.tickets.save(round_.tickets.values())
-            written.update({k: s for k, s in round_.tickets.items() if k not in lost})
+            writes = [
+                Write(self.store.agents, round_.agents, gate=True),
+                Write(self.store.tickets, round_.tickets),
+            ]
+            return Played(writes, lambda lost: _beaten(round_, lost, written, batch))
+
+        stored = await settle([True], play)  # the batch is one decision, made again if beaten
+        for round_ in written:
             await self.store.remember_owners(round_.new_owners)
             if round_.surge_set is not None:
                 await self.store.set_surge(round_.surge_set)
-            if not lost:
-                break
-            log.info("tickets changed meanwhile, deciding again", tickets=sorted(lost))
-        await publish_and_mark(self.bus.publish, (self.store.tickets, written.values()))
-        if round_.wake_armed:
+        await stored.publish(self.bus.publish)
+        if any(round_.wake_armed for round_ in written):
             self.wake_armed.set()
 
     async def _load(self, events: list[Event]) -> Round:
@@ -139,3 +141,18 @@ class Router:
             owners=await self.store.owners_of(customers) if self.policy.sticky_owner else {},
             surge=await self.store.surging(),
         )
+
+
+def _beaten(
+    round_: Round, lost: list[set[str]], written: list[Round], batch: list[bool]
+) -> list[bool]:
+    """The batch again if the round lost an agent (it wrote nothing) or a ticket."""
+    agents, tickets = lost
+    if agents:
+        log.info("agents changed meanwhile, deciding again", agents=sorted(agents))
+        return batch
+    written.append(round_)
+    if tickets:
+        log.info("tickets changed meanwhile, deciding again", tickets=sorted(tickets))
+        return batch
+    return []
