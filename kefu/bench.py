@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import statistics
+import sys
 import tempfile
 import time
 import urllib.request
@@ -345,12 +346,14 @@ async def run_loads(
     workspace: Workspace | None,
 ) -> dict[str, Any]:
     backlog = kefu_load(settings, f"{BACKLOG_KEYWORD}: {TEXT}")
+    say(f"storing {seed} tickets first")
     seeded = await measure(settings, backlog, seed, rate=None) if seed else None
     caught_up_s = await caught_up(settings)
     traffic = Traffic(Shape(rate=rate, follow_up=0), TRAFFIC_SEED, uuid.uuid4().hex[:8])
     results: dict[str, Any] = {}
     async with agents_at_work(settings, (messages + 100) // BENCH_AGENTS + 1) as work:
         for load in (raw_load(settings), kefu_load(settings), routed_load(settings, traffic)):
+            say(f"{load.name}: {messages} at once, then {rate:g}/s")
             await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches
             before = snapshot(services, servers)
             burst = await measure(settings, load, messages, rate=None)
@@ -363,6 +366,7 @@ async def run_loads(
             results[load.name] = summary(burst, paced)
             if load.stamped:
                 results[load.name]["burst_costs"] = costs(before, after, messages)
+        say(f"mail in: {messages} mails at once, then {rate:g}/s")
         results["mail_in"] = await mail_phase(settings, services["mail-in"], messages, rate)
         await caught_up(settings)
     results["agents"] = work.work()
@@ -370,12 +374,14 @@ async def run_loads(
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
         results["kefu"]["seed_caught_up_s"] = caught_up_s
     if timers:
+        say(f"SLA timers: {', '.join(map(str, timers))} armed")
 
         def sla_memory() -> float:
             return scrape(services["sla"])["rss_mb"]
 
         results["sla_timers"] = await run_timers(settings, timers, caught_up, sla_memory)
     if workspace:
+        say(f"the desk's reads, {workspace.tickets} conversations stored")
         stored_s = await seed_workspace(settings, workspace.tickets)
         url = f"http://127.0.0.1:{services['workspace'].port}"
         results.setdefault("workspace", {}).update(
@@ -384,6 +390,11 @@ async def run_loads(
             reads=await workspace_reads(url, workspace.password, workspace.tickets),
         )
     return results
+
+
+def say(what: str) -> None:
+    """Where the bench is, on stderr (stdout is the JSON)."""
+    print(f"kefu bench: {what}", file=sys.stderr, flush=True)
 
 
 @asynccontextmanager

@@ -16,11 +16,15 @@ that agent when it fits (`sticky`), else to the normal choice (`sticky_fallback`
 nobody fits, the reason says why.
 
 The queue is served in order: customer tier (svip, vip, standard), priority, the earliest
-SLA due time, then age.
+SLA due time, then age; a round that serves it reads only the lanes (tier and skills) that an
+agent with room could take, so a backlog nobody can take is not read again at every freed
+slot.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import combinations
 from math import floor
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +33,7 @@ from kefu.shared.events.base import CustomerTier, Priority
 
 TIER_RANK: dict[str, int] = {"svip": 0, "vip": 1, "standard": 2}
 NEVER = "9999-12-31T23:59:59.999Z"
+MOST_LANES = 256
 
 
 class Agent(BaseModel):
@@ -85,6 +90,32 @@ class Queue:
 def room(agent: Agent, limits: Limits) -> int:
     """Slots left, with a surge's stretch."""
     return floor(agent.capacity * limits.capacity_factor) - len(agent.tickets)
+
+
+def lane(skills: Iterable[str], tier: int) -> str:
+    """A waiting ticket's lane: its tier and skills, one indexed value, so that serving the
+    queue reads only the lanes an agent with room could take."""
+    return f"{tier}:{'+'.join(sorted(set(skills)))}"
+
+
+def lanes_with_room(agents: Iterable[Agent], limits: Limits) -> list[str] | None:
+    """Every lane an online agent with room could serve: her tier and below, any subset of
+    her skills (a superset of what `choose` will take: held and avoided tickets, and the
+    exact tier first, are its to decide). None when there are more than MOST_LANES: the
+    queue is then read whole."""
+    lanes: set[str] = set()
+    for agent in agents:
+        if agent.status != "online" or room(agent, limits) <= 0:
+            continue
+        skills = sorted(set(agent.skills))
+        if 2 ** len(skills) * agent.tier > MOST_LANES:
+            return None
+        for size in range(len(skills) + 1):
+            for chosen in combinations(skills, size):
+                lanes.update(lane(chosen, tier) for tier in range(1, agent.tier + 1))
+        if len(lanes) > MOST_LANES:
+            return None
+    return sorted(lanes)
 
 
 def taken_today(agent: Agent, limits: Limits) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kefu.services.router.choice import Agent, Assign, Limits, choose, room
+from kefu.services.router.choice import Agent, Assign, Limits, choose, lanes_with_room, room
 from kefu.services.router.roster import presence, release, take
 from kefu.services.router.tickets import (
     Change,
@@ -174,6 +174,11 @@ class Round:
         for ticket_id, cause in asked.items():  # nobody had room left: queued
             self._route(ticket_id, cause, limits, fresh=True)
         return self.has_room(limits)
+
+    def lanes(self) -> list[str] | None:
+        """The lanes of the queue worth reading now: those an agent with room could take."""
+        roster = [slot.state for slot in self.agents.values() if slot.state]
+        return lanes_with_room(roster, self._limits())
 
     def has_room(self, limits: Limits) -> bool:
         return any(room(slot.state, limits) > 0 for slot in self.agents.values() if slot.state)

@@ -51,7 +51,7 @@ class Router:
                 round_.route()
                 return
             after = ""
-            while page := await self.store.waiting(after):
+            while page := await self.store.waiting(after, round_.lanes()):
                 if not round_.serve(page) or len(page) < QUEUE_PAGE:
                     return
                 after = max(slot.state.queue_rank for slot in page.values() if slot.state)
@@ -74,7 +74,15 @@ class Router:
     async def wake_when_due(self) -> None:
         """A timer, not a poll: sleep until the earliest wake_at in the queue (woken sooner
         when a ticket is queued), then route what is due. Replicas may both fire; the
-        documents' compare-and-swap lets one decide."""
+        documents' compare-and-swap lets one decide. First, tickets an older router queued
+        get their lanes."""
+        while True:
+            try:
+                await self.store.give_lanes()
+                break
+            except Exception as error:
+                log.warning("giving older tickets lanes failed, trying again", error=repr(error))
+                await asyncio.sleep(1)
         while True:
             try:
                 due_at = await self.store.next_wake()

@@ -4,7 +4,8 @@
   capacity, tier, the tickets it holds, today's count. Taking or freeing a slot is one
   version-filtered replace of this document, so capacity holds across replicas.
 - `router_tickets`: a state document per ticket, authoritative for who holds it. The queue
-  is the waiting ones, read in order through the index on (status, queue_rank).
+  is the waiting ones, read in order through the index on (status, queue_rank), or only the
+  lanes (tier and skills) an agent with room could take, through (lane, status, queue_rank).
 - `router_owners`: customer address → the agent who owned their last ticket (first-contact
   ownership).
 - `router_flags`: `surge`, while a surge lasts.
@@ -37,6 +38,7 @@ class RouterStore:
         return {
             "router_tickets": [
                 IndexModel([("state.status", 1), ("state.queue_rank", 1)]),
+                IndexModel([("state.lane", 1), ("state.status", 1), ("state.queue_rank", 1)]),
                 IndexModel([("state.status", 1), ("state.wake_at", 1)]),
             ]
         }
@@ -45,13 +47,25 @@ class RouterStore:
         """Every agent: a team's roster is small, and every choice weighs all of it."""
         return await self.agents.load_where({})
 
-    async def waiting(self, after: str = "") -> dict[str, Slot[RoutedTicket]]:
-        """A page of the queue, in order, behind the rank `after`."""
+    async def waiting(
+        self, after: str = "", lanes: list[str] | None = None
+    ) -> dict[str, Slot[RoutedTicket]]:
+        """A page of the queue, in order, behind the rank `after`: of the `lanes` given, or
+        of all of them."""
+        query: dict[str, object] = {"state.status": "waiting", "state.queue_rank": {"$gt": after}}
+        if lanes is not None:
+            query["state.lane"] = {"$in": lanes}
         return await self.tickets.load_where(
-            {"state.status": "waiting", "state.queue_rank": {"$gt": after}},
-            sort=[("state.queue_rank", 1)],
-            limit=QUEUE_PAGE,
+            query, sort=[("state.queue_rank", 1)], limit=QUEUE_PAGE
         )
+
+    async def give_lanes(self) -> None:
+        """Waiting tickets stored before lanes existed get theirs, a page at a time."""
+        older = {"state.status": "waiting", "state.lane": {"$exists": False}}
+        while found := await self.tickets.load_where(older, limit=QUEUE_PAGE):
+            for slot in found.values():
+                slot.replace(slot.state)  # written again: the state's lane goes with it
+            await self.tickets.save(found.values())
 
     async def wake_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
         """Waiting tickets whose wake_at (RFC 3339, compared as text) has come, in order."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
-from kefu.services.router.choice import Need, queue_rank
+from kefu.services.router.choice import Need, lane, queue_rank
 from kefu.shared.events.base import CustomerTier, Priority, Timestamp, rfc3339
 from kefu.shared.events.sla import SlaEscalated, SlaStarted
 from kefu.shared.events.ticket import (
@@ -57,6 +57,12 @@ class RoutedTicket(BaseModel):
     held_for: str | None = None  # a transfer's named agent, while the ticket waits for her
     transfer_from: str | None = None  # who asked for that transfer
     wake_at: str | None = None  # RFC 3339, compared as text
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lane(self) -> str:
+        """Stored with the ticket, indexed: the queue is read by lane (choice.py)."""
+        return lane(self.skills, self.tier)
 
     def need(self, relaxed: bool = False) -> Need:
         return Need(

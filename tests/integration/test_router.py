@@ -344,3 +344,58 @@ async def test_the_queue_is_served_page_after_page_while_anyone_has_room(
     assert {a["ticket_id"] for a in assigned} == {"9699", *tickets[:3]}  # in rank order
     queued = [e for e in events if e["type"] == "kefu.ticket.queued"]
     assert len(queued) == 6  # each waited once; nobody was queued again
+
+
+async def test_a_backlog_nobody_can_take_is_not_read_when_a_slot_frees(
+    backend, tmp_path, monkeypatch
+) -> None:
+    """Pages of two: six tickets for a skill nobody has wait ahead of one for `general`. When
+    an agent with `general` comes online, only the lanes she could take are read: she gets
+    the general ticket, and the backlog's pages are never loaded."""
+    monkeypatch.setattr("kefu.services.router.handling.QUEUE_PAGE", 2)
+    monkeypatch.setattr("kefu.services.router.store.QUEUE_PAGE", 2)
+    from kefu.services.router.store import RouterStore
+
+    read: list[list[str] | None] = []
+    waiting = RouterStore.waiting
+
+    async def counted(self: RouterStore, after: str = "", lanes: list[str] | None = None) -> dict:
+        page = await waiting(self, after, lanes)
+        read.append(sorted(slot.state.lane for slot in page.values()))
+        return page
+
+    monkeypatch.setattr(RouterStore, "waiting", counted)
+    async with running_router(backend, tmp_path) as router:
+        backlog = [f"97{n}0" for n in range(6)]
+        for ticket in backlog:
+            await router.send(opened(ticket, customer_tier="svip", skills=["backlog"]))
+            await router.routed(1, type="queued", ticket_id=ticket)
+        await router.send(opened("9799"))
+        await router.routed(1, type="queued", ticket_id="9799")
+        await router.send(agent("a", capacity=3))
+        [taken] = await router.routed(1, type="assigned")
+    assert taken["ticket_id"] == "9799" and taken["agent_id"] == "a"
+    assert all("1:backlog" not in lanes for lanes in read), read
+
+
+async def test_tickets_queued_before_lanes_get_them_when_the_router_starts(
+    backend, tmp_path
+) -> None:
+    from kefu.shared.service import Service
+
+    async with running_router(backend, tmp_path) as router:
+        await router.send(opened("9801"))
+        await router.routed(1, type="queued", ticket_id="9801")
+        settings = router.settings
+    service = Service.create("router", settings)
+    tickets = service.db[service.collection_name("tickets")]
+    await tickets.update_one({"_id": "9801"}, {"$unset": {"state.lane": ""}})
+    assert "lane" not in (await tickets.find_one({"_id": "9801"}))["state"]
+    async with running_router(backend, tmp_path, settings=settings) as router:
+        for _ in range(100):
+            if await tickets.find_one({"_id": "9801", "state.lane": "1:general"}):
+                break
+            await asyncio.sleep(0.1)
+        await router.send(agent("b", capacity=1))
+        [taken] = await router.routed(1, type="assigned")
+    assert taken["ticket_id"] == "9801"

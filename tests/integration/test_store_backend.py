@@ -411,3 +411,22 @@ async def test_equality_on_an_indexed_field_reads_every_match_as_written(db) -> 
         {"_id": "退款|2026-11-23|y", "p": [["T-2", at, ""]]},
     ]
     assert [d async for d in db.postings.find({"bucket": "none"})] == []
+
+
+async def test_in_on_an_indexed_nested_scalar_with_a_range_sorted_and_exists_false(db) -> None:
+    """The router's queue by lane: `$in` on one indexed field, a range on another, sorted and
+    limited; and `$exists: false` finds documents stored before a field existed."""
+    await ensure_indexes(db, {"queue": [IndexModel([("s.lane", 1), ("s.rank", 1)])]})
+    await db.queue.insert_many(
+        [
+            {"_id": f"t{n}", "s": {"lane": lane, "rank": f"r{n:02}"}}
+            for n, lane in enumerate("abcab")
+        ]
+        + [{"_id": "old", "s": {"rank": "r99"}}]
+    )
+    found = db.queue.find(
+        {"s.lane": {"$in": ["a", "c"]}, "s.rank": {"$gt": "r00"}}, sort=[("s.rank", 1)], limit=2
+    )
+    assert [d["_id"] async for d in found] == ["t2", "t3"]
+    older = db.queue.find({"s.lane": {"$exists": False}})
+    assert [d["_id"] async for d in older] == ["old"]

@@ -4,7 +4,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kefu.services.router.choice import Agent, Assign, Limits, Need, Queue, choose, queue_rank
+from kefu.services.router.choice import (
+    Agent,
+    Assign,
+    Limits,
+    Need,
+    Queue,
+    choose,
+    lane,
+    lanes_with_room,
+    queue_rank,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TODAY = "2026-11-23"
@@ -187,3 +197,19 @@ def test_the_queue_orders_by_customer_tier_priority_due_time_then_age() -> None:
         "std P2": queue_rank("standard", "P2", "2026-11-23T10:01:00.000Z", t0),
     }
     assert sorted(ranks, key=ranks.get) == list(ranks)
+
+
+def test_lanes_with_room_are_every_tier_and_skill_subset_an_agent_with_room_could_take() -> None:
+    free = Agent(agent_id="a", status="online", skills=["tech", "billing"], capacity=2, tier=2)
+    full = Agent(agent_id="b", status="online", skills=["vip"], capacity=1, tickets=["1"])
+    away = Agent(agent_id="c", status="away", skills=["legal"], capacity=3)
+    lanes = lanes_with_room([free, full, away], Limits())
+    assert lanes == sorted(
+        lane(skills, tier)
+        for skills in ([], ["billing"], ["tech"], ["billing", "tech"])
+        for tier in (1, 2)
+    )
+    assert lane(["tech", "billing", "tech"], 1) == lane(["billing", "tech"], 1) == "1:billing+tech"
+    assert lanes_with_room([full, away], Limits()) == []
+    many = free.model_copy(update={"skills": [f"s{n}" for n in range(9)], "tier": 1})
+    assert lanes_with_room([many], Limits()) is None  # 512 lanes: the queue is read whole
