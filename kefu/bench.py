@@ -52,7 +52,7 @@ from kefu.shared.inbound import ChannelMessage
 from kefu.shared.service import SERVICES
 from kefu.shared.settings import SIGNING_SECRETS, Settings, load_settings
 from kefu.shared.topics import Topic, all_topic_names, topic_name
-from kefu.simulate import Agents, Counts, agent_ids, percentiles_ms, positioned
+from kefu.simulate import Agents, Counts, agent_ids, percentiles_ms, positioned, tier_of
 from kefu.traffic import Shape, Traffic
 
 RAW_TOPIC = "bench.raw"
@@ -64,15 +64,16 @@ TRAFFIC_SEED = 2026  # every run draws the same customers
 AGENTS_AT_WORK = Shape(rate=1, reply_s=0.5, solve_s=1.0, survey_answered=0.3)
 QUIET_S = 2.0
 Value = tuple[str, bytes, bytes]  # id, key, value
+Received = Callable[[bytes, float], list[tuple[str, float]]]  # a record → (value id, when)
 
 
 @dataclass
 class Load:
     name: str
     topic: str
-    read_topic: str
+    read_topics: tuple[str, ...]
     make: Callable[[str], Value]
-    received_id: Callable[[bytes], str | None]
+    received: "Received"
     stamped: bool = True  # timed to the record's own timestamp, when kefu published it
 
 
@@ -93,7 +94,7 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
     values = [load.make(f"{load.name}-{uuid.uuid4().hex[:12]}") for _ in range(count)]
     sent: dict[str, float] = {}
     consumer = AIOKafkaConsumer(
-        load.read_topic,
+        *load.read_topics,
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="latest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # what the services use
@@ -103,9 +104,7 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
     await producer.start()
     try:
         await positioned(consumer)
-        arriving = asyncio.create_task(
-            arrivals(consumer, load.received_id, sent, count, load.stamped)
-        )
+        arriving = asyncio.create_task(arrivals(consumer, load.received, sent, count, load.stamped))
         start = time.perf_counter()
         acks = []
         for index, (value_id, key, value) in enumerate(values):
@@ -126,12 +125,12 @@ async def measure(settings: Settings, load: Load, count: int, rate: float | None
 
 async def arrivals(
     consumer: AIOKafkaConsumer,
-    received_id: Callable[[bytes], str | None],
+    received: Received,
     sent: dict[str, float],
     count: int,
     stamped: bool = True,
 ) -> dict[str, float]:
-    """When each of `count` values that `sent` holds came back, as `received_id` knows it
+    """When each of `count` values that `sent` holds came back, as `received` knows it
     (perf_counter seconds): `stamped`, when the record was published (its timestamp, so the
     measuring consumer's own lag does not count); else when it was read."""
     arrived: dict[str, float] = {}
@@ -141,10 +140,10 @@ async def arrivals(
         now = time.perf_counter()
         for records in batches.values():
             for record in records:
-                value_id = received_id(record.value)
-                if value_id in sent and value_id not in arrived:
-                    published = record.timestamp / 1000 + wall_to_perf
-                    arrived[value_id] = max(published, sent[value_id]) if stamped else now
+                at = record.timestamp / 1000 + wall_to_perf if stamped else now
+                for value_id, when in received(record.value, at):
+                    if value_id in sent and value_id not in arrived:
+                        arrived[value_id] = max(when, sent[value_id])
     return arrived
 
 
@@ -153,9 +152,9 @@ def raw_load(settings: Settings) -> Load:
     return Load(
         name="raw",
         topic=topic,
-        read_topic=topic,
+        read_topics=(topic,),
         make=lambda value_id: (value_id, value_id.encode(), json.dumps({"id": value_id}).encode()),
-        received_id=lambda value: json.loads(value)["id"],
+        received=lambda value, at: [(json.loads(value)["id"], at)],
         stamped=False,  # its records are the bench's own: timed as read back
     )
 
@@ -175,21 +174,44 @@ def customer_messages(text: str) -> Callable[[str], Value]:
     return customer_message
 
 
-def correlation_of(event_type: str) -> Callable[[bytes], str | None]:
-    def received(value: bytes) -> str | None:
+def correlation_of(event_type: str) -> Received:
+    def received(value: bytes, at: float) -> list[tuple[str, float]]:
         event = json.loads(value)
-        return event.get("correlationid") if event.get("type") == event_type else None
+        return [(event.get("correlationid"), at)] if event.get("type") == event_type else []
 
     return received
+
+
+class Assignments:
+    """Each message's ticket assigned, whatever caused the assignment: a ticket that waited in
+    the queue is assigned in the chain of whatever freed the slot, so tickets are matched to
+    messages through their `opened` (either may be read first: two topics)."""
+
+    def __init__(self) -> None:
+        self.message_of: dict[str, str] = {}  # ticket → the message that opened it
+        self.assigned_at: dict[str, float] = {}  # ticket → assigned, its message not yet seen
+
+    def __call__(self, value: bytes, at: float) -> list[tuple[str, float]]:
+        event = json.loads(value)
+        ticket = (event.get("data") or {}).get("ticket_id")
+        if event.get("type") == "kefu.ticket.opened":
+            self.message_of[ticket] = event["correlationid"]
+            early = self.assigned_at.pop(ticket, None)
+            return [(event["correlationid"], early)] if early is not None else []
+        if event.get("type") == "kefu.ticket.assigned":
+            if ticket in self.message_of:
+                return [(self.message_of[ticket], at)]
+            self.assigned_at.setdefault(ticket, at)
+        return []
 
 
 def kefu_load(settings: Settings, text: str = TEXT) -> Load:
     return Load(
         name="kefu",
         topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
-        read_topic=topic_name(settings.topic_prefix, Topic.TICKET_EVENTS),
+        read_topics=(topic_name(settings.topic_prefix, Topic.TICKET_EVENTS),),
         make=customer_messages(text),
-        received_id=correlation_of("kefu.ticket.message_received"),
+        received=correlation_of("kefu.ticket.message_received"),
     )
 
 
@@ -204,9 +226,12 @@ def routed_load(settings: Settings, traffic: Traffic) -> Load:
     return Load(
         name="routed",
         topic=topic_name(settings.topic_prefix, Topic.CHANNEL_INBOUND),
-        read_topic=topic_name(settings.topic_prefix, Topic.ROUTING_EVENTS),
+        read_topics=tuple(
+            topic_name(settings.topic_prefix, topic)
+            for topic in (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
+        ),
         make=simulated,
-        received_id=correlation_of("kefu.ticket.assigned"),
+        received=Assignments(),
     )
 
 
@@ -351,7 +376,8 @@ async def run_loads(
     caught_up_s = await caught_up(settings)
     traffic = Traffic(Shape(rate=rate, follow_up=0), TRAFFIC_SEED, uuid.uuid4().hex[:8])
     results: dict[str, Any] = {}
-    async with agents_at_work(settings, (messages + 100) // BENCH_AGENTS + 1) as work:
+    first_tier = sum(tier_of(number) == 1 for number in range(BENCH_AGENTS))  # take tier 1
+    async with agents_at_work(settings, (messages + 100) // first_tier + 1) as work:
         for load in (raw_load(settings), kefu_load(settings), routed_load(settings, traffic)):
             say(f"{load.name}: {messages} at once, then {rate:g}/s")
             await measure(settings, load, 20, rate=None)  # warm-up: connections, group, caches

@@ -77,6 +77,11 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+def tier_of(number: int) -> int:
+    """Every fifth simulated agent is at tier 2."""
+    return 2 if number % 5 == 4 else 1
+
+
 def agent_ids(run: str, count: int) -> list[str]:
     return [f"sim-{run}-agent-{number}" for number in range(1, count + 1)]
 
@@ -106,7 +111,7 @@ class Agents:
                 "status": status,
                 "skills": list(SKILLS),
                 "capacity": self.capacity,
-                "tier": 2 if number % 5 == 4 else 1,
+                "tier": tier_of(number),
             }
             await self._send(producer, presence)
 
