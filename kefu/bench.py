@@ -45,7 +45,13 @@ from kefu.bench_timers import POLICY as timers_policy
 from kefu.bench_timers import run_timers
 from kefu.bench_workspace import reads as workspace_reads
 from kefu.bench_workspace import seed as seed_workspace
-from kefu.embedded import EmbeddedStack, Process, free_port, start_service, wait_ready
+from kefu.embedded import (
+    EmbeddedStack,
+    Process,
+    free_ports,
+    start_service,
+    wait_ready,
+)
 from kefu.shared.admin import create_topics
 from kefu.shared.bus import client_options
 from kefu.shared.inbound import ChannelMessage
@@ -517,13 +523,14 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
 def all_services(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Process]]:
     """Every service and the SMTP adapter, as processes; the survey's page is the public URL
     (the simulated customers answer there)."""
-    ports = {name: free_port() for name in (*SERVICES, "mail-in")}
+    names = (*SERVICES, "mail-in", "smtp-in")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {**env, "KEFU_PUBLIC_URL": f"http://127.0.0.1:{ports['survey']}"}
     started: dict[str, Process] = {}
     try:
         for name in SERVICES:
             started[name] = start_service(name, ports[name], env, log_dir)
-        mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(free_port()))
+        mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(ports["smtp-in"]))
         started["mail-in"] = start_service("mail-in", ports["mail-in"], env, log_dir, mail_in)
         for process in started.values():
             wait_ready(process, log_dir / f"{process.name}.log")
@@ -545,7 +552,7 @@ def bench(
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
-        stack = None if use_env else EmbeddedStack(Path(tmp), free_port(), free_port(), free_port())
+        stack = None if use_env else EmbeddedStack(Path(tmp), *free_ports(3))
         env = {**names, **(stack.start().env() if stack else {})}
         try:
             settings = load_settings(
