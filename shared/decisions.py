@@ -10,9 +10,8 @@ service's pure `decide(state, input, now) -> (state, events)` run input after in
 whose id is in `applied` is skipped), writes new documents with one unordered `insert_many`
 and changed ones with one `bulk_write` of version-filtered replaces, and decides the losers
 again on fresh state. Then it publishes the events of every entry above `published` (a
-crashed or beaten writer's too) and waits for the acks; the consumer commits after that.
-What was published is written with the document's next change while the slot is kept in
-memory, else marked in the background (the next load waits for it).
+crashed or beaten writer's too) and waits for the acks; the consumer commits after that,
+while the documents are marked published in the background (the next load waits for it).
 
 Why the pieces are safe:
 - An input's events are written in the same document write as the state they produce, so a
@@ -77,7 +76,6 @@ class Slot(Generic[S]):
     applied: list[str] = field(default_factory=list)
     outbox: list[Held] = field(default_factory=list)
     published: int = 0
-    marked: int = 0  # the `published` the stored document holds
     changed: bool = False
     _fresh: dict[str, Events] = field(default_factory=dict, repr=False)
 
@@ -158,7 +156,6 @@ class StateCollection(Generic[S]):
         self.model = model
         self._marking: asyncio.Task[None] | None = None
         self._hot: OrderedDict[str, Slot[S]] = OrderedDict()
-        self._dropped: list[Slot[S]] = []  # dropped from memory, perhaps to be marked
 
     async def load(self, keys: Iterable[str], hot: bool = False) -> dict[str, Slot[S]]:
         """Every key's slot, with one `$in` (`hot`: only for keys not written here lately);
@@ -201,7 +198,6 @@ class StateCollection(Generic[S]):
             applied=document.get("applied", []),
             outbox=[Held.model_validate(held) for held in document.get("outbox", [])],
             published=document.get("published", 0),
-            marked=document.get("published", 0),
         )
 
     async def save(self, slots: Iterable[Slot[S]]) -> set[str]:
@@ -217,14 +213,10 @@ class StateCollection(Generic[S]):
                 continue
             slot.version += 1
             slot.changed = False
-            slot.marked = slot.published
             self._hot[slot.key] = slot
             self._hot.move_to_end(slot.key)
         while len(self._hot) > HOT_SLOTS:
-            _, dropped = self._hot.popitem(last=False)
-            waiting = any(held.version > dropped.published for held in dropped.outbox)
-            if waiting or dropped.published > dropped.marked:
-                self._dropped.append(dropped)  # its mark is the store's to hold now
+            self._hot.popitem(last=False)
         return lost
 
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
@@ -246,26 +238,14 @@ class StateCollection(Generic[S]):
         return set(keys) - ours
 
     async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
-        """Record that the slots' events are on the broker. A slot kept in memory carries it
-        to its document's next write (one write a change, not two); a slot no longer kept is
-        marked in the store (if nobody wrote since: a later writer publishes and marks them
-        itself), in the background, off the batch's latency, and the next load waits for
-        it. A replica that loads a document whose mark has not landed (it took the
-        partition over, or this process died) publishes those events once more, with the
-        same ids, when it next writes the document."""
+        """Record that the slots' events are on the broker (if nobody wrote since: a later
+        writer publishes and marks them itself). The write goes on in the background, off
+        the batch's latency, and the next load waits for it; if the process dies first, the
+        events are published once more when their documents are next written."""
         await self.marked()
-        slots = list(slots)
-        for slot in slots:
-            if slot.version > slot.published and slot.outbox:
-                slot.published = slot.version  # the acks are in
-        candidates, self._dropped = [*slots, *self._dropped], []
-        cold = [
-            slot
-            for slot in candidates
-            if slot.published > slot.marked and self._hot.get(slot.key) is not slot
-        ]
-        if cold:
-            self._marking = asyncio.create_task(self._mark(cold))
+        pending = [slot for slot in slots if slot.version > slot.published and slot.outbox]
+        if pending:
+            self._marking = asyncio.create_task(self._mark(pending))
 
     async def marked(self) -> None:
         """Wait for the last mark (and raise what it raised)."""
@@ -278,14 +258,14 @@ class StateCollection(Generic[S]):
             [
                 UpdateOne(
                     {"_id": slot.key, "version": slot.version},
-                    {"$set": {"published": slot.published}},
+                    {"$set": {"published": slot.version}},
                 )
                 for slot in slots
             ],
             ordered=False,
         )
         for slot in slots:
-            slot.marked = slot.published
+            slot.published = slot.version
 
 
 @dataclass
