@@ -33,7 +33,6 @@ state; then everything written is published and marked.
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +54,6 @@ Events = list[CloudEvent[Any]]
 Publish = Callable[..., Awaitable[None]]
 OUTBOX_SIZE = 20
 APPLIED_SIZE = 200
-HOT_SLOTS = 20_000  # per collection: the keys written lately, kept to decide on
 
 
 class Held(BaseModel):
@@ -102,17 +100,6 @@ class Slot(Generic[S]):
         self.state = state
         self.changed = True
 
-    def copy(self) -> "Slot[S]":
-        """A stored slot to decide on, leaving this one as it was written."""
-        return Slot(
-            self.key,
-            self.state,
-            self.version,
-            list(self.applied),
-            list(self.outbox),
-            self.published,
-        )
-
     def unpublished(self) -> Events:
         """Every recorded event not yet marked published, in the order decided."""
         return [
@@ -143,29 +130,19 @@ class Slot(Generic[S]):
 
 
 class StateCollection(Generic[S]):
-    """A collection of state documents whose `state` is a `model`.
-
-    The slots this process wrote last are kept (`HOT_SLOTS` of them, the least recently
-    written dropped first), so a batch deciding on keys of its own partitions reads them from
-    memory (`load(hot=True)`). That is safe whoever else writes: every write is conditional on
-    the version read, so a slot another replica changed meanwhile loses its write, is dropped
-    here, and is decided again on what the store holds."""
+    """A collection of state documents whose `state` is a `model`."""
 
     def __init__(self, collection: AsyncCollection[Document], model: type[S]) -> None:
         self.collection = collection
         self.model = model
         self._marking: asyncio.Task[None] | None = None
-        self._hot: OrderedDict[str, Slot[S]] = OrderedDict()
 
-    async def load(self, keys: Iterable[str], hot: bool = False) -> dict[str, Slot[S]]:
-        """Every key's slot, with one `$in` (`hot`: only for keys not written here lately);
-        keys not stored yet get an empty slot."""
+    async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
+        """Every key's slot, with one `$in`; keys not stored yet get an empty slot."""
         await self.marked()
         wanted = list(dict.fromkeys(keys))
-        kept = {key: self._hot[key].copy() for key in wanted if hot and key in self._hot}
-        missing = [key for key in wanted if key not in kept]
-        found = await self._find({"_id": {"$in": missing}}) if missing else {}
-        return {key: kept.get(key) or found.get(key) or Slot(key) for key in wanted}
+        found = await self._find({"_id": {"$in": wanted}}) if wanted else {}
+        return {key: found.get(key) or Slot(key) for key in wanted}
 
     async def load_by(self, state_field: str, values: Iterable[str]) -> dict[str, Slot[S]]:
         """Slots whose state field (indexed) is one of `values`, by that value."""
@@ -208,15 +185,9 @@ class StateCollection(Generic[S]):
         lost = await self._insert([s for s in changed if s.version == 0], writer)
         lost |= await self._replace([s for s in changed if s.version > 0], writer)
         for slot in changed:
-            if slot.key in lost:
-                self._hot.pop(slot.key, None)
-                continue
-            slot.version += 1
-            slot.changed = False
-            self._hot[slot.key] = slot
-            self._hot.move_to_end(slot.key)
-        while len(self._hot) > HOT_SLOTS:
-            self._hot.popitem(last=False)
+            if slot.key not in lost:
+                slot.version += 1
+                slot.changed = False
         return lost
 
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
@@ -381,7 +352,7 @@ class DecisionUnit(Generic[I, S]):
         refused: list[tuple[int, PoisonMessage]] = []
 
         async def play(pending: list[tuple[int, I]], _: int) -> Played[tuple[int, I]]:
-            slots = await self.states.load((self.key(value) for _, value in pending), hot=True)
+            slots = await self.states.load(self.key(value) for _, value in pending)
             refusals = self._decide_all(pending, slots)
 
             def beaten(lost: list[set[str]]) -> list[tuple[int, I]]:

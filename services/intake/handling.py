@@ -118,7 +118,7 @@ class Intake:
             *(one.value.data.ticket_id for one in inputs if isinstance(one.value, CloudEvent)),
             *(one.value.into_ticket_id for one in inputs if isinstance(one.value, MergeCommand)),
         ]
-        tickets = await self.store.tickets.load(named, hot=True)
+        tickets = await self.store.tickets.load(named)
         tickets.update({slot.key: slot for slot in openers.values()})
         await self._load_merge_targets(tickets)
         presence = [one.value.agent_id for one in inputs if isinstance(one.value, PresenceCommand)]
@@ -130,7 +130,7 @@ class Intake:
             index=index,
             known=dict(index),
             tickets=tickets,
-            agents=await self.store.agents.load(presence, hot=True),
+            agents=await self.store.agents.load(presence),
             openers=openers,
             numbers=self.store.numbers(),
             keys_of=keys_of,
@@ -147,7 +147,7 @@ class Intake:
             } - tickets.keys()
             if not wanted:
                 return
-            tickets.update(await self.store.tickets.load(wanted, hot=True))
+            tickets.update(await self.store.tickets.load(wanted))
 
 
 def _acts_on(value: Inbound) -> bool:

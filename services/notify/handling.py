@@ -79,7 +79,7 @@ class Notify:
         wake: list[str] = []
 
         async def play(pending: list[Input[Event]], _: int) -> Played[Input[Event]]:
-            slots = await self.store.tickets.load((subject(one) for one in pending), hot=True)
+            slots = await self.store.tickets.load(subject(one) for one in pending)
             planned: dict[str, list[Plan]] = {}
             for one in pending:
                 slot: Slot[TicketContext] = slots[subject(one)]

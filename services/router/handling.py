@@ -145,7 +145,7 @@ class Router:
             now=now,
             today=now.astimezone(self.policy.zone()).date().isoformat(),
             agents=agents,
-            tickets=await self.store.tickets.load([*named, *held], hot=True),
+            tickets=await self.store.tickets.load([*named, *held]),
             owners=await self.store.owners_of(customers) if self.policy.sticky_owner else {},
             surge=await self.store.surging(),
         )

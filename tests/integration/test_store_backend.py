@@ -244,32 +244,6 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
     assert (await states.load(["nothing"]))["nothing"].version == 0
 
 
-async def test_a_hot_slot_another_writer_changed_loses_and_the_next_load_reads_the_store(
-    db,
-) -> None:
-    """Two replicas' collections on one set of documents: what a replica wrote lately is
-    decided on from memory, and a change by the other is caught by the version it carries."""
-    mine, theirs = StateCollection(db.states, Stamp), StateCollection(db.states, Stamp)
-    first = Slot("s1")
-    first.record("in-1", Stamp(at=AT, flag=True, ids=[], first="r1"), [])
-    await mine.save([first])
-    other = (await theirs.load(["s1"]))["s1"]
-    other.record("in-2", other.state.model_copy(update={"ids": ["theirs"]}), [])
-    assert await theirs.save([other]) == set()
-
-    stale = (await mine.load(["s1"], hot=True))["s1"]  # from memory: version 1
-    assert stale.version == 1 and stale is not first
-    stale.record("in-3", stale.state.model_copy(update={"ids": ["mine"]}), [])
-    assert await mine.save([stale]) == {"s1"}
-    fresh = (await mine.load(["s1"], hot=True))["s1"]  # dropped from memory: the store's
-    assert fresh.version == 2 and fresh.state.ids == ["theirs"] and fresh.applied[-1] == "in-2"
-    fresh.record("in-3", fresh.state.model_copy(update={"ids": ["theirs", "mine"]}), [])
-    assert await mine.save([fresh]) == set()
-    hot = (await mine.load(["s1"], hot=True))["s1"]
-    assert hot.version == 3 and hot.applied == ["in-1", "in-2", "in-3"]
-    assert (await theirs.load(["s1"]))["s1"].state.ids == ["theirs", "mine"]
-
-
 async def test_marking_published_lands_before_the_next_load(db) -> None:
     from kefu.shared.events import new_event
     from kefu.shared.events.ticket import Reopened
