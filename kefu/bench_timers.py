@@ -79,14 +79,14 @@ async def publish(bus: Bus, events: list[Any]) -> None:
 
 async def phase(settings: Settings, bus: Bus, size: int, caught_up: Any) -> Phase:
     """Arm up to `size` timers, some of them due once every service has read them (the lead
-    is what arming the far ones took, at that pace); time their firing."""
+    is what arming and reading the far ones took, at that pace, and more); time their firing."""
     run, firing = uuid.uuid4().hex[:6], min(FIRED, size)
     far = max(0, size - firing - await armed(settings))
     started = time.monotonic()
     await publish(bus, [opened(f"far-{run}-{n}", datetime.now(UTC)) for n in range(far)])
     took = time.monotonic() - started + await caught_up(settings)  # caught_up: how long
     pace = far / max(took, 1.0) if far else ARM_PACE
-    lead_s = 5 + 2 * firing / pace
+    lead_s = 10 + took + 2 * firing / pace
     reader = AIOKafkaConsumer(
         topic_name(settings.topic_prefix, Topic.SLA_EVENTS),
         bootstrap_servers=settings.kafka_bootstrap,

@@ -59,7 +59,9 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     assert agents["answered"] > 0
     assert result["tickets_stored_before"] == 50 and len(result["services_running"]) == 7
     [timers] = result["sla_timers"]
-    assert timers["armed_timers"] >= timers["fired_in_window"] == 200  # the tickets have SLAs too
+    assert timers["fired_in_window"] == 200
+    if timers["armed_before_first_due"]:  # else some had fired before they were counted
+        assert timers["armed_timers"] >= 200  # the tickets have SLAs too
     fired = timers["fire_lateness_ms"]
     assert 0 <= fired["p50"] <= fired["p99"] <= fired["max"] < 1000
     assert timers["sla_rss_mb"] > 0
