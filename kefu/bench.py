@@ -14,9 +14,9 @@ broker, each as a burst (throughput) and then paced at --rate (latency percentil
   ticket, timed to `kefu.ticket.assigned`: intake, router and three hops;
 - mail in: mails over SMTP into `kefu adapter smtp`, timed to message_received.
 kefu's records are timed to their own timestamps (when kefu published them), so the measuring
-consumer's lag does not count. Every service's /metrics and /proc give store commands, CPU and
-memory per message during each burst. The result is one JSON object on stdout; the ratios are
-kefu ÷ raw.
+consumer's lag does not count. Every service's /metrics and /proc give store commands, the
+documents they write, CPU and memory per message during each burst. The result is one JSON
+object on stdout; the ratios are kefu ÷ raw.
 """
 
 import asyncio
@@ -317,11 +317,13 @@ def scrape(process: Process) -> dict[str, float]:
     """The totals bench reads from a service's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    totals = {"store_commands": 0.0, "cpu_s": 0.0, "rss_mb": 0.0}
+    totals = {"store_commands": 0.0, "store_documents": 0.0, "cpu_s": 0.0, "rss_mb": 0.0}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "kefu_store_commands_total":
                 totals["store_commands"] += sample.value
+            elif sample.name == "kefu_store_documents_written_total":
+                totals["store_documents"] += sample.value
             elif sample.name == "process_cpu_seconds_total":
                 totals["cpu_s"] += sample.value
             elif sample.name == "process_resident_memory_bytes":
@@ -338,8 +340,8 @@ def cpu_seconds(pid: int) -> float:
 def costs(
     before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
 ) -> dict[str, Any]:
-    """Store commands per message (per service), CPU per message (per process, the broker
-    and the store included) and memory, over a burst."""
+    """Store commands and documents written per message (per service), CPU per message (per
+    process, the broker and the store included) and memory, over a burst."""
 
     def per_message(name: str, key: str, scale: float = 1) -> float:
         return round((after[name][key] - before[name][key]) * scale / messages, 3)
@@ -348,6 +350,9 @@ def costs(
     return {
         "store_commands_per_message": {
             name: per_message(name, "store_commands") for name in services
+        },
+        "store_documents_written_per_message": {
+            name: per_message(name, "store_documents") for name in services
         },
         "all_services_cpu_ms_per_message": round(
             sum(per_message(name, "cpu_s", 1000) for name in services), 3

@@ -37,6 +37,13 @@ class Metrics:
             ["command"],
             registry=registry,
         )
+        self.store_documents = Counter(
+            "kefu_store_documents_written",
+            "Documents MongoDB commands asked to insert, update or delete, by command name (a "
+            "bulk write of n documents is one command and n documents)",
+            ["command"],
+            registry=registry,
+        )
 
         self.published = Counter(
             "kefu_events_published",
@@ -80,15 +87,24 @@ class Metrics:
                 self.lag.labels(topic, str(partition)).set(max(0, highwater - offset - 1))
 
     def store_listener(self) -> monitoring.CommandListener:
-        return _CommandCounter(self.store_commands)
+        return _CommandCounter(self.store_commands, self.store_documents)
+
+
+WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
 class _CommandCounter(monitoring.CommandListener):
-    def __init__(self, counter: Counter) -> None:
-        self.counter = counter
+    def __init__(self, commands: Counter, documents: Counter) -> None:
+        self.commands = commands
+        self.documents = documents
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.counter.labels(event.command_name).inc()
+        name = event.command_name
+        self.commands.labels(name).inc()
+        if name in WRITES:
+            self.documents.labels(name).inc(len(event.command.get(WRITES[name], ())))
+        elif name == "findAndModify":
+            self.documents.labels(name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

@@ -1,10 +1,16 @@
 """What ops scrape: each service's /metrics carries the names and labels the dashboards and
 alerts in deploy/ use (records by outcome, batch size and latency, consumer lag per
-partition, events published by type, store commands, process and FastStream metrics)."""
+partition, events published by type, store commands and the documents they write, process and
+FastStream metrics)."""
 
 import httpx
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import UpdateOne
 
+from kefu.shared.metrics import WRITES, Metrics
+from kefu.shared.store import connect, database
+from tests.conftest import isolated_settings
 from tests.factories import message_body
 from tests.integration.conftest import running_intake, unique
 
@@ -36,8 +42,27 @@ async def test_intake_exposes_what_ops_watch(backend) -> None:
         "kefu_batch_records_bucket",
         "kefu_batch_seconds_bucket",
         "kefu_store_commands_total",
+        "kefu_store_documents_written_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
     ):
         assert name in found, name
     assert any(name.startswith("faststream_") for name in found)
+
+
+async def test_store_documents_count_each_document_of_a_bulk_write(backend) -> None:
+    settings = isolated_settings(backend)
+    metrics = Metrics(CollectorRegistry())
+    client = connect(settings, [metrics.store_listener()])
+    try:
+        things = database(client, settings)["things"]
+        await things.insert_many([{"_id": n} for n in range(3)])
+        await things.bulk_write([UpdateOne({"_id": n}, {"$set": {"seen": 1}}) for n in range(3)])
+        await things.delete_one({"_id": 0})
+        await things.find_one_and_update({"_id": 1}, {"$set": {"seen": 2}})
+    finally:
+        await client.close()
+    written = metrics.store_documents
+    assert [written.labels(name)._value.get() for name in WRITES] == [3, 3, 1]
+    assert written.labels("findAndModify")._value.get() == 1
+    assert metrics.store_commands.labels("insert")._value.get() == 1
