@@ -19,8 +19,9 @@ Why the pieces are safe:
   carries the same data.
 - Whoever writes a document publishes every entry above `published` before marking it, so a
   mark never covers events that nobody sent.
-- Unpublished entries are never trimmed from the outbox; published ones are, to a bound, so a
-  document's size does not grow with its history. `applied` is bounded the same way.
+- Unpublished entries are never trimmed from the outbox; published ones leave it with the
+  document's next write (a replay of their input is skipped by `applied`, so nothing reads
+  them again), which keeps every write and read of the document small. `applied` is bounded.
 - Decisions that span documents (one agent, many tickets) are still one conditional write
   of each contended document.
 
@@ -52,7 +53,6 @@ S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
 Events = list[CloudEvent[Any]]
 Publish = Callable[..., Awaitable[None]]
-OUTBOX_SIZE = 20
 APPLIED_SIZE = 200
 
 
@@ -113,11 +113,7 @@ class Slot(Generic[S]):
         return self._fresh.get(held.input) or [decode_event(raw) for raw in held.events]
 
     def document(self, writer: str) -> Document:
-        outbox = [
-            held
-            for index, held in enumerate(self.outbox)
-            if held.version > self.published or index >= len(self.outbox) - OUTBOX_SIZE
-        ]
+        outbox = [held for held in self.outbox if held.version > self.published]
         return {
             "_id": self.key,
             "version": self.version + 1,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from kefu.shared.decisions import APPLIED_SIZE, OUTBOX_SIZE, Slot
+from kefu.shared.decisions import APPLIED_SIZE, Slot
 from kefu.shared.events import new_event
 from kefu.shared.events.ticket import Reopened
 from tests.factories import held
@@ -52,15 +52,15 @@ def test_a_document_carries_state_version_applied_outbox_and_writer() -> None:
     assert [(h["input"], h["version"]) for h in document["outbox"]] == [("in-9", 4)]
 
 
-def test_published_entries_are_trimmed_to_a_bound_and_unpublished_ones_never() -> None:
+def test_published_entries_leave_with_the_next_write_and_unpublished_ones_never() -> None:
     slot: Slot[Count] = Slot("k", Count(n=0))
-    for index in range(OUTBOX_SIZE + 10):
+    for index in range(30):
         slot.record(f"in-{index}", Count(n=index), [reopened(f"e-{index}")])
         slot.version += 1
-    assert len(slot.document("w")["outbox"]) == OUTBOX_SIZE + 10  # none published yet
-    slot.published = slot.version
+    assert len(slot.document("w")["outbox"]) == 30  # none published yet
+    slot.published = slot.version - 2
     kept = slot.document("w")["outbox"]
-    assert len(kept) == OUTBOX_SIZE and kept[-1]["input"] == f"in-{OUTBOX_SIZE + 9}"
+    assert [held["input"] for held in kept] == ["in-28", "in-29"]
 
 
 def test_applied_ids_are_bounded() -> None:
