@@ -110,16 +110,17 @@ def run_bench(args: argparse.Namespace) -> int:
     from kefu.embedded import EmbeddedError
 
     timers = [int(size) for size in args.timers.split(",") if size.strip()]
+    options = (args.messages, args.rate, args.seed, args.use_env, timers, args.workspace_tickets)
+    stacks, on_each = (1, args.runs) if args.one_stack else (args.runs, 1)
     runs = []
-    for run in range(1, args.runs + 1):
-        options = (args.messages, args.rate, args.seed, args.use_env, timers)
+    for stack in range(1, stacks + 1):
         try:
-            runs.append(bench(*options, args.workspace_tickets, args.policy))
+            runs += bench(*options, args.policy, on_each)
         except EmbeddedError as error:  # a server that did not start measured nothing
-            print(f"kefu bench: run {run} did not start ({error}); once more", file=sys.stderr)
-            runs.append(bench(*options, args.workspace_tickets, args.policy))
-        if args.runs > 1:
-            print(f"kefu bench: run {run} of {args.runs} done", file=sys.stderr)
+            print(f"kefu bench: stack {stack} did not start ({error}); once more", file=sys.stderr)
+            runs += bench(*options, args.policy, on_each)
+        if stacks > 1:
+            print(f"kefu bench: run {stack} of {stacks} done", file=sys.stderr)
     result = runs[0] if args.runs == 1 else {"median_of_runs": spread(runs), "runs": runs}
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
@@ -224,6 +225,11 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--runs", type=int, default=1, help="whole runs; more than one: each figure's median"
+    )
+    bench.add_argument(
+        "--one-stack",
+        action="store_true",
+        help="the runs on one stack, the seed stored once before the first (a big seed)",
     )
     bench.add_argument(
         "--policy",

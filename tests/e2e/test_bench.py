@@ -69,3 +69,26 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
     assert desk["tickets_stored"] == 300 and desk["caught_up_after_kefu_burst_s"] >= 0
     for read in ("conversation", "search", "my_tickets"):
         assert 0 < desk["reads"][read]["p50_ms"] <= desk["reads"][read]["p99_ms"]
+
+
+@pytest.mark.timeout(300)
+def test_runs_on_one_stack_share_the_seed_stored_once() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "kefu.cli", "bench", "--messages", "20", "--rate", "20"),
+            *("--seed", "30", "--timers", "", "--workspace-tickets", "0"),
+            *("--runs", "2", "--one-stack"),
+        ],
+        capture_output=True,
+        timeout=290,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    first, second = result["runs"]
+    assert [first["runs_before_on_this_stack"], second["runs_before_on_this_stack"]] == [0, 1]
+    assert (
+        "seed_throughput_per_s" in first["kefu"] and "seed_throughput_per_s" not in second["kefu"]
+    )
+    routed = result["median_of_runs"]["routed"]["throughput_per_s"]
+    assert 0 < routed["min"] <= routed["median"] <= routed["max"]
+    assert b"run 2 of 2 on this stack done" in done.stderr
