@@ -5,7 +5,7 @@ files, from the analytics projections in KEFU_MONGODB_URL (the same as
 import asyncio
 from pathlib import Path
 
-from kefu.services.analytics.api import ticket_link
+from kefu.services.analytics.http import ticket_link
 from kefu.services.analytics.reporting import period_report
 from kefu.services.analytics.reports import Period, Report, month, week
 from kefu.services.analytics.store import AnalyticsStore

@@ -4,8 +4,8 @@ a live dashboard, reports with a QA sample, KPI snapshots, surge and staffing al
 
 from faststream.asgi import AsgiFastStream
 
-from kefu.services.analytics.api import analytics_api
 from kefu.services.analytics.handling import Projections
+from kefu.services.analytics.http import analytics_api
 from kefu.services.analytics.projection import sla_clocks
 from kefu.services.analytics.store import AnalyticsStore
 from kefu.services.analytics.windows import Windows

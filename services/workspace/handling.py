@@ -1,6 +1,6 @@
-"""The conversation record's consumer: every event the workspace reads becomes its entry
-(conversation.py), is folded into its ticket's summary (record.py) through the decision
-unit, and settles the command it answers (commands.py).
+"""The conversation record's consumer: every event the workspace reads becomes its entry, is
+folded into its ticket's summary through the decision unit, and settles the command it
+answers (services/workspace/decision.py).
 
 A batch: the entries not stored yet are found (one `$in`), the summaries decided and
 stored, the commands settled, the `listeners` (the search index) given the new entries,
@@ -13,10 +13,9 @@ entry stored and inserts and tells nothing.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kefu.services.workspace.commands import outcome_of
-from kefu.services.workspace.conversation import entry_of
+from kefu.services.workspace.decision import decide, recorded
 from kefu.services.workspace.entries import Entry
-from kefu.services.workspace.record import Folding, TicketSummary, fold, foldings
+from kefu.services.workspace.record import Folding, TicketSummary
 from kefu.services.workspace.record_store import RecordStore
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected, canonical_event
@@ -40,7 +39,7 @@ class ConversationRecord:
             bus.publish,
             key=lambda folding: folding.ticket_id,
             input_id=lambda folding: folding.input_id,
-            decide=lambda summary, folding, now: (fold(summary, folding), []),
+            decide=decide,
         )
 
     def subscribe(self, bus: Bus) -> None:
@@ -50,10 +49,10 @@ class ConversationRecord:
         )
 
     async def handle(self, inputs: list[Input[Any]]) -> list[Rejected]:
-        events = [one.value for one in inputs]
-        fresh = await self.store.unseen([entry for e in events if (entry := entry_of(e))])
-        await self.summaries.apply([folding for e in events for folding in foldings(e)])
-        await self.store.settle([outcome for e in events if (outcome := outcome_of(e))])
+        batch = recorded([one.value for one in inputs])
+        fresh = await self.store.unseen(batch.entries)
+        await self.summaries.apply(batch.foldings)
+        await self.store.settle(batch.outcomes)
         if fresh:
             for listener in self.listeners:
                 await listener(fresh)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
-from kefu.services.analytics.api import analytics_api, ticket_link
+from kefu.services.analytics.http import analytics_api, ticket_link
 from kefu.services.intake.http import DOORS
 from kefu.services.notify.handling import Notify
 from kefu.services.notify.http import notify_api

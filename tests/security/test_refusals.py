@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kefu.services.analytics.api import _cursor, analytics_api
+from kefu.services.analytics.http import _cursor, analytics_api
 from kefu.services.notify.http import notify_api
 from kefu.services.survey.http import survey_pages
 from kefu.services.survey.tokens import SurveyLinks
