@@ -125,12 +125,21 @@ class Slot(Generic[S]):
         }
 
 
-class StateCollection(Generic[S]):
-    """A collection of state documents whose `state` is a `model`."""
+Keys = Callable[[Any], Document]
 
-    def __init__(self, collection: AsyncCollection[Document], model: type[S]) -> None:
+
+class StateCollection(Generic[S]):
+    """A collection of state documents whose `state` is a `model`. `keys`, if given, adds
+    top-level fields computed from the state to every document written: what queries read
+    through single-field indexes (nx-27017 uses an index only for a field indexed alone; see
+    tests/integration/test_store_backend.py)."""
+
+    def __init__(
+        self, collection: AsyncCollection[Document], model: type[S], keys: Keys | None = None
+    ) -> None:
         self.collection = collection
         self.model = model
+        self.keys = keys
         self._marking: asyncio.Task[None] | None = None
 
     async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
@@ -141,13 +150,12 @@ class StateCollection(Generic[S]):
         return {key: found.get(key) or Slot(key) for key in wanted}
 
     async def load_by(self, state_field: str, values: Iterable[str]) -> dict[str, Slot[S]]:
-        """Slots whose state field (indexed) is one of `values`, by that value."""
+        """Slots whose state field (indexed alone) is one of `values`, by that value: a read
+        per value (nx-27017 scans the collection for `$in` on any field but `_id`)."""
         await self.marked()
         wanted = list(dict.fromkeys(values))
-        if not wanted:
-            return {}
-        found = await self._find({f"state.{state_field}": {"$in": wanted}})
-        return {getattr(slot.state, state_field): slot for slot in found.values()}
+        pages = await asyncio.gather(*(self._find({f"state.{state_field}": v}) for v in wanted))
+        return {getattr(slot.state, state_field): slot for page in pages for slot in page.values()}
 
     async def load_where(
         self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
@@ -186,14 +194,20 @@ class StateCollection(Generic[S]):
                 slot.changed = False
         return lost
 
+    def _document(self, slot: Slot[S], writer: str) -> Document:
+        document = slot.document(writer)
+        if self.keys is not None and slot.state is not None:
+            document.update(self.keys(slot.state))
+        return document
+
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
-        return await insert_all(self.collection, [slot.document(writer) for slot in slots])
+        return await insert_all(self.collection, [self._document(slot, writer) for slot in slots])
 
     async def _replace(self, slots: list[Slot[S]], writer: str) -> set[str]:
         if not slots:
             return set()
         writes = [
-            ReplaceOne({"_id": slot.key, "version": slot.version}, slot.document(writer))
+            ReplaceOne({"_id": slot.key, "version": slot.version}, self._document(slot, writer))
             for slot in slots
         ]
         result = await self.collection.bulk_write(writes, ordered=False)

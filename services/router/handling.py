@@ -75,13 +75,13 @@ class Router:
         """A timer, not a poll: sleep until the earliest wake_at in the queue (woken sooner
         when a ticket is queued), then route what is due. Replicas may both fire; the
         documents' compare-and-swap lets one decide. First, tickets an older router queued
-        get their lanes."""
+        get their queue keys."""
         while True:
             try:
-                await self.store.give_lanes()
+                await self.store.give_keys()
                 break
             except Exception as error:
-                log.warning("giving older tickets lanes failed, trying again", error=repr(error))
+                log.warning("giving older tickets keys failed, trying again", error=repr(error))
                 await asyncio.sleep(1)
         while True:
             try:

@@ -4,14 +4,19 @@
   capacity, tier, the tickets it holds, today's count. Taking or freeing a slot is one
   version-filtered replace of this document, so capacity holds across replicas.
 - `router_tickets`: a state document per ticket, authoritative for who holds it. The queue
-  is the waiting ones, read in order through the index on (status, queue_rank), or only the
-  lanes (tier and skills) an agent with room could take, through (lane, status, queue_rank).
+  is the waiting ones, read in order, all of them or only the lanes (tier and skills) an
+  agent with room could take (a read per lane), and woken in wake_at order. Each is a range
+  of one field indexed alone, written beside the state (`queue_keys`): nx-27017 scans the
+  collection for `$in` or a compound index, which a queue of 200,000 made slower than the
+  tickets came.
 - `router_owners`: customer address → the agent who owned their last ticket (first-contact
   ownership).
 - `router_flags`: `surge`, while a surge lasts.
 """
 
+import asyncio
 import time
+from typing import Any
 
 from pymongo import IndexModel, UpdateOne
 
@@ -22,26 +27,34 @@ from kefu.shared.service import Service
 
 QUEUE_PAGE = 200
 SURGE_READ_S = 1.0
+KEYS = ("waiting_rank", "lane_rank", "wake_key")
+PAST_LANE = "}"  # after every "<lane>|<rank>" key of a lane ("|" is one below)
+
+
+def queue_keys(ticket: RoutedTicket) -> dict[str, Any]:
+    """A waiting ticket's place in the queue, in its lane, and when it wakes; none otherwise."""
+    waiting = ticket.status == "waiting"
+    return {
+        "waiting_rank": ticket.queue_rank if waiting else None,
+        "lane_rank": f"{ticket.lane}|{ticket.queue_rank}" if waiting else None,
+        "wake_key": ticket.wake_at if waiting and ticket.wake_at else None,
+    }
 
 
 class RouterStore:
     def __init__(self, service: Service) -> None:
         db = service.db
         self.agents = StateCollection(db[service.collection_name("agents")], Agent)
-        self.tickets = StateCollection(db[service.collection_name("tickets")], RoutedTicket)
+        self.tickets = StateCollection(
+            db[service.collection_name("tickets")], RoutedTicket, keys=queue_keys
+        )
         self.owners = db[service.collection_name("owners")]
         self.flags = db[service.collection_name("flags")]
         self._surge, self._surge_read_at = False, -SURGE_READ_S
 
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
-        return {
-            "router_tickets": [
-                IndexModel([("state.status", 1), ("state.queue_rank", 1)]),
-                IndexModel([("state.lane", 1), ("state.status", 1), ("state.queue_rank", 1)]),
-                IndexModel([("state.status", 1), ("state.wake_at", 1)]),
-            ]
-        }
+        return {"router_tickets": [IndexModel([(key, 1)]) for key in KEYS]}
 
     async def roster(self) -> dict[str, Slot[Agent]]:
         """Every agent: a team's roster is small, and every choice weighs all of it."""
@@ -50,38 +63,47 @@ class RouterStore:
     async def waiting(
         self, after: str = "", lanes: list[str] | None = None
     ) -> dict[str, Slot[RoutedTicket]]:
-        """A page of the queue, in order, behind the rank `after`: of the `lanes` given, or
-        of all of them."""
-        query: dict[str, object] = {"state.status": "waiting", "state.queue_rank": {"$gt": after}}
-        if lanes is not None:
-            query["state.lane"] = {"$in": lanes}
-        return await self.tickets.load_where(
-            query, sort=[("state.queue_rank", 1)], limit=QUEUE_PAGE
+        """A page of the queue, in order, behind the rank `after`: of the `lanes` given (a
+        read per lane, merged), or of all of them."""
+        if lanes is None:
+            return await self._page({"waiting_rank": {"$gt": after}}, "waiting_rank")
+        pages = await asyncio.gather(
+            *(
+                self._page(
+                    {"lane_rank": {"$gt": f"{lane}|{after}", "$lt": f"{lane}{PAST_LANE}"}},
+                    "lane_rank",
+                )
+                for lane in lanes
+            )
         )
+        merged = sorted(
+            (slot for page in pages for slot in page.values() if slot.state),
+            key=lambda slot: slot.state.queue_rank if slot.state else "",
+        )
+        return {slot.key: slot for slot in merged[:QUEUE_PAGE]}
 
-    async def give_lanes(self) -> None:
-        """Waiting tickets stored before lanes existed get theirs, a page at a time."""
-        older = {"state.status": "waiting", "state.lane": {"$exists": False}}
+    async def _page(self, query: dict[str, Any], key: str) -> dict[str, Slot[RoutedTicket]]:
+        return await self.tickets.load_where(query, sort=[(key, 1)], limit=QUEUE_PAGE)
+
+    async def give_keys(self) -> None:
+        """Waiting tickets stored before their queue keys were get them, a page at a time."""
+        older = {"state.status": "waiting", "waiting_rank": {"$exists": False}}
         while found := await self.tickets.load_where(older, limit=QUEUE_PAGE):
             for slot in found.values():
-                slot.replace(slot.state)  # written again: the state's lane goes with it
+                slot.replace(slot.state)  # written again: its keys go with it
             await self.tickets.save(found.values())
 
     async def wake_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
-        """Waiting tickets whose wake_at (RFC 3339, compared as text) has come, in order."""
-        return await self.tickets.load_where(
-            {"state.status": "waiting", "state.wake_at": {"$lte": now}},
-            sort=[("state.queue_rank", 1)],
-            limit=QUEUE_PAGE,
-        )
+        """Waiting tickets whose wake_at (RFC 3339, compared as text) has come, earliest
+        first."""
+        return await self._page({"wake_key": {"$lte": now}}, "wake_key")
 
     async def next_wake(self) -> str | None:
         """The earliest wake_at in the queue."""
         found = await self.tickets.collection.find_one(
-            {"state.status": "waiting", "state.wake_at": {"$gt": ""}},
-            sort=[("state.wake_at", 1)],  # whole documents: nx-27017 projects nested fields wrong
+            {"wake_key": {"$gt": ""}}, {"wake_key": 1}, sort=[("wake_key", 1)]
         )
-        return found["state"]["wake_at"] if found else None
+        return found["wake_key"] if found else None
 
     async def owners_of(self, customers: list[str]) -> dict[str, str]:
         if not customers:

@@ -378,9 +378,10 @@ async def test_a_backlog_nobody_can_take_is_not_read_when_a_slot_frees(
     assert all("1:backlog" not in lanes for lanes in read), read
 
 
-async def test_tickets_queued_before_lanes_get_them_when_the_router_starts(
+async def test_tickets_queued_before_queue_keys_get_them_when_the_router_starts(
     backend, tmp_path
 ) -> None:
+    from kefu.services.router.store import KEYS
     from kefu.shared.service import Service
 
     async with running_router(backend, tmp_path) as router:
@@ -389,13 +390,16 @@ async def test_tickets_queued_before_lanes_get_them_when_the_router_starts(
         settings = router.settings
     service = Service.create("router", settings)
     tickets = service.db[service.collection_name("tickets")]
-    await tickets.update_one({"_id": "9801"}, {"$unset": {"state.lane": ""}})
-    assert "lane" not in (await tickets.find_one({"_id": "9801"}))["state"]
+    older = {"$unset": {"state.lane": "", **dict.fromkeys(KEYS, "")}}
+    await tickets.update_one({"_id": "9801"}, older)
+    assert not set(KEYS) & set(await tickets.find_one({"_id": "9801"}))
     async with running_router(backend, tmp_path, settings=settings) as router:
         for _ in range(100):
-            if await tickets.find_one({"_id": "9801", "state.lane": "1:general"}):
+            if await tickets.find_one({"_id": "9801", "lane_rank": {"$gt": "1:general|"}}):
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the older ticket got no queue keys")
         await router.send(agent("b", capacity=1))
         [taken] = await router.routed(1, type="assigned")
     assert taken["ticket_id"] == "9801"
