@@ -61,7 +61,7 @@ class RoutedTicket(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def lane(self) -> str:
-        """Stored with the ticket, indexed: the queue is read by lane (choice.py)."""
+        """The queue is read by lane (choice.py; store.py keeps `<lane>|<rank>` indexed)."""
         return lane(self.skills, self.tier)
 
     def need(self, relaxed: bool = False) -> Need:
