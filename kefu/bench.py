@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -559,7 +560,7 @@ def bench(
     longer than the runs); each run's report."""
     run = uuid.uuid4().hex[:8]
     names = {"KEFU_TOPIC_PREFIX": f"bench{run}.", "KEFU_MONGODB_DB": f"kefu_bench_{run}"}
-    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+    with kept_if_failed(tempfile.mkdtemp(prefix="kefu-bench-")) as tmp:
         stack = None if use_env else EmbeddedStack(Path(tmp), *free_ports(3))
         env = {**names, **(stack.start().env() if stack else {})}
         try:
@@ -601,6 +602,18 @@ def bench(
         finally:
             if stack:
                 stack.stop()
+
+
+@contextmanager
+def kept_if_failed(path: str) -> Iterator[str]:
+    """A run's directory (the servers' and services' logs, the store), removed after a run
+    that worked and kept, with a word on stderr, after one that failed."""
+    try:
+        yield path
+    except BaseException:
+        say(f"failed; the logs and data of this run are kept in {path}")
+        raise
+    shutil.rmtree(path, ignore_errors=True)
 
 
 async def _create_topics(settings: Settings) -> None:
