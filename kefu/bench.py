@@ -70,6 +70,7 @@ TEXT = "My order has not arrived and the tracking page is down."
 TRAFFIC_SEED = 2026  # every run draws the same customers
 AGENTS_AT_WORK = Shape(rate=1, reply_s=0.5, solve_s=1.0, survey_answered=0.3)
 QUIET_S = 2.0
+SETTLED_S = 5.0  # longer than a scheduler's recheck (2 s): writes stopped, not paused
 Value = tuple[str, bytes, bytes]  # id, key, value
 Received = Callable[[bytes, float], list[tuple[str, float]]]  # a record → (value id, when)
 
@@ -293,6 +294,24 @@ async def caught_up(
         await admin.close()
 
 
+async def settled(services: dict[str, Process], within_s: float) -> float:
+    """Wait until no service has written to its store for SETTLED_S: what the seed set off
+    (its acknowledgement mails above all, sent after every service has read it) is done, so
+    the loads run on stored data, not beside a backlog of mail; how long that took."""
+    started = time.perf_counter()
+    last, quiet_since = -1.0, started
+    while time.perf_counter() - started < within_s:
+        taken = await asyncio.to_thread(
+            lambda: [scrape(p)["store_documents"] for n, p in services.items() if n in SERVICES]
+        )
+        if sum(taken) != last:
+            last, quiet_since = sum(taken), time.perf_counter()
+        elif time.perf_counter() - quiet_since >= SETTLED_S:
+            break
+        await asyncio.sleep(0.5)
+    return round(time.perf_counter() - started - SETTLED_S, 1)
+
+
 async def _committed(
     admin: AIOKafkaAdminClient,
     reader: AIOKafkaConsumer,
@@ -386,6 +405,7 @@ async def run_loads(
     say(f"storing {seed} tickets first")
     seeded = await measure(settings, backlog, seed, rate=None) if seed else None
     caught_up_s = await caught_up(settings, within_s=300 + seed / 20)  # a big seed takes minutes
+    settled_s = await settled(services, within_s=300 + seed / 20) if seed else 0.0
     traffic = Traffic(Shape(rate=rate, follow_up=0), TRAFFIC_SEED, uuid.uuid4().hex[:8])
     results: dict[str, Any] = {}
     first_tier = sum(tier_of(number) == 1 for number in range(BENCH_AGENTS))  # take tier 1
@@ -411,6 +431,7 @@ async def run_loads(
     if seeded:
         results["kefu"]["seed_throughput_per_s"] = round(seed / seeded.elapsed_s, 1)
         results["kefu"]["seed_caught_up_s"] = caught_up_s
+        results["kefu"]["seed_settled_s"] = settled_s
     if timers:
         say(f"SLA timers: {', '.join(map(str, timers))} armed")
 
