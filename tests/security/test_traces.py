@@ -5,7 +5,9 @@ log line, /metrics or an error body."""
 
 import asyncio
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -43,6 +45,15 @@ def post(port: int, token: str | None, body: object) -> httpx.Response:
     return httpx.post(url, json=body, headers=headers, timeout=10)
 
 
+def logged(log: Path, count: int) -> list[dict]:
+    """The access lines once there are `count` (a line is written after its response is
+    sent, so the last one may come a moment after the client has its answer)."""
+    deadline = time.monotonic() + 5
+    while len(lines := access_lines(log.read_text())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return lines
+
+
 def access_lines(log_text: str) -> list[dict]:
     lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
     return [line for line in lines if line.get("event") == "http request"]
@@ -69,9 +80,10 @@ def test_every_request_is_logged_once_with_who_and_never_a_token(intake) -> None
         ),
         ("forged-token-0123456789", message_body(), 401, "-", "none"),
     ]
+    before = len(access_lines(service.log.read_text()))
     for token, body, status, _, _ in asked:
         assert post(service.port, token, body).status_code == status
-    lines = access_lines(service.log.read_text())[-len(asked) :]
+    lines = logged(service.log, before + len(asked))[-len(asked) :]
     expected = [
         (who, via, "POST", "/v1/inbound/channel", status) for _, _, status, who, via in asked
     ]
