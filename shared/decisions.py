@@ -10,15 +10,20 @@ service's pure `decide(state, input, now) -> (state, events)` run input after in
 whose id is in `applied` is skipped), writes new documents with one unordered `insert_many`
 and changed ones with one `bulk_write` of version-filtered replaces, and decides the losers
 again on fresh state. Then it publishes the events of every entry above `published` (a
-crashed or beaten writer's too) and waits for the acks; the consumer commits after that,
-while the documents are marked published in the background (the next load waits for it).
+crashed or beaten writer's too) and waits for the acks; the consumer commits after that.
+That the events are published is kept in memory (key, version, writer) and rides on the
+document's next write; what no write carried within MARK_EVERY_S is marked in the store in
+one bulk write in the background, and at shutdown (`flush`).
 
 Why the pieces are safe:
 - An input's events are written in the same document write as the state they produce, so a
   replay after a crash finds them there and publishes exactly those: an event id always
   carries the same data.
 - Whoever writes a document publishes every entry above `published` before marking it, so a
-  mark never covers events that nobody sent.
+  mark never covers events that nobody sent. The mark kept in memory applies to a document
+  only while it is still the version and writer it was kept for; another process (after a
+  crash or a rebalance) finds the document unmarked and publishes its last events again,
+  with the same ids, which consumers drop.
 - Unpublished entries are never trimmed from the outbox; published ones leave it with the
   document's next write (a replay of their input is skipped by `applied`, so nothing reads
   them again), which keeps every write and read of the document small. `applied` is bounded.
@@ -33,9 +38,10 @@ state; then everything written is published and marked.
 """
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -54,6 +60,8 @@ I = TypeVar("I")  # noqa: E741
 Events = list[CloudEvent[Any]]
 Publish = Callable[..., Awaitable[None]]
 APPLIED_SIZE = 200
+MARK_EVERY_S = 10.0
+MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
 
 
 class Held(BaseModel):
@@ -74,6 +82,7 @@ class Slot(Generic[S]):
     applied: list[str] = field(default_factory=list)
     outbox: list[Held] = field(default_factory=list)
     published: int = 0
+    writer: str = ""
     changed: bool = False
     _fresh: dict[str, Events] = field(default_factory=dict, repr=False)
 
@@ -93,6 +102,12 @@ class Slot(Generic[S]):
             self.outbox.append(Held(input=held, version=self.version + 1, events=raw))
             self._fresh[held] = events
         self.changed = True
+
+    def copy(self) -> "Slot[S]":
+        """A slot to decide on, leaving this one as it is (without what is published)."""
+        outbox = [held for held in self.outbox if held.version > self.published]
+        fresh = {held.input: self._fresh[held.input] for held in outbox}
+        return replace(self, applied=list(self.applied), outbox=outbox, _fresh=fresh)
 
     def replace(self, state: S) -> None:
         """A state change that follows from another document's decision (an agent's slot
@@ -141,10 +156,11 @@ class StateCollection(Generic[S]):
         self.model = model
         self.keys = keys
         self._marking: asyncio.Task[None] | None = None
+        self._unmarked: dict[str, tuple[int, str]] = {}  # key: (version, writer) published
+        self._mark_due = time.monotonic() + MARK_EVERY_S
 
     async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
         """Every key's slot, with one `$in`; keys not stored yet get an empty slot."""
-        await self.marked()
         wanted = list(dict.fromkeys(keys))
         found = await self._find({"_id": {"$in": wanted}}) if wanted else {}
         return {key: found.get(key) or Slot(key) for key in wanted}
@@ -152,7 +168,6 @@ class StateCollection(Generic[S]):
     async def load_by(self, state_field: str, values: Iterable[str]) -> dict[str, Slot[S]]:
         """Slots whose state field (indexed alone) is one of `values`, by that value: a read
         per value (nx-27017 scans the collection for `$in` on any field but `_id`)."""
-        await self.marked()
         wanted = list(dict.fromkeys(values))
         pages = await asyncio.gather(*(self._find({f"state.{state_field}": v}) for v in wanted))
         return {getattr(slot.state, state_field): slot for page in pages for slot in page.values()}
@@ -161,7 +176,6 @@ class StateCollection(Generic[S]):
         self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
     ) -> dict[str, Slot[S]]:
         """Slots by a query on indexed state fields, in `sort` order, at most `limit`."""
-        await self.marked()
         return await self._find(query, sort, limit)
 
     async def _find(
@@ -171,14 +185,16 @@ class StateCollection(Generic[S]):
         return {document["_id"]: self._slot(document) async for document in cursor}
 
     def _slot(self, document: Document) -> Slot[S]:
-        state = document.get("state")
+        state, version, writer = document.get("state"), document["version"], document.get("writer")
+        marked = self._unmarked.get(document["_id"]) == (version, writer)
         return Slot(
             key=document["_id"],
             state=self.model.model_validate(state) if state is not None else None,
-            version=document["version"],
+            version=version,
             applied=document.get("applied", []),
             outbox=[Held.model_validate(held) for held in document.get("outbox", [])],
-            published=document.get("published", 0),
+            published=version if marked else document.get("published", 0),
+            writer=writer or "",
         )
 
     async def save(self, slots: Iterable[Slot[S]]) -> set[str]:
@@ -191,7 +207,9 @@ class StateCollection(Generic[S]):
         for slot in changed:
             if slot.key not in lost:
                 slot.version += 1
+                slot.writer = writer
                 slot.changed = False
+                self._unmarked.pop(slot.key, None)  # the write carried what was known
         return lost
 
     def _document(self, slot: Slot[S], writer: str) -> Document:
@@ -219,34 +237,46 @@ class StateCollection(Generic[S]):
         return set(keys) - ours
 
     async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
-        """Record that the slots' events are on the broker (if nobody wrote since: a later
-        writer publishes and marks them itself). The write goes on in the background, off
-        the batch's latency, and the next load waits for it; if the process dies first, the
-        events are published once more when their documents are next written."""
+        """Record that the slots' events are on the broker: in memory, for the documents'
+        next writes to carry; in the store (one bulk write in the background) for those no
+        write carried within MARK_EVERY_S. If the process dies first, the events are
+        published once more when their documents are next written."""
+        for slot in slots:
+            if slot.version > slot.published and slot.outbox:
+                slot.published = slot.version
+                self._unmarked[slot.key] = (slot.version, slot.writer)
+        due = time.monotonic() >= self._mark_due or len(self._unmarked) >= MARKS_HELD
+        if self._unmarked and due:
+            await self.marked()
+            self._marking = asyncio.create_task(self._mark(self._take_marks()))
+
+    async def flush(self) -> None:
+        """Write every mark kept in memory (at shutdown: the next owner of these documents
+        then publishes nothing again)."""
         await self.marked()
-        pending = [slot for slot in slots if slot.version > slot.published and slot.outbox]
-        if pending:
-            self._marking = asyncio.create_task(self._mark(pending))
+        await self._mark(self._take_marks())
 
     async def marked(self) -> None:
-        """Wait for the last mark (and raise what it raised)."""
+        """Wait for the last background mark (and raise what it raised)."""
         marking, self._marking = self._marking, None
         if marking is not None:
             await marking
 
-    async def _mark(self, slots: list[Slot[S]]) -> None:
+    def _take_marks(self) -> dict[str, tuple[int, str]]:
+        marks, self._unmarked = self._unmarked, {}
+        self._mark_due = time.monotonic() + MARK_EVERY_S
+        return marks
+
+    async def _mark(self, marks: dict[str, tuple[int, str]]) -> None:
+        if not marks:
+            return
         await self.collection.bulk_write(
             [
-                UpdateOne(
-                    {"_id": slot.key, "version": slot.version},
-                    {"$set": {"published": slot.version}},
-                )
-                for slot in slots
+                UpdateOne({"_id": key, "version": version}, {"$set": {"published": version}})
+                for key, (version, _) in marks.items()
             ],
             ordered=False,
         )
-        for slot in slots:
-            slot.published = slot.version
 
 
 @dataclass
@@ -325,6 +355,7 @@ async def publish_and_mark(
 
 
 Stored = Callable[[list[Slot[S]]], Awaitable[None]]
+KEPT_SLOTS = 10_000
 
 
 class DecisionUnit(Generic[I, S]):
@@ -332,7 +363,14 @@ class DecisionUnit(Generic[I, S]):
     `stored`, if given, sees every slot of the batch once it is written, before its events
     are published: timed services arm their timers there, from the stored state, so a crash
     before publishing leaves no key without its timer (the timer's own write publishes the
-    key's unpublished events first) and a replay arms them too."""
+    key's unpublished events first) and a replay arms them too.
+
+    The last KEPT_SLOTS slots the unit wrote or read stay in memory, and a batch's first
+    round decides on them without reading the store (a key's inputs come from partitions
+    this process owns). That is safe because every input it decides is written back with the
+    version it was kept at: if another writer changed the document meanwhile, the write
+    loses and the input is decided again on the store's state. An input refused on a kept
+    slot writes nothing, so it too is decided again on the store's state before it is."""
 
     def __init__(
         self,
@@ -352,6 +390,7 @@ class DecisionUnit(Generic[I, S]):
         self.decide = decide
         self.stored = stored
         self.clock = clock
+        self._kept: dict[str, Slot[S]] = {}
 
     async def handle(self, inputs: Sequence[Input[I]]) -> list[Rejected]:
         refused = await self.apply([one.value for one in inputs])
@@ -361,15 +400,16 @@ class DecisionUnit(Generic[I, S]):
         """Decide, store and publish every value; the refused ones by index, with why."""
         refused: list[tuple[int, PoisonMessage]] = []
 
-        async def play(pending: list[tuple[int, I]], _: int) -> Played[tuple[int, I]]:
-            slots = await self.states.load(self.key(value) for _, value in pending)
+        async def play(pending: list[tuple[int, I]], number: int) -> Played[tuple[int, I]]:
+            slots, kept = await self._load([self.key(value) for _, value in pending], number)
             refusals = self._decide_all(pending, slots)
+            doubted = {self.key(values[i]) for i, _ in refusals} & kept
 
             def beaten(lost: list[set[str]]) -> list[tuple[int, I]]:
-                refused.extend(
-                    (i, why) for i, why in refusals if self.key(values[i]) not in lost[0]
-                )
-                return [(i, value) for i, value in pending if self.key(value) in lost[0]]
+                again = lost[0] | doubted
+                refused.extend((i, why) for i, why in refusals if self.key(values[i]) not in again)
+                self._keep(slots, again)
+                return [(i, value) for i, value in pending if self.key(value) in again]
 
             return Played([Write(self.states, slots)], beaten)
 
@@ -378,6 +418,20 @@ class DecisionUnit(Generic[I, S]):
             await self.stored(stored.slots(self.states))
         await stored.publish(self.publish)
         return refused
+
+    async def _load(self, keys: list[str], number: int) -> tuple[dict[str, Slot[S]], set[str]]:
+        """The keys' slots, and which came from memory (the first round only)."""
+        kept = {key: self._kept[key].copy() for key in keys if key in self._kept and not number}
+        slots = await self.states.load(key for key in keys if key not in kept)
+        return slots | kept, set(kept)
+
+    def _keep(self, slots: dict[str, Slot[S]], doubtful: set[str]) -> None:
+        for key, slot in slots.items():
+            self._kept.pop(key, None)
+            if key not in doubtful:
+                self._kept[key] = slot  # the newest last
+        for key in list(self._kept)[: max(0, len(self._kept) - KEPT_SLOTS)]:
+            del self._kept[key]
 
     def _decide_all(
         self, values: list[tuple[int, I]], slots: dict[str, Slot[S]]

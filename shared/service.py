@@ -3,12 +3,13 @@
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, make_asgi_app
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -16,12 +17,14 @@ from starlette.responses import JSONResponse
 
 from kefu.shared.access import access_logged
 from kefu.shared.bus import Bus, make_broker
+from kefu.shared.decisions import Keys, StateCollection
 from kefu.shared.logs import configure_logging, get_logger
 from kefu.shared.metrics import Metrics
 from kefu.shared.policy import Policy, load_policy
 from kefu.shared.settings import Settings
 from kefu.shared.store import Document, connect, database, ensure_indexes
 
+S = TypeVar("S", bound=BaseModel)
 SERVICES = ("intake", "router", "sla", "notify", "survey", "analytics", "workspace")
 STARTUP_RETRY_S = 60
 log = get_logger("kefu.service")
@@ -40,7 +43,7 @@ class Service:
     indexes: dict[str, list[IndexModel]] = field(default_factory=dict)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     preparing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # after indexes
-    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # clients to close
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # before the store
     _tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     @classmethod
@@ -69,6 +72,13 @@ class Service:
     def collection_name(self, short: str) -> str:
         """Each service owns its collections; the name says whose they are."""
         return f"{self.name}_{short}"
+
+    def states(self, short: str, model: type[S], keys: Keys | None = None) -> StateCollection[S]:
+        """The service's collection of state documents `short`; the marks it keeps in memory
+        are written when the service stops."""
+        states = StateCollection(self.db[self.collection_name(short)], model, keys)
+        self.closing.append(states.flush)
+        return states
 
     async def ready(self) -> bool:
         try:

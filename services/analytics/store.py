@@ -17,7 +17,6 @@ from pymongo import IndexModel
 
 from kefu.services.analytics.agents import AgentProjection
 from kefu.services.analytics.projection import DONE, TicketProjection
-from kefu.shared.decisions import StateCollection
 from kefu.shared.events.base import utc_now
 from kefu.shared.service import Service
 from kefu.shared.store import Document, insert_all, paced
@@ -45,8 +44,8 @@ def time_slices(
 class AnalyticsStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = StateCollection(db[service.collection_name("tickets")], TicketProjection)
-        self.agents = StateCollection(db[service.collection_name("agents")], AgentProjection)
+        self.tickets = service.states("tickets", TicketProjection)
+        self.agents = service.states("agents", AgentProjection)
         self.outputs = db[service.collection_name("outputs")]
         self.ops = db[service.collection_name("ops")]
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)

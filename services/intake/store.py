@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pymongo import IndexModel, ReturnDocument, UpdateOne
 
 from kefu.services.intake.conversation import Conversation
-from kefu.shared.decisions import StateCollection
 from kefu.shared.events.agent import AgentStatusChanged
 from kefu.shared.service import Service
 from kefu.shared.store import insert_all
@@ -33,8 +32,8 @@ NUMBER_BLOCK = 64
 class IntakeStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = StateCollection(db[service.collection_name("tickets")], Conversation)
-        self.agents = StateCollection(db[service.collection_name("agents")], AgentStatusChanged)
+        self.tickets = service.states("tickets", Conversation)
+        self.agents = service.states("agents", AgentStatusChanged)
         self.keys = db[service.collection_name("keys")]
         self.counters = db[service.collection_name("counters")]
         self._numbers: deque[int] = deque()

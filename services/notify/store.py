@@ -16,7 +16,6 @@ from typing import Any
 from pymongo import UpdateOne
 
 from kefu.services.notify.plan import Notification, TicketContext
-from kefu.shared.decisions import StateCollection
 from kefu.shared.service import Service
 from kefu.shared.store import Document, insert_all
 from kefu.shared.timers import Timers
@@ -31,7 +30,7 @@ def optout_key(channel: str, address: str) -> str:
 class NotifyStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = StateCollection(db[service.collection_name("tickets")], TicketContext)
+        self.tickets = service.states("tickets", TicketContext)
         self.notifications = db[service.collection_name("notifications")]
         self.optouts = db[service.collection_name("optouts")]
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)

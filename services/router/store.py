@@ -22,7 +22,7 @@ from pymongo import IndexModel, UpdateOne
 
 from kefu.services.router.choice import Agent
 from kefu.services.router.tickets import RoutedTicket
-from kefu.shared.decisions import Slot, StateCollection
+from kefu.shared.decisions import Slot
 from kefu.shared.service import Service
 
 QUEUE_PAGE = 200
@@ -44,10 +44,8 @@ def queue_keys(ticket: RoutedTicket) -> dict[str, Any]:
 class RouterStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.agents = StateCollection(db[service.collection_name("agents")], Agent)
-        self.tickets = StateCollection(
-            db[service.collection_name("tickets")], RoutedTicket, keys=queue_keys
-        )
+        self.agents = service.states("agents", Agent)
+        self.tickets = service.states("tickets", RoutedTicket, keys=queue_keys)
         self.owners = db[service.collection_name("owners")]
         self.flags = db[service.collection_name("flags")]
         self._surge, self._surge_read_at = False, -SURGE_READ_S

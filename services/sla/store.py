@@ -9,7 +9,6 @@
 from pymongo import IndexModel
 
 from kefu.services.sla.ticket import SlaTicket
-from kefu.shared.decisions import StateCollection
 from kefu.shared.service import Service
 from kefu.shared.timers import Timers
 
@@ -19,7 +18,7 @@ TIMERS = "sla_timers"
 class SlaStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = StateCollection(db[service.collection_name("tickets")], SlaTicket)
+        self.tickets = service.states("tickets", SlaTicket)
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)
 
     @staticmethod

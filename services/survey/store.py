@@ -11,7 +11,6 @@
 from pymongo import IndexModel
 
 from kefu.services.survey.ticket import SurveyTicket
-from kefu.shared.decisions import StateCollection
 from kefu.shared.service import Service
 from kefu.shared.timers import Timers
 
@@ -21,7 +20,7 @@ TIMERS = "survey_timers"
 class SurveyStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = StateCollection(db[service.collection_name("tickets")], SurveyTicket)
+        self.tickets = service.states("tickets", SurveyTicket)
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)
 
     async def ticket(self, ticket_id: str) -> SurveyTicket | None:

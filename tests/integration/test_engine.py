@@ -41,6 +41,8 @@ def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[A
         raise PoisonMessage(f"{event.id} breaks a rule")
     if event.id.startswith("bug"):
         raise KeyError("a bug that only this input trips")
+    if event.id.startswith("after-") and event.id[6:] not in (state.inputs if state else []):
+        raise PoisonMessage(f"{event.id} came before {event.id[6:]}")
     from kefu.shared.events.routing import TicketQueued
 
     queued = TicketQueued(ticket_id=event.data.ticket_id, skills=[], tier=1, reason="test", at=now)
@@ -182,6 +184,34 @@ async def test_two_replicas_racing_on_one_key_apply_each_input_once(settings: Se
     for event in published:
         assert by_id.setdefault(event["id"], event) == event, "an id carried different data"
     assert len(by_id) == len(events)
+
+
+async def test_a_replica_deciding_on_the_state_it_kept_loses_to_a_newer_write(
+    settings: Settings,
+) -> None:
+    """Each replica keeps the slots it wrote; when the other wrote since, the kept slot's
+    write loses and the input is decided on the store's state, and a refusal made on a kept
+    slot is made again on the store's state before it stands."""
+    states = StateCollection(Service.create("tally", settings).db["tally_tickets"], Tally)
+    sent: list[str] = []
+
+    async def publish(*events: Any) -> None:
+        sent.extend(event.id for event in events)
+
+    first, second = (
+        DecisionUnit(
+            states, publish, key=lambda e: e.data.ticket_id, input_id=lambda e: e.id, decide=tally
+        )
+        for _ in range(2)
+    )
+    assert await first.apply([reopened("e-1")]) == []
+    assert await second.apply([reopened("e-2")]) == []  # first's kept slot is now stale
+    assert await first.apply([reopened("after-e-2")]) == []  # refused on first's kept slot
+    assert await second.apply([reopened("e-3")]) == []  # second's kept slot loses its write
+    assert (await tallies(states, "1001"))["1001"] == ["e-1", "e-2", "after-e-2", "e-3"]
+    refused = await first.apply([reopened("after-e-9")])  # refused on the store's state too
+    assert [(index, str(why)) for index, why in refused] == [(0, "after-e-9 came before e-9")]
+    assert set(sent) == {f"tally:{id}" for id in ("e-1", "e-2", "after-e-2", "e-3")}
 
 
 async def produce_each(settings: Settings, events: list[Any]) -> None:

@@ -5,6 +5,7 @@ import asyncio
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -246,22 +247,34 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
     assert (await states.load(["nothing"]))["nothing"].version == 0
 
 
-async def test_marking_published_lands_before_the_next_load(db) -> None:
+async def test_published_marks_ride_on_the_next_write_or_are_flushed(db) -> None:
     from kefu.shared.events import new_event
     from kefu.shared.events.ticket import Reopened
 
-    states = StateCollection(db.states, Stamp)
+    states, elsewhere = StateCollection(db.states, Stamp), StateCollection(db.states, Stamp)
+
+    def reopened(event_id: str) -> Any:
+        data = Reopened(ticket_id="1", by="c", at=AT)
+        return new_event(data, id=event_id, source="t", correlationid="c")
+
     slot = Slot("s1")
-    event = new_event(
-        Reopened(ticket_id="1", by="c", at=AT), id="e-1", source="t", correlationid="c"
-    )
-    slot.record("in-1", Stamp(at=AT, flag=True, ids=[], first="r1"), [event])
+    slot.record("in-1", Stamp(at=AT, flag=True, ids=[], first="r1"), [reopened("e-1")])
     await states.save([slot])
     assert [e.id for e in slot.unpublished()] == ["e-1"]
-    await states.mark_published([slot])  # in the background
-    reloaded = (await states.load(["s1"]))["s1"]  # waits for the mark
+    await states.mark_published([slot])  # kept in memory, not written yet
+    reloaded = (await states.load(["s1"]))["s1"]
     assert reloaded.published == reloaded.version == 1 and reloaded.unpublished() == []
     assert [e.id for e in held(reloaded, "in-1")] == ["e-1"]
+    other = (await elsewhere.load(["s1"]))["s1"]  # another process publishes it again
+    assert [e.id for e in other.unpublished()] == ["e-1"]
+
+    reloaded.record("in-2", reloaded.state, [reopened("e-2")])
+    await states.save([reloaded])  # carries the mark
+    assert (await db.states.find_one({"_id": "s1"}))["published"] == 1
+    assert [e.id for e in (await elsewhere.load(["s1"]))["s1"].unpublished()] == ["e-2"]
+    await states.mark_published([reloaded])
+    await states.flush()
+    assert (await elsewhere.load(["s1"]))["s1"].unpublished() == []
 
 
 async def test_no_collection_has_a_ttl_index(db, settings) -> None:
