@@ -3,9 +3,10 @@
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -31,6 +32,7 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 # through at once (getmany returns as soon as anything is buffered).
 BATCH_MAX_RECORDS = 500
 BATCH_TIMEOUT_MS = 20
+log = get_logger("kefu.bus")
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
@@ -114,6 +116,7 @@ class Bus:
         self.tracing = Tracing(service, tracer_for(service))
         self._publishers: dict[str, LogicPublisher] = {}
         self._producer: AIOKafkaProducer | None = None
+        self.handing_over: list[Callable[[], Awaitable[None]]] = []  # before partitions leave
         self.declare_publishes(Topic.DLQ)
 
     async def start(self) -> None:
@@ -240,7 +243,27 @@ class Bus:
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
+            listener=HandOver(self.handing_over),
             title=f"{'+'.join(names)}:{self.service}",
             description=description,
         )
         subscriber(on_batch)
+
+
+class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go to another member of the group, what this one keeps in memory
+    for them (marks that events are published) is written, so their new owner does not
+    publish those events again. aiokafka waits for it before rejoining the group."""
+
+    def __init__(self, hooks: list[Callable[[], Awaitable[None]]]) -> None:
+        self.hooks = hooks
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for hook in self.hooks if revoked else []:
+            try:
+                await hook()
+            except Exception as error:  # the new owner publishes them again: ids drop repeats
+                log.warning("writing what is kept for revoked partitions failed", error=repr(error))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None

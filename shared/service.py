@@ -74,10 +74,14 @@ class Service:
         return f"{self.name}_{short}"
 
     def states(self, short: str, model: type[S], keys: Keys | None = None) -> StateCollection[S]:
-        """The service's collection of state documents `short`; the marks it keeps in memory
-        are written when the service stops."""
-        states = StateCollection(self.db[self.collection_name(short)], model, keys)
+        """The service's collection of state documents `short`."""
+        return self.flushed(StateCollection(self.db[self.collection_name(short)], model, keys))
+
+    def flushed(self, states: StateCollection[S]) -> StateCollection[S]:
+        """`states`, whose marks kept in memory are written when the service stops or its
+        partitions are handed over."""
         self.closing.append(states.flush)
+        self.bus.handing_over.append(states.flush)
         return states
 
     async def ready(self) -> bool:

@@ -41,7 +41,7 @@ def build(settings: Settings) -> AsgiFastStream:
     store = WorkspaceStore(service.db)
     audit = AuditLog(service.db)
     record_store = RecordStore(service.db)
-    service.closing.append(record_store.tickets.flush)
+    service.flushed(record_store.tickets)
     record = ConversationRecord(service.bus, record_store)
     search_index = TermIndex(service.db)
     record.subscribe(service.bus)

@@ -53,7 +53,7 @@ def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[A
 def tally_service(settings: Settings) -> tuple[Service, StateCollection[Tally]]:
     service = Service.create("tally", settings)
     service.bus.declare_publishes(Topic.ROUTING_EVENTS)
-    states = StateCollection(service.db["tally_tickets"], Tally)
+    states = service.states("tickets", Tally)
     unit = DecisionUnit(
         states,
         service.bus.publish,
@@ -212,6 +212,31 @@ async def test_a_replica_deciding_on_the_state_it_kept_loses_to_a_newer_write(
     refused = await first.apply([reopened("after-e-9")])  # refused on the store's state too
     assert [(index, str(why)) for index, why in refused] == [(0, "after-e-9 came before e-9")]
     assert set(sent) == {f"tally:{id}" for id in ("e-1", "e-2", "after-e-2", "e-3")}
+
+
+async def test_a_replica_writes_its_marks_before_its_partitions_go_to_another(
+    settings: Settings,
+) -> None:
+    """That events are published is kept in memory until a write carries it; when another
+    replica joins, the first writes it before handing its partitions over."""
+    first, states = tally_service(settings)
+    tickets = [str(n) for n in range(1001, 1013)]
+    async with first.app():
+        await produce_each(settings, [reopened(f"e-{t}", ticket_id=t) for t in tickets])
+        for ticket in tickets:
+            await wait_until_tallied(states, ticket, 1)
+        await asyncio.sleep(0.5)  # the batch's events acknowledged and kept as published
+        stored = states.collection.find({"_id": {"$in": tickets}})
+        assert {document["published"] async for document in stored} == {0}
+        second, _ = tally_service(settings)
+        async with second.app():
+            for _ in range(300):  # the group rebalances within seconds
+                stored = states.collection.find({"_id": {"$in": tickets}})
+                if {document["published"] async for document in stored} == {1}:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the marks were not written at the hand-over")
 
 
 async def produce_each(settings: Settings, events: list[Any]) -> None:
