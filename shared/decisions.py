@@ -147,14 +147,23 @@ class StateCollection(Generic[S]):
     """A collection of state documents whose `state` is a `model`. `keys`, if given, adds
     top-level fields computed from the state to every document written: what queries read
     through single-field indexes (nx-27017 uses an index only for a field indexed alone; see
-    tests/integration/test_store_backend.py)."""
+    tests/integration/test_store_backend.py). `owned`: its documents are written by the
+    replica that owns their partition (another only after a rebalance, or a timer it fired),
+    so the marks that their events are published wait in memory for the documents' next
+    writes; other collections (the router's agents, which every replica writes) are marked
+    right after publishing, so that another replica does not publish their events again."""
 
     def __init__(
-        self, collection: AsyncCollection[Document], model: type[S], keys: Keys | None = None
+        self,
+        collection: AsyncCollection[Document],
+        model: type[S],
+        keys: Keys | None = None,
+        owned: bool = False,
     ) -> None:
         self.collection = collection
         self.model = model
         self.keys = keys
+        self.owned = owned
         self._marking: asyncio.Task[None] | None = None
         self._unmarked: dict[str, tuple[int, str]] = {}  # key: (version, writer) published
         self._mark_due = time.monotonic() + MARK_EVERY_S
@@ -239,13 +248,15 @@ class StateCollection(Generic[S]):
     async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
         """Record that the slots' events are on the broker: in memory, for the documents'
         next writes to carry; in the store (one bulk write in the background) for those no
-        write carried within MARK_EVERY_S. If the process dies first, the events are
-        published once more when their documents are next written."""
+        write carried within MARK_EVERY_S (at once if the collection is not `owned`). If the
+        process dies first, the events are published once more when their documents are next
+        written."""
         for slot in slots:
             if slot.version > slot.published and slot.outbox:
                 slot.published = slot.version
                 self._unmarked[slot.key] = (slot.version, slot.writer)
         due = time.monotonic() >= self._mark_due or len(self._unmarked) >= MARKS_HELD
+        due = due or not self.owned
         if self._unmarked and due:
             await self.marked()
             self._marking = asyncio.create_task(self._mark(self._take_marks()))

@@ -73,9 +73,12 @@ class Service:
         """Each service owns its collections; the name says whose they are."""
         return f"{self.name}_{short}"
 
-    def states(self, short: str, model: type[S], keys: Keys | None = None) -> StateCollection[S]:
-        """The service's collection of state documents `short`."""
-        return self.flushed(StateCollection(self.db[self.collection_name(short)], model, keys))
+    def states(
+        self, short: str, model: type[S], keys: Keys | None = None, owned: bool = False
+    ) -> StateCollection[S]:
+        """The service's collection of state documents `short` (shared/decisions.py)."""
+        collection = self.db[self.collection_name(short)]
+        return self.flushed(StateCollection(collection, model, keys, owned))
 
     def flushed(self, states: StateCollection[S]) -> StateCollection[S]:
         """`states`, whose marks kept in memory are written when the service stops or its

@@ -44,8 +44,8 @@ def time_slices(
 class AnalyticsStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = service.states("tickets", TicketProjection)
-        self.agents = service.states("agents", AgentProjection)
+        self.tickets = service.states("tickets", TicketProjection, owned=True)
+        self.agents = service.states("agents", AgentProjection, owned=True)
         self.outputs = db[service.collection_name("outputs")]
         self.ops = db[service.collection_name("ops")]
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)

@@ -30,7 +30,7 @@ def optout_key(channel: str, address: str) -> str:
 class NotifyStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = service.states("tickets", TicketContext)
+        self.tickets = service.states("tickets", TicketContext, owned=True)
         self.notifications = db[service.collection_name("notifications")]
         self.optouts = db[service.collection_name("optouts")]
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)

@@ -18,7 +18,7 @@ TIMERS = "sla_timers"
 class SlaStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = service.states("tickets", SlaTicket)
+        self.tickets = service.states("tickets", SlaTicket, owned=True)
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)
 
     @staticmethod

@@ -20,7 +20,7 @@ TIMERS = "survey_timers"
 class SurveyStore:
     def __init__(self, service: Service) -> None:
         db = service.db
-        self.tickets = service.states("tickets", SurveyTicket)
+        self.tickets = service.states("tickets", SurveyTicket, owned=True)
         self.timers = Timers(db[TIMERS], metrics=service.bus.metrics)
 
     async def ticket(self, ticket_id: str) -> SurveyTicket | None:

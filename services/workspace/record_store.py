@@ -39,7 +39,7 @@ DESK_MAX = 500
 
 class RecordStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.tickets = StateCollection(db[TICKETS], TicketSummary)
+        self.tickets = StateCollection(db[TICKETS], TicketSummary, owned=True)
         self.entries = db[ENTRIES]
         self.commands = db[COMMANDS]
 

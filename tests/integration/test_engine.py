@@ -53,7 +53,7 @@ def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[A
 def tally_service(settings: Settings) -> tuple[Service, StateCollection[Tally]]:
     service = Service.create("tally", settings)
     service.bus.declare_publishes(Topic.ROUTING_EVENTS)
-    states = service.states("tickets", Tally)
+    states = service.states("tickets", Tally, owned=True)
     unit = DecisionUnit(
         states,
         service.bus.publish,
@@ -192,7 +192,7 @@ async def test_a_replica_deciding_on_the_state_it_kept_loses_to_a_newer_write(
     """Each replica keeps the slots it wrote; when the other wrote since, the kept slot's
     write loses and the input is decided on the store's state, and a refusal made on a kept
     slot is made again on the store's state before it stands."""
-    states = StateCollection(Service.create("tally", settings).db["tally_tickets"], Tally)
+    states = Service.create("tally", settings).states("tickets", Tally, owned=True)
     sent: list[str] = []
 
     async def publish(*events: Any) -> None:

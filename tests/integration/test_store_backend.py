@@ -251,7 +251,8 @@ async def test_published_marks_ride_on_the_next_write_or_are_flushed(db) -> None
     from kefu.shared.events import new_event
     from kefu.shared.events.ticket import Reopened
 
-    states, elsewhere = StateCollection(db.states, Stamp), StateCollection(db.states, Stamp)
+    states = StateCollection(db.states, Stamp, owned=True)
+    elsewhere = StateCollection(db.states, Stamp)
 
     def reopened(event_id: str) -> Any:
         data = Reopened(ticket_id="1", by="c", at=AT)
@@ -275,6 +276,13 @@ async def test_published_marks_ride_on_the_next_write_or_are_flushed(db) -> None
     await states.mark_published([reloaded])
     await states.flush()
     assert (await elsewhere.load(["s1"]))["s1"].unpublished() == []
+
+    other = (await elsewhere.load(["s1"]))["s1"]  # not owned: marked as soon as published
+    other.record("in-3", other.state, [reopened("e-3")])
+    await elsewhere.save([other])
+    await elsewhere.mark_published([other])
+    await elsewhere.marked()
+    assert (await states.load(["s1"]))["s1"].unpublished() == []
 
 
 async def test_no_collection_has_a_ttl_index(db, settings) -> None:
