@@ -245,10 +245,11 @@ class StateCollection(Generic[S]):
         ours = {document["_id"] async for document in written if document["writer"] == writer}
         return set(keys) - ours
 
-    async def mark_published(self, slots: Iterable[Slot[S]]) -> None:
+    async def mark_published(self, slots: Iterable[Slot[S]], at_once: bool = False) -> None:
         """Record that the slots' events are on the broker: in memory, for the documents'
         next writes to carry; in the store (one bulk write in the background) for those no
-        write carried within MARK_EVERY_S (at once if the collection is not `owned`). If the
+        write carried within MARK_EVERY_S (`at_once` if the collection is not `owned`, or the
+        slots were decided away from their partition's owner: a timer, a request). If the
         process dies first, the events are published once more when their documents are next
         written."""
         for slot in slots:
@@ -256,7 +257,7 @@ class StateCollection(Generic[S]):
                 slot.published = slot.version
                 self._unmarked[slot.key] = (slot.version, slot.writer)
         due = time.monotonic() >= self._mark_due or len(self._unmarked) >= MARKS_HELD
-        due = due or not self.owned
+        due = due or at_once or not self.owned
         if self._unmarked and due:
             await self.marked()
             self._marking = asyncio.create_task(self._mark(self._take_marks()))
@@ -329,10 +330,9 @@ class Written:
     def slots(self, states: StateCollection[Any]) -> list[Slot[Any]]:
         return list(self.groups.get(id(states), (states, {}))[1].values())
 
-    async def publish(self, publish: Publish) -> None:
-        await publish_and_mark(
-            publish, *((states, slots.values()) for states, slots in self.groups.values())
-        )
+    async def publish(self, publish: Publish, at_once: bool = False) -> None:
+        groups = ((states, slots.values()) for states, slots in self.groups.values())
+        await publish_and_mark(publish, *groups, at_once=at_once)
 
 
 async def settle(inputs: Sequence[I], play: Play[I]) -> Written:
@@ -356,13 +356,15 @@ Decide = Callable[[S | None, I, datetime], tuple[S | None, Events]]
 
 
 async def publish_and_mark(
-    publish: Publish, *written: tuple[StateCollection[Any], Iterable[Slot[Any]]]
+    publish: Publish,
+    *written: tuple[StateCollection[Any], Iterable[Slot[Any]]],
+    at_once: bool = False,
 ) -> None:
     """Publish every unpublished event of the slots, wait for the acks, then mark them."""
     groups = [(states, list(slots)) for states, slots in written]
     await publish(*(event for _, slots in groups for slot in slots for event in slot.unpublished()))
     for states, slots in groups:
-        await states.mark_published(slots)
+        await states.mark_published(slots, at_once)
 
 
 Stored = Callable[[list[Slot[S]]], Awaitable[None]]
@@ -407,8 +409,12 @@ class DecisionUnit(Generic[I, S]):
         refused = await self.apply([one.value for one in inputs])
         return [Rejected(inputs[index], str(why)) for index, why in refused]
 
-    async def apply(self, values: Sequence[I]) -> list[tuple[int, PoisonMessage]]:
-        """Decide, store and publish every value; the refused ones by index, with why."""
+    async def apply(
+        self, values: Sequence[I], at_once: bool = False
+    ) -> list[tuple[int, PoisonMessage]]:
+        """Decide, store and publish every value; the refused ones by index, with why.
+        `at_once`: the values come from elsewhere than the keys' partitions (a timer, a
+        request), so the marks that their events are published are written at once."""
         refused: list[tuple[int, PoisonMessage]] = []
 
         async def play(pending: list[tuple[int, I]], number: int) -> Played[tuple[int, I]]:
@@ -427,7 +433,7 @@ class DecisionUnit(Generic[I, S]):
         stored = await settle(list(enumerate(values)), play)
         if self.stored is not None:
             await self.stored(stored.slots(self.states))
-        await stored.publish(self.publish)
+        await stored.publish(self.publish, at_once)
         return refused
 
     async def _load(self, keys: list[str], number: int) -> tuple[dict[str, Slot[S]], set[str]]:

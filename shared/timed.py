@@ -52,12 +52,15 @@ class TimedDecisions(Generic[I, S]):
         async with self._one_at_a_time:
             return await self.unit.handle(inputs)
 
-    async def apply(self, values: Sequence[I]) -> list[tuple[int, PoisonMessage]]:
+    async def apply(
+        self, values: Sequence[I], at_once: bool = False
+    ) -> list[tuple[int, PoisonMessage]]:
         async with self._one_at_a_time:
-            return await self.unit.apply(values)
+            return await self.unit.apply(values, at_once)
 
     async def fire(self, due: list[Due]) -> None:
-        await self.apply([self.tick(one.key) for one in due])
+        """Any replica fires a due timer, not only the owner of the key's partition."""
+        await self.apply([self.tick(one.key) for one in due], at_once=True)
 
     async def run_timers(self) -> None:
         await self.timers.run(self.fire)

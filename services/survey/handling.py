@@ -48,7 +48,7 @@ class Surveys:
     async def answer(self, given: AnswerGiven) -> None:
         """Record an answer, or raise AnswerRefused saying why not."""
         await self.store.timers.arm({given.ticket_id: utc_now() + ANNOUNCED_WITHIN})
-        refused = await self.decisions.apply([given])
+        refused = await self.decisions.apply([given], at_once=True)  # any replica answers
         said = {"ticket_id": given.ticket_id, "survey_id": given.survey_id}
         if refused:
             log.info("survey answer refused", reason=str(refused[0][1]), **said)

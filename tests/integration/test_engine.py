@@ -212,6 +212,10 @@ async def test_a_replica_deciding_on_the_state_it_kept_loses_to_a_newer_write(
     refused = await first.apply([reopened("after-e-9")])  # refused on the store's state too
     assert [(index, str(why)) for index, why in refused] == [(0, "after-e-9 came before e-9")]
     assert set(sent) == {f"tally:{id}" for id in ("e-1", "e-2", "after-e-2", "e-3")}
+    await first.apply([reopened("e-4")], at_once=True)  # a timer's: marked in the store now
+    await states.marked()
+    stored = await states.collection.find_one({"_id": "1001"})
+    assert stored is not None and stored["published"] == stored["version"]
 
 
 async def test_a_replica_writes_its_marks_before_its_partitions_go_to_another(
