@@ -109,6 +109,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from kefu.bench import bench, spread
     from kefu.embedded import EmbeddedError
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the stack as Ctrl-C does
     timers = [int(size) for size in args.timers.split(",") if size.strip()]
     options = (args.messages, args.rate, args.seed, args.use_env, timers, args.workspace_tickets)
     stacks, on_each = (1, args.runs) if args.one_stack else (args.runs, 1)

@@ -2,8 +2,14 @@
 broker, the costs per message of every process, and the simulated agents' work."""
 
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +99,44 @@ def test_runs_on_one_stack_share_the_seed_stored_once() -> None:
     routed = result["median_of_runs"]["routed"]["throughput_per_s"]
     assert 0 < routed["min"] <= routed["median"] <= routed["max"]
     assert b"run 2 of 2 on this stack done" in done.stderr
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_bench_stopped_with_sigterm_stops_its_stack() -> None:
+    """An operator's kill (or a CI timeout) leaves no server or service running."""
+    bench = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "kefu.cli", "bench", "--seed", "100000"),
+            *("--timers", "", "--workspace-tickets", "0"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert bench.stderr is not None
+    assert b"storing 100000 tickets first" in bench.stderr.readline()
+    time.sleep(2)
+    started = children_of(bench.pid)
+    try:
+        assert len(started) >= 9  # Tansu, nx-27017, the SMTP sink, seven services, the adapter
+        bench.send_signal(signal.SIGTERM)
+        bench.wait(timeout=60)
+        said = bench.stderr.read().decode()
+        assert "the logs and data of this run are kept in" in said
+        shutil.rmtree(said.rpartition("kept in ")[2].split()[0], ignore_errors=True)
+        alive = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+        assert alive == [], "processes outlived the bench"
+    finally:
+        for pid in [bench.pid, *started]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
