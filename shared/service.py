@@ -118,7 +118,10 @@ class Service:
 
     async def _close(self) -> None:
         for close in self.closing:
-            await close()
+            try:
+                await close()
+            except Exception as error:  # the rest still closes (marks lost: events sent again)
+                log.warning("closing failed", error=repr(error))
         await self.mongo.close()
 
     def app(self, routes: Sequence[tuple[str, Any]] = (), fallback: Any = None) -> AsgiFastStream:
