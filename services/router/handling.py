@@ -14,7 +14,6 @@ document says otherwise (a crash between the two writes, or a race lost) gives i
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import datetime
 from typing import Any
 
 from kefu.services.router.decision import Round
@@ -24,7 +23,7 @@ from kefu.shared.consumer import Input, Rejected
 from kefu.shared.decisions import Played, Write, settle
 from kefu.shared.events import CloudEvent
 from kefu.shared.events.agent import AgentStatusChanged
-from kefu.shared.events.base import rfc3339, utc_now
+from kefu.shared.events.base import utc_now
 from kefu.shared.events.ticket import TicketOpened
 from kefu.shared.logs import get_logger
 from kefu.shared.policy import Routing
@@ -64,7 +63,7 @@ class Router:
         """Route the waiting tickets whose wake_at has come."""
 
         async def plan(round_: Round) -> None:
-            due = await self.store.wake_due(rfc3339(round_.now))
+            due = await self.store.wake_due(round_.now)
             round_.queue(due)
             round_.reconcile()
             round_.wake(list(due))
@@ -86,9 +85,7 @@ class Router:
         while True:
             try:
                 due_at = await self.store.next_wake()
-                wait = (
-                    (datetime.fromisoformat(due_at) - utc_now()).total_seconds() if due_at else None
-                )
+                wait = (due_at - utc_now()).total_seconds() if due_at else None
                 if wait is None or wait > 0:
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self.wake_armed.wait(), wait)

@@ -16,6 +16,7 @@
 
 import asyncio
 import time
+from datetime import datetime
 from typing import Any
 
 from pymongo import IndexModel, UpdateOne
@@ -24,10 +25,11 @@ from kefu.services.router.choice import Agent
 from kefu.services.router.tickets import RoutedTicket
 from kefu.shared.decisions import Slot
 from kefu.shared.service import Service
+from kefu.shared.timers import from_ms, to_ms
 
 QUEUE_PAGE = 200
 SURGE_READ_S = 1.0
-KEYS = ("waiting_rank", "lane_rank", "wake_key")
+KEYS = ("waiting_rank", "lane_rank", "wake_ms")
 PAST_LANE = "}"  # after every "<lane>|<rank>" key of a lane ("|" is one below)
 
 
@@ -37,7 +39,9 @@ def queue_keys(ticket: RoutedTicket) -> dict[str, Any]:
     return {
         "waiting_rank": ticket.queue_rank if waiting else None,
         "lane_rank": f"{ticket.lane}|{ticket.queue_rank}" if waiting else None,
-        "wake_key": ticket.wake_at if waiting and ticket.wake_at else None,
+        "wake_ms": to_ms(datetime.fromisoformat(ticket.wake_at))
+        if waiting and ticket.wake_at
+        else None,
     }
 
 
@@ -84,24 +88,30 @@ class RouterStore:
         return await self.tickets.load_where(query, sort=[(key, 1)], limit=QUEUE_PAGE)
 
     async def give_keys(self) -> None:
-        """Waiting tickets stored before their queue keys were get them, a page at a time."""
-        older = {"state.status": "waiting", "waiting_rank": {"$exists": False}}
+        """Waiting tickets stored before their queue keys were get them, a page at a time
+        (and those whose wake time was text, `wake_key`, get it in milliseconds)."""
+        older = {
+            "$or": [
+                {"state.status": "waiting", "waiting_rank": {"$exists": False}},
+                {"wake_key": {"$exists": True}},
+            ]
+        }
         while found := await self.tickets.load_where(older, limit=QUEUE_PAGE):
             for slot in found.values():
                 slot.replace(slot.state)  # written again: its keys go with it
             await self.tickets.save(found.values())
 
-    async def wake_due(self, now: str) -> dict[str, Slot[RoutedTicket]]:
-        """Waiting tickets whose wake_at (RFC 3339, compared as text) has come, earliest
-        first."""
-        return await self._page({"wake_key": {"$lte": now}}, "wake_key")
+    async def wake_due(self, now: datetime) -> dict[str, Slot[RoutedTicket]]:
+        """Waiting tickets whose wake_at has come, earliest first (by `wake_ms`: a text
+        bound that reads as a date makes nx-27017 scan the collection)."""
+        return await self._page({"wake_ms": {"$lte": to_ms(now)}}, "wake_ms")
 
-    async def next_wake(self) -> str | None:
+    async def next_wake(self) -> datetime | None:
         """The earliest wake_at in the queue."""
         found = await self.tickets.collection.find_one(
-            {"wake_key": {"$gt": ""}}, {"wake_key": 1}, sort=[("wake_key", 1)]
+            {"wake_ms": {"$gte": 0}}, {"wake_ms": 1}, sort=[("wake_ms", 1)]
         )
-        return found["wake_key"] if found else None
+        return from_ms(found["wake_ms"]) if found else None
 
     async def owners_of(self, customers: list[str]) -> dict[str, str]:
         if not customers:

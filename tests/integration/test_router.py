@@ -3,6 +3,8 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from kefu.shared.events.ops import SurgeEnded, SurgeStarted
 from kefu.shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
 from kefu.shared.events.ticket import (
@@ -378,8 +380,9 @@ async def test_a_backlog_nobody_can_take_is_not_read_when_a_slot_frees(
     assert all("1:backlog" not in lanes for lanes in read), read
 
 
+@pytest.mark.parametrize("before", ["no keys", "text wake_key"])
 async def test_tickets_queued_before_queue_keys_get_them_when_the_router_starts(
-    backend, tmp_path
+    backend, tmp_path, before
 ) -> None:
     from kefu.services.router.store import KEYS
     from kefu.shared.service import Service
@@ -390,9 +393,12 @@ async def test_tickets_queued_before_queue_keys_get_them_when_the_router_starts(
         settings = router.settings
     service = Service.create("router", settings)
     tickets = service.db[service.collection_name("tickets")]
-    older = {"$unset": {"state.lane": "", **dict.fromkeys(KEYS, "")}}
+    if before == "no keys":
+        older = {"$unset": {"state.lane": "", **dict.fromkeys(KEYS, "")}}
+    else:  # a router of this version's first days wrote wake times as text
+        older = {"$unset": {"lane_rank": ""}, "$set": {"wake_key": "2026-12-03T13:22:54.706Z"}}
     await tickets.update_one({"_id": "9801"}, older)
-    assert not set(KEYS) & set(await tickets.find_one({"_id": "9801"}))
+    assert "lane_rank" not in await tickets.find_one({"_id": "9801"})
     async with running_router(backend, tmp_path, settings=settings) as router:
         for _ in range(100):
             if await tickets.find_one({"_id": "9801", "lane_rank": {"$gt": "1:general|"}}):
@@ -400,6 +406,7 @@ async def test_tickets_queued_before_queue_keys_get_them_when_the_router_starts(
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("the older ticket got no queue keys")
+        assert "wake_key" not in await tickets.find_one({"_id": "9801"})
         await router.send(agent("b", capacity=1))
         [taken] = await router.routed(1, type="assigned")
     assert taken["ticket_id"] == "9801"

@@ -434,12 +434,26 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     """What the router's queue relies on as it grows: nx-27017 reads a range of a field
     indexed alone through its index, but scans every document for `$in` on a field (and for
     any field of a compound index). With 40,000 documents the scan is several times slower;
-    MongoDB uses its indexes for both."""
-    await ensure_indexes(db, {"queue": [IndexModel([("lane_rank", 1)]), IndexModel("lane")]})
+    MongoDB uses its indexes for both. A range whose bound is text that reads as a date
+    (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too: the
+    router's wake times are integers (milliseconds)."""
+    indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
+    await ensure_indexes(db, {"queue": [*indexes, IndexModel("wake_text")]})
+    base = int(AT.timestamp() * 1000)
+
+    def wake_text(ms: int) -> str:
+        at = datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+        return at.replace("+00:00", "Z")
+
     for start in range(0, 40_000, 5_000):
         await db.queue.insert_many(
             [
-                {"lane": "backlog", "lane_rank": f"backlog|{n:06}"}
+                {
+                    "lane": "backlog",
+                    "lane_rank": f"backlog|{n:06}",
+                    "wake_ms": base + n,
+                    "wake_text": wake_text(base + n),
+                }
                 for n in range(start, start + 5_000)
             ]
         )
@@ -454,5 +468,8 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
 
     ranged = await fastest_of_three({"lane_rank": {"$gt": "general|", "$lt": "general}"}})
     scanned = await fastest_of_three({"lane": {"$in": ["general", "billing"]}})
+    woken = await fastest_of_three({"wake_ms": {"$lte": base - 1}})
+    dated = await fastest_of_three({"wake_text": {"$lte": wake_text(base - 1000)}})
     if os.environ.get("KEFU_TEST_BACKEND", "embedded") == "embedded":  # nx-27017
         assert scanned > 3 * ranged, (scanned, ranged)
+        assert dated > 3 * woken, (dated, woken)
