@@ -52,7 +52,8 @@ async def test_simulated_customers_and_agents_go_through_the_whole_ticket_life(
     services.append(start_service("survey", settings, tmp_path, port=port))
     topics = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS, Topic.SURVEY_EVENTS)
     options = ["--rate", "20", "--count", str(MESSAGES), "--agents", "4", "--capacity", "30"]
-    options += ["--reply", "0.3", "--solve", "0.3", "--surveys", "1", "--drain", "5"]
+    # the last tickets' reply, solve, survey and answer, on a busy machine: more than 5 s
+    options += ["--reply", "0.3", "--solve", "0.3", "--surveys", "1", "--drain", "12"]
     try:
         async with TopicReader(settings, *topics) as reader:
             done = await asyncio.to_thread(simulate, settings, *options, "--seed", "11")
