@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # `make test` first installs the system packages the tests need (tests/system-packages.sh).
-.PHONY: install system run test test-unit test-integration test-e2e lint docs bench clean
+.PHONY: install system run test test-unit test-integration test-e2e test-slow lint docs bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ test-integration: install system
 
 test-e2e: install system
 	$(BIN)/pytest tests/e2e
+
+test-slow: install system
+	$(BIN)/pytest -m slow
 
 lint: install
 	$(BIN)/ruff check .

@@ -77,6 +77,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         assert 0 < desk["reads"][read]["p50_ms"] <= desk["reads"][read]["p99_ms"]
 
 
+@pytest.mark.slow  # two whole runs: 160 s of CI's 15 minutes
 @pytest.mark.timeout(300)
 def test_runs_on_one_stack_share_the_seed_stored_once() -> None:
     done = subprocess.run(
