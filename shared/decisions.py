@@ -53,8 +53,10 @@ from kefu.shared.consumer import Input, Rejected
 from kefu.shared.errors import PoisonMessage
 from kefu.shared.events import CloudEvent, decode_event
 from kefu.shared.events.base import utc_now
+from kefu.shared.logs import get_logger
 from kefu.shared.store import Document, insert_all
 
+log = get_logger("kefu.decisions")
 S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
 Events = list[CloudEvent[Any]]
@@ -186,6 +188,20 @@ class StateCollection(Generic[S]):
     ) -> dict[str, Slot[S]]:
         """Slots by a query on indexed state fields, in `sort` order, at most `limit`."""
         return await self._find(query, sort, limit)
+
+    async def give_keys(self, older: Document, page: int = 200) -> None:
+        """Documents matching `older` (stored before `keys` wrote what they write now) are
+        written again with their keys, a page at a time; a failing store is tried again."""
+        while True:
+            try:
+                while found := await self.load_where(older, limit=page):
+                    for slot in found.values():
+                        slot.replace(slot.state)
+                    await self.save(found.values())
+                return
+            except Exception as error:
+                log.warning("giving older documents keys failed, trying again", error=repr(error))
+                await asyncio.sleep(1)
 
     async def _find(
         self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0

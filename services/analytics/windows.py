@@ -71,6 +71,7 @@ class Windows:
         await self.store.timers.arm(boundaries, keep=True)
 
     async def run(self) -> None:
+        await self.store.give_keys()
         await self.arm()
         await self.store.timers.run(self.fire)
 

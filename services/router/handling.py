@@ -75,13 +75,7 @@ class Router:
         when a ticket is queued), then route what is due. Replicas may both fire; the
         documents' compare-and-swap lets one decide. First, tickets an older router queued
         get their queue keys."""
-        while True:
-            try:
-                await self.store.give_keys()
-                break
-            except Exception as error:
-                log.warning("giving older tickets keys failed, trying again", error=repr(error))
-                await asyncio.sleep(1)
+        await self.store.give_keys()
         while True:
             try:
                 due_at = await self.store.next_wake()

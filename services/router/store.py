@@ -88,18 +88,15 @@ class RouterStore:
         return await self.tickets.load_where(query, sort=[(key, 1)], limit=QUEUE_PAGE)
 
     async def give_keys(self) -> None:
-        """Waiting tickets stored before their queue keys were get them, a page at a time
-        (and those whose wake time was text, `wake_key`, get it in milliseconds)."""
+        """Waiting tickets stored before their queue keys were get them (and those whose
+        wake time was text, `wake_key`, get it in milliseconds)."""
         older = {
             "$or": [
                 {"state.status": "waiting", "waiting_rank": {"$exists": False}},
                 {"wake_key": {"$exists": True}},
             ]
         }
-        while found := await self.tickets.load_where(older, limit=QUEUE_PAGE):
-            for slot in found.values():
-                slot.replace(slot.state)  # written again: its keys go with it
-            await self.tickets.save(found.values())
+        await self.tickets.give_keys(older, QUEUE_PAGE)
 
     async def wake_due(self, now: datetime) -> dict[str, Slot[RoutedTicket]]:
         """Waiting tickets whose wake_at has come, earliest first (by `wake_ms`: a text

@@ -140,3 +140,24 @@ async def detached_windows(analytics: RunningAnalytics) -> tuple[Windows, list[d
     )
     await service.bus.start()
     return windows, clock
+
+
+async def test_tickets_projected_before_their_times_in_milliseconds_get_them(
+    backend, tmp_path
+) -> None:
+    """Projections an older analytics wrote (their times in the state alone) are given the
+    millisecond keys the windows read by range, when the windows start."""
+    async with running_analytics(backend, tmp_path) as analytics:
+        minute = minute_floor(datetime.now(UTC)) - timedelta(minutes=3)
+        [ticket] = await opened_in(analytics, {minute: 1})
+        tickets = analytics.publisher.db["analytics_tickets"]
+        stored = await until(lambda: tickets.find_one({"_id": ticket, "updated_ms": {"$gt": 0}}))
+        older = dict.fromkeys(("opened_ms", "updated_ms", "solved_ms"), "")
+        await tickets.update_one({"_id": ticket}, {"$unset": older})
+        windows, _ = await detached_windows(analytics)
+        store = windows.store
+        assert ticket not in [t.ticket_id for t in await store.updated_since(minute)]
+        await store.give_keys()
+        assert await store.opened_between(minute, minute + timedelta(minutes=1)) == 1
+        assert ticket in [t.ticket_id for t in await store.updated_since(minute)]
+        assert (await tickets.find_one({"_id": ticket}))["state"] == stored["state"]

@@ -14,6 +14,7 @@ from pymongo.errors import BulkWriteError
 
 from kefu.shared.decisions import Slot, StateCollection
 from kefu.shared.store import connect, database, ensure_indexes
+from kefu.shared.timers import from_ms, to_ms
 from tests.factories import held
 
 AT = datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC)
@@ -332,21 +333,24 @@ async def test_an_upsert_with_set_and_inc_creates_then_counts(db) -> None:
     assert found["_id"] == "k"
 
 
-async def test_half_open_ranges_on_a_nested_date_slice_a_read_and_ids_alone_count(db) -> None:
-    """Analytics reads a window in time slices ($gte, $lt; the last open-ended) and counts
-    through an indexed find of ids alone."""
+async def test_half_open_ranges_of_milliseconds_slice_a_read_and_ids_alone_count(db) -> None:
+    """Analytics reads a window in time slices ($gte, $lt; the last open-ended) of a time
+    in milliseconds beside the state, skipping documents without it, and counts through an
+    indexed find of ids alone."""
     tickets = db["slices"]
-    await tickets.create_indexes([IndexModel("state.updated_at"), IndexModel("state.queued")])
+    await tickets.create_indexes([IndexModel("updated_ms"), IndexModel("state.queued")])
+    at = to_ms(AT)
     await tickets.insert_many(
         [
-            {"_id": f"t{n}", "state": {"updated_at": AT + timedelta(seconds=n), "queued": n % 2}}
+            {"_id": f"t{n}", "updated_ms": at + 1000 * n, "state": {"queued": n % 2}}
             for n in range(6)
         ]
+        + [{"_id": "never", "updated_ms": None, "state": {}}]
     )
-    middle = AT + timedelta(seconds=3)
-    slices = [{"$gte": AT, "$lt": middle}, {"$gte": middle}]
+    middle = at + 3000
+    slices = [{"$gte": at, "$lt": middle}, {"$gte": middle}]
     read = [
-        [d["_id"] async for d in tickets.find({"state.updated_at": bounds}, {"state": 1})]
+        [d["_id"] async for d in tickets.find({"updated_ms": bounds}, {"state": 1})]
         for bounds in slices
     ]
     assert [sorted(ids) for ids in read] == [["t0", "t1", "t2"], ["t3", "t4", "t5"]]
@@ -435,10 +439,12 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     indexed alone through its index, but scans every document for `$in` on a field (and for
     any field of a compound index). With 40,000 documents the scan is several times slower;
     MongoDB uses its indexes for both. A range whose bound is text that reads as a date
-    (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too: the
-    router's wake times are integers (milliseconds)."""
+    (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too, and so
+    is a range of dates: the router's wake times and analytics' ticket times are integers
+    (milliseconds)."""
     indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
-    await ensure_indexes(db, {"queue": [*indexes, IndexModel("wake_text")]})
+    dates = [IndexModel("wake_text"), IndexModel("wake_at")]
+    await ensure_indexes(db, {"queue": [*indexes, *dates]})
     base = int(AT.timestamp() * 1000)
 
     def wake_text(ms: int) -> str:
@@ -453,6 +459,7 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
                     "lane_rank": f"backlog|{n:06}",
                     "wake_ms": base + n,
                     "wake_text": wake_text(base + n),
+                    "wake_at": from_ms(base + n),
                 }
                 for n in range(start, start + 5_000)
             ]
@@ -470,6 +477,9 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     scanned = await fastest_of_three({"lane": {"$in": ["general", "billing"]}})
     woken = await fastest_of_three({"wake_ms": {"$lte": base - 1}})
     dated = await fastest_of_three({"wake_text": {"$lte": wake_text(base - 1000)}})
+    date_range = {"$gte": from_ms(base - 2000), "$lt": from_ms(base - 1000)}
+    between_dates = await fastest_of_three({"wake_at": date_range})
     if os.environ.get("KEFU_TEST_BACKEND", "embedded") == "embedded":  # nx-27017
         assert scanned > 3 * ranged, (scanned, ranged)
         assert dated > 3 * woken, (dated, woken)
+        assert between_dates > 3 * woken, (between_dates, woken)
