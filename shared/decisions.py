@@ -54,7 +54,7 @@ from kefu.shared.errors import PoisonMessage
 from kefu.shared.events import CloudEvent, decode_event
 from kefu.shared.events.base import utc_now
 from kefu.shared.logs import get_logger
-from kefu.shared.store import Document, insert_all
+from kefu.shared.store import Document, by_ids, insert_all
 
 log = get_logger("kefu.decisions")
 S = TypeVar("S", bound=BaseModel)
@@ -257,8 +257,8 @@ class StateCollection(Generic[S]):
         if result.matched_count == len(writes):
             return set()
         keys = [slot.key for slot in slots]
-        written = self.collection.find({"_id": {"$in": keys}}, {"writer": 1})
-        ours = {document["_id"] async for document in written if document["writer"] == writer}
+        written = await by_ids(self.collection, keys, {"writer": 1})
+        ours = {key for key, document in written.items() if document["writer"] == writer}
         return set(keys) - ours
 
     async def mark_published(self, slots: Iterable[Slot[S]], at_once: bool = False) -> None:

@@ -4,13 +4,14 @@ State documents live in shared/decisions.py: inserted with unordered `insert_man
 duplicate key means another replica or an earlier attempt got there first) and changed with
 version-filtered whole-document replaces in one `bulk_write`. Whole-document replacement is
 used instead of `$set` because some MongoDB-protocol servers (nx-27017) store `$set`
-datetimes as strings. Hot reads go by `_id` (or an indexed scalar) with `$in`, never by an
+datetimes as strings. Hot reads go by `_id` (or an indexed scalar) with `$in` (`by_ids`:
+never over no ids, which nx-27017 answers by reading the whole collection), never by an
 array element, and no collection read on the hot path has a TTL index (nx-27017 scans every
 query on one). tests/integration/test_store_backend.py pins each operation.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, monitoring
@@ -47,6 +48,21 @@ async def ensure_indexes(
     for collection, models in indexes.items():
         if models:
             await db[collection].create_indexes(list(models))
+
+
+async def by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[Any],
+    projection: Document | None = None,
+    **also: Any,
+) -> dict[Any, Document]:
+    """The documents with these `_id`s (and the equalities `also`), by id; no command at
+    all for no ids: nx-27017 answers `_id` in an empty list by reading every document."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    found = collection.find({"_id": {"$in": wanted}, **also}, projection)
+    return {document["_id"]: document async for document in found}
 
 
 async def insert_all(collection: AsyncCollection[Document], documents: list[Document]) -> set[Any]:

@@ -17,7 +17,7 @@ from pymongo import UpdateOne
 
 from kefu.services.notify.plan import Notification, TicketContext
 from kefu.shared.service import Service
-from kefu.shared.store import Document, insert_all
+from kefu.shared.store import Document, by_ids, insert_all
 from kefu.shared.timers import Timers
 
 TIMERS = "notify_timers"
@@ -49,13 +49,11 @@ class NotifyStore:
         there = await insert_all(self.notifications, documents)
         pending = set()
         if there:
-            found = self.notifications.find({"_id": {"$in": list(there)}, "status": "pending"})
-            pending = {document["_id"] async for document in found}
+            pending = set(await by_ids(self.notifications, there, {"_id": 1}, status="pending"))
         return [n for n in notes if n.id not in there or n.id in pending]
 
     async def load(self, ids: Iterable[str]) -> dict[str, Document]:
-        found = self.notifications.find({"_id": {"$in": list(dict.fromkeys(ids))}})
-        return {document["_id"]: document async for document in found}
+        return await by_ids(self.notifications, ids)
 
     async def record(self, changes: dict[str, dict[str, Any]]) -> None:
         """Each notification's new status, attempts and the like (never datetimes: `$set`)."""
@@ -72,8 +70,7 @@ class NotifyStore:
         return handed.modified_count == 1
 
     async def opted_out(self, keys: Iterable[str]) -> set[str]:
-        found = self.optouts.find({"_id": {"$in": list(dict.fromkeys(keys))}})
-        return {document["_id"] async for document in found}
+        return set(await by_ids(self.optouts, keys, {"_id": 1}))
 
     async def opt_out(self, channel: str, address: str) -> None:
         key = optout_key(channel, address)

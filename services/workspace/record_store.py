@@ -29,7 +29,7 @@ from kefu.services.workspace.entries import Entry
 from kefu.services.workspace.record import TicketSummary, history_prefix
 from kefu.shared.decisions import StateCollection
 from kefu.shared.inbound import TicketCommand
-from kefu.shared.store import DUPLICATE_KEY, Document, insert_all
+from kefu.shared.store import DUPLICATE_KEY, Document, by_ids, insert_all
 
 TICKETS, ENTRIES, COMMANDS = "workspace_tickets", "workspace_entries", "workspace_commands"
 HISTORY_SIZE = 20
@@ -59,8 +59,7 @@ class RecordStore:
     async def unseen(self, entries: list[Entry]) -> list[Entry]:
         """The entries not stored yet, each once."""
         batch = {entry.id: entry for entry in entries}
-        stored = self.entries.find({"_id": {"$in": list(batch)}}, {"_id": 1})
-        there = {document["_id"] async for document in stored}
+        there = await by_ids(self.entries, batch, {"_id": 1})
         return [entry for entry_id, entry in batch.items() if entry_id not in there]
 
     async def keep(self, entries: list[Entry]) -> None:

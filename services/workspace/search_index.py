@@ -63,7 +63,7 @@ from kefu.services.workspace.search_buckets import (
     position_at,
     postings_of,
 )
-from kefu.shared.store import Document, insert_all
+from kefu.shared.store import Document, by_ids, insert_all
 
 POSTINGS = "workspace_postings"
 TERM_DAYS = "workspace_term_days"
@@ -214,8 +214,8 @@ class TermIndex:
         return [hit for _, hit in shown], None
 
     async def _held(self, ticket_ids: list[str]) -> dict[str, dict[str, set[str]]]:
-        found = self.ticket_terms.find({"_id": {"$in": ticket_ids}}, {"t": 1})
-        return {row["_id"]: held_of(row.get("t", [])) async for row in found}
+        found = await by_ids(self.ticket_terms, ticket_ids, {"t": 1})
+        return {ticket_id: held_of(row.get("t", [])) for ticket_id, row in found.items()}
 
     async def _found(self, page: list[Hit], wanted: list[str]) -> list[Found]:
         summaries = await self._summaries({hit.ticket_id for hit in page})
@@ -237,10 +237,8 @@ class TermIndex:
         return shown
 
     async def _texts(self, entry_ids: list[str]) -> dict[str, str]:
-        if not entry_ids:  # an empty `$in` reads every entry on nx-27017
-            return {}
-        found = self.entries.find({"_id": {"$in": entry_ids}}, {"text": 1})
-        return {entry["_id"]: entry.get("text", "") async for entry in found}
+        found = await by_ids(self.entries, entry_ids, {"text": 1})
+        return {entry_id: entry.get("text", "") for entry_id, entry in found.items()}
 
     async def _summaries(self, ticket_ids: set[str]) -> dict[str, TicketSummary]:
         if not ticket_ids:

@@ -29,7 +29,7 @@ from kefu.services.workspace.people import (
     password_matches,
 )
 from kefu.services.workspace.sessions import FAILURES_ALLOWED, WINDOW
-from kefu.shared.store import Document
+from kefu.shared.store import Document, by_ids
 
 PEOPLE, SESSIONS, FAILURES = "workspace_people", "workspace_sessions", "workspace_signin_failures"
 
@@ -76,8 +76,8 @@ class WorkspaceStore:
 
     async def names(self, person_ids: list[str]) -> dict[str, str]:
         """The name of each of these people that exists, by id (one `$in`)."""
-        found = self.people.find({"_id": {"$in": person_ids}}, {"name": 1})
-        return {person["_id"]: person["name"] async for person in found}
+        found = await by_ids(self.people, person_ids, {"name": 1})
+        return {person_id: person["name"] for person_id, person in found.items()}
 
     async def everyone(self) -> list[Person]:
         cursor = self.people.find({}, {"password_hash": 0}).sort("_id", ASCENDING)

@@ -13,7 +13,7 @@ from pymongo import IndexModel, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from kefu.shared.decisions import Slot, StateCollection
-from kefu.shared.store import connect, database, ensure_indexes
+from kefu.shared.store import by_ids, connect, database, ensure_indexes
 from kefu.shared.timers import from_ms, to_ms
 from tests.factories import held
 
@@ -33,6 +33,16 @@ async def db(settings):
     yield database(client, settings)
     await client.drop_database(settings.mongodb_db)
     await client.close()
+
+
+async def test_by_ids_reads_ids_and_equalities_and_nothing_for_no_ids(db) -> None:
+    await db.notes.insert_many([{"_id": "a", "s": "p"}, {"_id": "b", "s": "q"}, {"_id": "c"}])
+    assert await by_ids(db.notes, ["a", "b", "a", "z"], {"_id": 1}) == {
+        "a": {"_id": "a"},
+        "b": {"_id": "b"},
+    }
+    assert list(await by_ids(db.notes, iter(["a", "b"]), s="q")) == ["b"]
+    assert await by_ids(db.notes, []) == {}
 
 
 async def test_unordered_insert_many_reports_each_duplicate_by_index(db) -> None:
@@ -441,7 +451,7 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     MongoDB uses its indexes for both. A range whose bound is text that reads as a date
     (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too, and so
     is a range of dates: the router's wake times and analytics' ticket times are integers
-    (milliseconds)."""
+    (milliseconds). So is `_id` in an empty list, which kefu never asks (`by_ids`)."""
     indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
     dates = [IndexModel("wake_text"), IndexModel("wake_at")]
     await ensure_indexes(db, {"queue": [*indexes, *dates]})
@@ -483,3 +493,4 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
         assert scanned > 3 * ranged, (scanned, ranged)
         assert dated > 3 * woken, (dated, woken)
         assert between_dates > 3 * woken, (between_dates, woken)
+        assert await fastest_of_three({"_id": {"$in": []}}) > 3 * woken  # see `by_ids`
