@@ -67,6 +67,7 @@ class AnalyticsStore:
     def indexes() -> dict[str, list[IndexModel]]:
         return {
             "analytics_tickets": [
+                IndexModel("state.ticket_id"),
                 *(IndexModel(key) for key in TIMES),
                 IndexModel("state.assignee"),
                 IndexModel("state.queued"),
@@ -115,11 +116,13 @@ class AnalyticsStore:
     async def page(
         self, filters: dict[str, str], after: str | None, limit: int
     ) -> list[TicketProjection]:
-        """Tickets matching `filters` (state fields), in id order, after the id `after`."""
+        """Tickets matching `filters` (state fields), in id order, after the id `after` (the
+        state's copy of the id: nx-27017 answers a range of `_id` by reading everything)."""
         query: dict[str, Any] = {f"state.{name}": value for name, value in filters.items()}
         if after is not None:
-            query["_id"] = {"$gt": after}
-        found = self.tickets.collection.find(query, {"state": 1}, sort=[("_id", 1)], limit=limit)
+            query["state.ticket_id"] = {"$gt": after}
+        in_order = [("state.ticket_id", 1)]
+        found = self.tickets.collection.find(query, {"state": 1}, sort=in_order, limit=limit)
         return [TicketProjection.model_validate(d["state"]) async for d in found]
 
     async def every_ticket(self) -> AsyncIterator[TicketProjection]:

@@ -451,7 +451,8 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     MongoDB uses its indexes for both. A range whose bound is text that reads as a date
     (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too, and so
     is a range of dates: the router's wake times and analytics' ticket times are integers
-    (milliseconds). So is `_id` in an empty list, which kefu never asks (`by_ids`)."""
+    (milliseconds). So are `_id` in an empty list, which kefu never asks (`by_ids`), and a
+    range of `_id`: analytics pages through a copy of the id in the state."""
     indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
     dates = [IndexModel("wake_text"), IndexModel("wake_at")]
     await ensure_indexes(db, {"queue": [*indexes, *dates]})
@@ -494,3 +495,4 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
         assert dated > 3 * woken, (dated, woken)
         assert between_dates > 3 * woken, (between_dates, woken)
         assert await fastest_of_three({"_id": {"$in": []}}) > 3 * woken  # see `by_ids`
+        assert await fastest_of_three({"_id": {"$gt": "~"}}) > 3 * woken  # analytics' pages
