@@ -59,7 +59,7 @@ def build(settings: Settings) -> AsgiFastStream:
                 log.warning("could not remove expired sign-ins", error=repr(error))
             await asyncio.sleep(CLEAN_EVERY_S)
 
-    service.preparing.append(ensure_admin)
+    service.preparing += [ensure_admin, audit.give_keys]
     service.background.append(remove_expired)
     record.listeners.append(search_index.add)
     return service.app(

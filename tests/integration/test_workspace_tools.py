@@ -5,11 +5,13 @@ supervisors and applied by agents as the reply and actions in order; every actio
 took, with the outcome of their commands."""
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from kefu.services.workspace.audit import AuditLog, audit_id
 from kefu.services.workspace.paging import cursor_of
 from kefu.shared.topics import Topic
 from tests.integration import test_workspace_record
@@ -273,3 +275,16 @@ async def test_the_audit_trail_is_paged_and_for_supervisors(desk: Desk) -> None:
     assert (await audit(desk, boss, limit=201)).status_code == 422
     assert (await audit(desk, me)).status_code == 403
     assert (await audit(desk, {})).status_code == 401
+
+
+async def test_audit_lines_written_before_their_key_are_listed_once_given_it(desk: Desk) -> None:
+    _, boss = await desk.agent(**SUPERVISOR)
+    lines = desk.publisher.db["workspace_audit"]
+    at = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    older = {"_id": audit_id(at), "at": at, "person_id": unique("old-"), "action": "note"}
+    await lines.insert_one(older)
+    since = {"person_id": older["person_id"], "since": "2026-11-01T00:00:00Z"}
+    assert (await audit(desk, boss, **since)).json()["lines"] == []
+    await AuditLog(desk.publisher.db).give_keys()
+    [line] = (await audit(desk, boss, **since)).json()["lines"]
+    assert line["action"] == "note" and line["at"].startswith("2026-11-01T09:30:00")
