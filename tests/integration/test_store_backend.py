@@ -452,7 +452,7 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too, and so
     is a range of dates: the router's wake times and analytics' ticket times are integers
     (milliseconds). So are `_id` in an empty list, which kefu never asks (`by_ids`), and a
-    range of `_id`: analytics pages through a copy of the id in the state."""
+    range of `_id` (analytics pages through a copy of the id in the state) and `$or`."""
     indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
     dates = [IndexModel("wake_text"), IndexModel("wake_at")]
     await ensure_indexes(db, {"queue": [*indexes, *dates]})
@@ -496,3 +496,5 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
         assert between_dates > 3 * woken, (between_dates, woken)
         assert await fastest_of_three({"_id": {"$in": []}}) > 3 * woken  # see `by_ids`
         assert await fastest_of_three({"_id": {"$gt": "~"}}) > 3 * woken  # analytics' pages
+        either = {"$or": [{"wake_ms": base - 1}, {"lane_rank": "~"}]}  # the router's give_keys
+        assert await fastest_of_three(either) > 3 * woken
