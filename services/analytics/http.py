@@ -4,7 +4,8 @@ agents and above, KPIs, agents, exports, charts and reports for supervisors and 
 
 import base64
 import binascii
-from collections.abc import Callable
+import math
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,8 @@ from pydantic import BaseModel
 from kefu.services.analytics.chart import hourly_bars_svg
 from kefu.services.analytics.dashboard import CONTENT_SECURITY_POLICY, dashboard_html
 from kefu.services.analytics.export import csv_rows
-from kefu.services.analytics.kpis import Dimension, kpis
+from kefu.services.analytics.kpis import Dimension, Measure
+from kefu.services.analytics.kpis import Period as Span
 from kefu.services.analytics.projection import TicketProjection
 from kefu.services.analytics.reporting import period_report
 from kefu.services.analytics.reports import Period, month, week
@@ -35,6 +37,7 @@ from kefu.shared.settings import Settings
 DASHBOARD = "/dashboard"  # the dashboard's own path beside `/`, and its API's there
 DEFAULT_RANGE = timedelta(hours=24)
 LONGEST_CHART = timedelta(days=31)
+HOUR = timedelta(hours=1)
 # Query times outside these years are refused: nothing is kept there, and arithmetic near
 # year 1 or 9999 overflows.
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
@@ -105,8 +108,10 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     ) -> dict[str, Any]:
         """KPIs of a time range (default: the last 24 hours), optionally grouped."""
         start, end = _range(start, end)
-        tickets, agents = await store.updated_since(start), await store.every_agent()
-        return kpis(tickets, agents, start, end, by)
+        measure = Measure(Span(start, end), (by,) if by else ())
+        async for one in store.updated_since(start):
+            measure.add(one)
+        return measure.kpis(await store.every_agent(), by)
 
     @v1.get(
         "/tickets/{ticket_id}",
@@ -177,8 +182,8 @@ def analytics_api(store: AnalyticsStore, settings: Settings) -> FastAPI:
     ) -> Response:
         """Tickets opened and solved per hour, as an SVG bar chart."""
         start, end = _range(start, end, longest=LONGEST_CHART)
-        tickets = await store.updated_since(start)
-        svg = hourly_bars_svg(_hourly(tickets, start, end), "Tickets per hour")
+        hourly = await _hourly(store.updated_since(start), start, end)
+        svg = hourly_bars_svg(hourly, "Tickets per hour")
         return Response(svg, media_type="image/svg+xml")
 
     @v1.get("/reports/weekly", dependencies=[supervisor], response_class=Response, responses=REPORT)
@@ -254,19 +259,19 @@ def ticket_link(settings: Settings) -> Callable[[str], str]:
     return lambda ticket_id: f"{settings.analytics_url}/v1/tickets/{ticket_id}"
 
 
-def _hourly(
-    tickets: list[TicketProjection], start: datetime, end: datetime
+async def _hourly(
+    tickets: AsyncIterator[TicketProjection], start: datetime, end: datetime
 ) -> list[tuple[datetime, int, int]]:
+    """Tickets opened and solved in each hour from `start`'s hour to `end`, counted as they
+    come (a long range is not held in memory)."""
     first = start.replace(minute=0, second=0, microsecond=0)
-    hours = []
-    hour = first
-    while hour < end:
-        following = hour + timedelta(hours=1)
-        opened = sum(1 for t in tickets if t.opened_at and hour <= t.opened_at < following)
-        solved = sum(1 for t in tickets if t.solved_at and hour <= t.solved_at < following)
-        hours.append((hour, opened, solved))
-        hour = following
-    return hours
+    hours = math.ceil((end - first) / HOUR)
+    opened, solved = [0] * hours, [0] * hours
+    async for ticket in tickets:
+        for counts, at in ((opened, ticket.opened_at), (solved, ticket.solved_at)):
+            if at is not None and first <= at < first + hours * HOUR:
+                counts[(at - first) // HOUR] += 1
+    return [(first + n * HOUR, opened[n], solved[n]) for n in range(hours)]
 
 
 def _cursor(ticket_id: str) -> str:

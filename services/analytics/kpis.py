@@ -24,8 +24,8 @@ utilisation counts that agent's online time alone.
 """
 
 import math
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
@@ -49,6 +49,14 @@ GROUP_KEYS: dict[Dimension, Callable[[TicketProjection], list[str]]] = {
 SATISFIED = (4, 5)  # CSAT, on 1-5
 PROMOTERS = (9, 10)  # NPS, on 0-10
 DETRACTORS = range(7)  # 0-6
+TIMED = (
+    "first_response",
+    "next_reply",
+    "first_resolution",
+    "resolution",
+    "requester_wait",
+    "handling",
+)
 
 
 @dataclass(frozen=True)
@@ -61,21 +69,17 @@ class Period:
 
 
 def kpis(
-    tickets: Sequence[TicketProjection],
+    tickets: Iterable[TicketProjection],
     agents: Sequence[AgentProjection],
     start: datetime,
     end: datetime,
     by: Dimension | None = None,
 ) -> dict[str, Any]:
     """The KPI object of contract 5.1 for [start, end), with `by` groups when asked."""
-    period = Period(start, end)
-    groups = grouped(tickets, agents, period, by) if by else {}
-    return {
-        "from": rfc3339(start),
-        "to": rfc3339(end),
-        **figures(tickets, agents, period),
-        "by": groups,
-    }
+    measure = Measure(Period(start, end), (by,) if by else ())
+    for ticket in tickets:
+        measure.add(ticket)
+    return measure.kpis(agents, by)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -87,17 +91,33 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return sorted(values)[rank - 1]
 
 
-def grouped(
-    tickets: Sequence[TicketProjection],
-    agents: Sequence[AgentProjection],
-    period: Period,
-    by: Dimension,
-) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[TicketProjection]] = defaultdict(list)
-    for ticket in tickets:
-        for key in set(GROUP_KEYS[by](ticket)):
-            groups[key].append(ticket)
-    return {key: figures(groups[key], agents_of(agents, by, key), period) for key in sorted(groups)}
+class Measure:
+    """A period's KPIs, whole and grouped by each of `dimensions`, taken in one pass over the
+    tickets: each ticket is added and forgotten, so a day of a busy team is counted without
+    holding its tickets (what stays is a number per duration, 8 bytes, in each group)."""
+
+    def __init__(self, period: Period, dimensions: Sequence[Dimension] = ()) -> None:
+        self.period = period
+        self.whole = Tally(period)
+        self.groups: dict[Dimension, dict[str, Tally]] = {d: {} for d in dimensions}
+
+    def add(self, ticket: TicketProjection) -> None:
+        self.whole.add(ticket)
+        for dimension, tallies in self.groups.items():
+            for key in set(GROUP_KEYS[dimension](ticket)):
+                tallies.setdefault(key, Tally(self.period)).add(ticket)
+
+    def kpis(self, agents: Sequence[AgentProjection], by: Dimension | None) -> dict[str, Any]:
+        """The KPI object, grouped `by` one of the dimensions measured (or not grouped)."""
+        tallies = self.groups[by] if by else {}
+        return {
+            "from": rfc3339(self.period.start),
+            "to": rfc3339(self.period.end),
+            **self.whole.figures(agents),
+            "by": {
+                key: tallies[key].figures(agents_of(agents, by, key)) for key in sorted(tallies)
+            },
+        }
 
 
 def agents_of(
@@ -106,66 +126,110 @@ def agents_of(
     return [agent for agent in agents if agent.agent_id == key] if by == "agent" else agents
 
 
-def figures(
-    tickets: Sequence[TicketProjection], agents: Sequence[AgentProjection], period: Period
-) -> dict[str, Any]:
-    solved = [ticket for ticket in tickets if period.holds(ticket.solved_at)]
-    return {
-        "tickets": counts(tickets, solved, period),
-        **timings(tickets, solved, period),
-        "fcr_rate": ratio(sum(ticket.one_touch() for ticket in solved), len(solved)),
-        "csat": csat(tickets, period),
-        "nps": nps(tickets, period),
-        "sla": sla(tickets, period),
-        "utilisation": utilisation(solved, agents, period),
-    }
+class Tally:
+    """One group's figures for a period, a ticket at a time."""
 
+    def __init__(self, period: Period) -> None:
+        self.period = period
+        self.counts = dict.fromkeys(("opened", "solved", "reopened", "backlog"), 0)
+        self.seconds = {name: (array("d"), array("d")) for name in TIMED}
+        self.one_touch = 0
+        self.surveys = dict.fromkeys(("csat_issued", "csat", "satisfied", "nps", "net"), 0)
+        self.sla = {metric: {"met": 0, "breached": 0} for metric in get_args(Metric)}
+        self.handled_s = 0.0
 
-def counts(
-    tickets: Sequence[TicketProjection], solved: Sequence[TicketProjection], period: Period
-) -> dict[str, int]:
-    return {
-        "opened": sum(period.holds(ticket.opened_at) for ticket in tickets),
-        "solved": len(solved),
-        "reopened": sum(period.holds(ticket.reopened_at) for ticket in tickets),
-        "backlog": sum(
+    def add(self, ticket: TicketProjection) -> None:
+        holds = self.period.holds
+        solved = holds(ticket.solved_at)
+        self.counts["opened"] += holds(ticket.opened_at)
+        self.counts["solved"] += solved
+        self.counts["reopened"] += holds(ticket.reopened_at)
+        self.counts["backlog"] += (
             ticket.opened_at is not None
-            and ticket.opened_at < period.end
+            and ticket.opened_at < self.period.end
             and ticket.status not in DONE
-            for ticket in tickets
-        ),
-    }
+        )
+        for name, took in durations(ticket, solved, self.period):
+            calendar, business = self.seconds[name]
+            calendar.append(took.calendar_s)
+            business.append(took.business_s)
+        if solved:
+            self.one_touch += ticket.one_touch()
+            self.handled_s += ticket.handling.calendar_s if ticket.handling else 0.0
+        self._add_survey(ticket)
+        for target, outcome in ticket.sla.items():
+            metric, due_at = target.split("@", 1)
+            if holds(datetime.fromisoformat(due_at)):
+                self.sla[metric][outcome] += 1
+
+    def _add_survey(self, ticket: TicketProjection) -> None:
+        surveys = self.surveys
+        surveys["csat_issued"] += ticket.survey_kind == "csat" and self.period.holds(
+            ticket.survey_issued_at
+        )
+        if ticket.survey_score is None or not self.period.holds(ticket.survey_answered_at):
+            return
+        if ticket.csat is not None:
+            surveys["csat"] += 1
+            surveys["satisfied"] += ticket.csat in SATISFIED
+        if ticket.nps is not None:
+            surveys["nps"] += 1
+            surveys["net"] += (ticket.nps in PROMOTERS) - (ticket.nps in DETRACTORS)
+
+    def figures(self, agents: Sequence[AgentProjection]) -> dict[str, Any]:
+        online = sum(
+            agent.online_between(self.period.start, self.period.end).total_seconds()
+            for agent in agents
+        )
+        return {
+            "tickets": dict(self.counts),
+            **self._timings(),
+            "fcr_rate": ratio(self.one_touch, self.counts["solved"]),
+            **self._survey_figures(),
+            "sla": {
+                metric: {**counted, "achievement": ratio(counted["met"], sum(counted.values()))}
+                for metric, counted in self.sla.items()
+            },
+            "utilisation": ratio(self.handled_s, online),
+        }
+
+    def _survey_figures(self) -> dict[str, dict[str, Any]]:
+        csat, nps = self.surveys["csat"], self.surveys["nps"]
+        return {
+            "csat": {
+                "responses": csat,
+                "score_pct": ratio(self.surveys["satisfied"], csat, scale=100),
+                "response_rate": ratio(csat, self.surveys["csat_issued"]),
+            },
+            "nps": {
+                "responses": nps,
+                "score": round(100 * self.surveys["net"] / nps, 1) if nps else None,
+            },
+        }
+
+    def _timings(self) -> dict[str, dict[str, Any]]:
+        blocks: dict[str, dict[str, Any]] = {}
+        for name, (calendar, business) in self.seconds.items():
+            blocks[name] = timing(calendar)
+            blocks[f"{name}_business"] = timing(business)
+        return blocks
 
 
-def timings(
-    tickets: Sequence[TicketProjection], solved: Sequence[TicketProjection], period: Period
-) -> dict[str, dict[str, Any]]:
-    blocks: dict[str, dict[str, Any]] = {}
-    for name, tooks in durations(tickets, solved, period).items():
-        blocks[name] = timing([took.calendar_s for took in tooks])
-        blocks[f"{name}_business"] = timing([took.business_s for took in tooks])
-    return blocks
-
-
-def durations(
-    tickets: Sequence[TicketProjection], solved: Sequence[TicketProjection], period: Period
-) -> dict[str, list[Took]]:
-    """Each duration metric's values in the period: by the instant it ended, except requester
-    wait and handling, which are the solved tickets' (they accrue over the ticket's life)."""
+def durations(ticket: TicketProjection, solved: bool, period: Period) -> Iterator[tuple[str, Took]]:
+    """The ticket's durations of each metric in the period: by the instant each ended, except
+    requester wait and handling, which count when the ticket was solved in the period (they
+    accrue over the ticket's life)."""
     ended: dict[str, list[Took | None]] = {
-        "first_response": [ticket.first_response for ticket in tickets],
-        "next_reply": [reply for ticket in tickets for reply in ticket.next_replies],
-        "first_resolution": [ticket.first_resolution for ticket in tickets],
-        "resolution": [ticket.full_resolution for ticket in tickets],
+        "first_response": [ticket.first_response],
+        "next_reply": list(ticket.next_replies),
+        "first_resolution": [ticket.first_resolution],
+        "resolution": [ticket.full_resolution],
     }
-    return {
-        **{
-            name: [took for took in tooks if took and period.holds(took.at)]
-            for name, tooks in ended.items()
-        },
-        "requester_wait": [ticket.requester_wait for ticket in solved if ticket.requester_wait],
-        "handling": [ticket.handling for ticket in solved if ticket.handling],
-    }
+    for name, tooks in ended.items():
+        yield from ((name, took) for took in tooks if took and period.holds(took.at))
+    if solved:
+        accrued = {"requester_wait": ticket.requester_wait, "handling": ticket.handling}
+        yield from ((name, took) for name, took in accrued.items() if took)
 
 
 def timing(seconds: Sequence[float]) -> dict[str, Any]:
@@ -175,47 +239,6 @@ def timing(seconds: Sequence[float]) -> dict[str, Any]:
         "p50_s": rounded(percentile(seconds, 0.5)),
         "p90_s": rounded(percentile(seconds, 0.9)),
     }
-
-
-def csat(tickets: Sequence[TicketProjection], period: Period) -> dict[str, Any]:
-    scores = [t.csat for t in tickets if t.csat is not None and period.holds(t.survey_answered_at)]
-    issued = sum(t.survey_kind == "csat" and period.holds(t.survey_issued_at) for t in tickets)
-    satisfied = sum(score in SATISFIED for score in scores)
-    return {
-        "responses": len(scores),
-        "score_pct": ratio(satisfied, len(scores), scale=100),
-        "response_rate": ratio(len(scores), issued),
-    }
-
-
-def nps(tickets: Sequence[TicketProjection], period: Period) -> dict[str, Any]:
-    scores = [t.nps for t in tickets if t.nps is not None and period.holds(t.survey_answered_at)]
-    net = sum(score in PROMOTERS for score in scores) - sum(score in DETRACTORS for score in scores)
-    return {
-        "responses": len(scores),
-        "score": round(100 * net / len(scores), 1) if scores else None,
-    }
-
-
-def sla(tickets: Sequence[TicketProjection], period: Period) -> dict[str, dict[str, Any]]:
-    outcomes = {metric: {"met": 0, "breached": 0} for metric in get_args(Metric)}
-    for ticket in tickets:
-        for target, outcome in ticket.sla.items():
-            metric, due_at = target.split("@", 1)
-            if period.holds(datetime.fromisoformat(due_at)):
-                outcomes[metric][outcome] += 1
-    return {
-        metric: {**counted, "achievement": ratio(counted["met"], sum(counted.values()))}
-        for metric, counted in outcomes.items()
-    }
-
-
-def utilisation(
-    solved: Sequence[TicketProjection], agents: Sequence[AgentProjection], period: Period
-) -> float | None:
-    handled = sum(ticket.handling.calendar_s for ticket in solved if ticket.handling)
-    online = sum(agent.online_between(period.start, period.end).total_seconds() for agent in agents)
-    return ratio(handled, online)
 
 
 def ratio(part: float, whole: float, scale: float = 1) -> float | None:

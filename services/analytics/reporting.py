@@ -13,7 +13,7 @@ async def period_report(
     store: AnalyticsStore, period: Period, ticket_url: Callable[[str], str]
 ) -> Report:
     """`period` against the one before; tickets with any event since the earlier's start."""
-    tickets = await store.updated_since(previous(period).start)
+    tickets = [ticket async for ticket in store.updated_since(previous(period).start)]
     agents = await store.every_agent()
 
     def measured(start: datetime, end: datetime, by: Any = None) -> dict[str, Any]:

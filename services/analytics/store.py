@@ -80,13 +80,18 @@ class AnalyticsStore:
         found = await self.tickets.collection.find_one({"_id": ticket_id}, {"state": 1})
         return TicketProjection.model_validate(found["state"]) if found else None
 
-    async def updated_since(self, start: datetime, share: float = 1.0) -> list[TicketProjection]:
+    async def updated_since(
+        self, start: datetime, share: float = 1.0
+    ) -> AsyncIterator[TicketProjection]:
         """Every ticket with an event at or after `start` (what any KPI of a range that
-        starts there can count), read in about `share` of the time (see `paced`)."""
-        found: dict[str, TicketProjection] = {}
+        starts there can count), once each, read in about `share` of the time (see
+        `paced`). A ticket updated while read moves to a later slice and comes again: the
+        first read counts (both hold what happened before the read began)."""
+        seen: set[str] = set()
         async for document in paced(self._updated_in_slices(start), READ_BATCH, share):
-            found[document["_id"]] = TicketProjection.model_validate(document["state"])
-        return list(found.values())  # a ticket updated while read is read again, newer
+            if document["_id"] not in seen:
+                seen.add(document["_id"])
+                yield TicketProjection.model_validate(document["state"])
 
     async def _updated_in_slices(self, start: datetime) -> AsyncIterator[Document]:
         """One query per slice of time: the store builds each query's whole result before

@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from kefu.services.analytics.kpis import kpis
+from kefu.services.analytics.kpis import Dimension, Measure, Period
 from kefu.services.analytics.ops import StaffingState, SurgeState, staffing_step, surge_step
 from kefu.services.analytics.store import AnalyticsStore
 from kefu.shared.bus import Bus
@@ -27,7 +27,7 @@ from kefu.shared.timers import Due
 
 SOURCE = "kefu/analytics"
 WINDOWS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
-SNAPSHOT_BY = ("channel", "priority")
+SNAPSHOT_BY: tuple[Dimension, ...] = ("channel", "priority")
 WEEKS_OF_HISTORY = 4
 RECENT = timedelta(minutes=2)  # an older minute is caught up without alerts
 # A window's read is background work: in a surge it covers every ticket of the minute, and
@@ -93,9 +93,11 @@ class Windows:
 
     async def _measure(self, window: str, end: datetime) -> dict[str, Any]:
         start = end - WINDOWS[window]
-        tickets = await self.store.updated_since(start, READ_SHARE)
+        measure = Measure(Period(start, end), SNAPSHOT_BY)
+        async for ticket in self.store.updated_since(start, READ_SHARE):
+            measure.add(ticket)
         agents = await self.store.every_agent()
-        grouped = {d: kpis(tickets, agents, start, end, by=d) for d in SNAPSHOT_BY}
+        grouped = {d: measure.kpis(agents, by=d) for d in SNAPSHOT_BY}
         whole = _without_range(grouped[SNAPSHOT_BY[0]])  # each grouping has the whole too
         return {"metrics": whole, "by": {d: measured["by"] for d, measured in grouped.items()}}
 

@@ -163,8 +163,8 @@ async def test_tickets_projected_before_their_times_in_milliseconds_get_them(
         await tickets.update_one({"_id": ticket}, {"$unset": older})
         windows, _ = await detached_windows(analytics)
         store = windows.store
-        assert ticket not in [t.ticket_id for t in await store.updated_since(minute)]
+        assert ticket not in [t.ticket_id async for t in store.updated_since(minute)]
         await store.give_keys()
         assert await store.opened_between(minute, minute + timedelta(minutes=1)) == 1
-        assert ticket in [t.ticket_id for t in await store.updated_since(minute)]
+        assert ticket in [t.ticket_id async for t in store.updated_since(minute)]
         assert (await tickets.find_one({"_id": ticket}))["state"] == stored["state"]

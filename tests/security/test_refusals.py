@@ -49,8 +49,9 @@ def client(api: Any) -> httpx.AsyncClient:
 
 
 class EmptyAnalytics:
-    async def updated_since(self, start: datetime) -> list[Any]:
-        return []
+    async def updated_since(self, start: datetime) -> AsyncIterator[Any]:
+        for nothing in ():
+            yield nothing
 
     async def every_agent(self) -> list[Any]:
         return []
