@@ -337,13 +337,16 @@ def scrape(process: Process) -> dict[str, float]:
     """The totals bench reads from a service's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    totals = {"store_commands": 0.0, "store_documents": 0.0, "cpu_s": 0.0, "rss_mb": 0.0}
+    totals = dict.fromkeys(("store_commands", "store_documents", "store_read", "cpu_s"), 0.0)
+    totals["rss_mb"] = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "kefu_store_commands_total":
                 totals["store_commands"] += sample.value
             elif sample.name == "kefu_store_documents_written_total":
                 totals["store_documents"] += sample.value
+            elif sample.name == "kefu_store_documents_read_total":
+                totals["store_read"] += sample.value
             elif sample.name == "process_cpu_seconds_total":
                 totals["cpu_s"] += sample.value
             elif sample.name == "process_resident_memory_bytes":
@@ -360,7 +363,7 @@ def cpu_seconds(pid: int) -> float:
 def costs(
     before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
 ) -> dict[str, Any]:
-    """Store commands and documents written per message (per service), CPU per message (per
+    """Store commands, documents written and read per message (per service), CPU per message (per
     process, the broker and the store included) and memory, over a burst."""
 
     def per_message(name: str, key: str, scale: float = 1) -> float:
@@ -373,6 +376,9 @@ def costs(
         },
         "store_documents_written_per_message": {
             name: per_message(name, "store_documents") for name in services
+        },
+        "store_documents_read_per_message": {
+            name: per_message(name, "store_read") for name in services
         },
         "all_services_cpu_ms_per_message": round(
             sum(per_message(name, "cpu_s", 1000) for name in services), 3

@@ -44,6 +44,12 @@ class Metrics:
             ["command"],
             registry=registry,
         )
+        self.store_documents_read = Counter(
+            "kefu_store_documents_read",
+            "Documents MongoDB returned to `find` and `getMore` commands, by command name",
+            ["command"],
+            registry=registry,
+        )
 
         self.published = Counter(
             "kefu_events_published",
@@ -87,16 +93,20 @@ class Metrics:
                 self.lag.labels(topic, str(partition)).set(max(0, highwater - offset - 1))
 
     def store_listener(self) -> monitoring.CommandListener:
-        return _CommandCounter(self.store_commands, self.store_documents)
+        return _CommandCounter(self.store_commands, self.store_documents, self.store_documents_read)
 
 
 WRITES = {"insert": "documents", "update": "updates", "delete": "deletes"}
 
 
+BATCHES = {"find": "firstBatch", "getMore": "nextBatch"}
+
+
 class _CommandCounter(monitoring.CommandListener):
-    def __init__(self, commands: Counter, documents: Counter) -> None:
+    def __init__(self, commands: Counter, documents: Counter, read: Counter) -> None:
         self.commands = commands
         self.documents = documents
+        self.read = read
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
@@ -107,7 +117,9 @@ class _CommandCounter(monitoring.CommandListener):
             self.documents.labels(name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        name = event.command_name
+        if name in BATCHES:
+            self.read.labels(name).inc(len(event.reply.get("cursor", {}).get(BATCHES[name], ())))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass

@@ -57,6 +57,7 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         costs = result[load]["burst_costs"]
         assert costs["store_commands_per_message"]["intake"] > 0
         assert costs["store_commands_per_message"]["router"] > 0
+        assert costs["store_documents_read_per_message"]["router"] > 0
         assert set(costs["cpu_ms_per_message"]) >= {"intake", "router", "tansu", "nx-27017"}
         assert all(cpu >= 0 for cpu in costs["cpu_ms_per_message"].values())
     agents = result["agents"]

@@ -1,7 +1,7 @@
 """What ops scrape: each service's /metrics carries the names and labels the dashboards and
 alerts in deploy/ use (records by outcome, batch size and latency, consumer lag per
-partition, events published by type, store commands and the documents they write, process and
-FastStream metrics)."""
+partition, events published by type, store commands and the documents they write and read,
+process and FastStream metrics)."""
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -43,6 +43,7 @@ async def test_intake_exposes_what_ops_watch(backend) -> None:
         "kefu_batch_seconds_bucket",
         "kefu_store_commands_total",
         "kefu_store_documents_written_total",
+        "kefu_store_documents_read_total",
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
     ):
@@ -50,7 +51,7 @@ async def test_intake_exposes_what_ops_watch(backend) -> None:
     assert any(name.startswith("faststream_") for name in found)
 
 
-async def test_store_documents_count_each_document_of_a_bulk_write(backend) -> None:
+async def test_store_documents_count_each_document_written_and_read(backend) -> None:
     settings = isolated_settings(backend)
     metrics = Metrics(CollectorRegistry())
     client = connect(settings, [metrics.store_listener()])
@@ -60,9 +61,12 @@ async def test_store_documents_count_each_document_of_a_bulk_write(backend) -> N
         await things.bulk_write([UpdateOne({"_id": n}, {"$set": {"seen": 1}}) for n in range(3)])
         await things.delete_one({"_id": 0})
         await things.find_one_and_update({"_id": 1}, {"$set": {"seen": 2}})
+        assert len([one async for one in things.find({}, batch_size=1)]) == 2
     finally:
         await client.close()
     written = metrics.store_documents
     assert [written.labels(name)._value.get() for name in WRITES] == [3, 3, 1]
     assert written.labels("findAndModify")._value.get() == 1
     assert metrics.store_commands.labels("insert")._value.get() == 1
+    read = metrics.store_documents_read
+    assert read.labels("find")._value.get() + read.labels("getMore")._value.get() == 2
