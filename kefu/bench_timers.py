@@ -67,7 +67,9 @@ def opened(ticket_id: str, opened_at: datetime) -> Any:
 async def armed(settings: Settings) -> int:
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url.get_secret_value())
     try:
-        return await client[settings.mongodb_db]["sla_timers"].count_documents({})
+        armed = {"at": {"$gte": 0}}  # the timers held by sla's tickets (indexed)
+        found = client[settings.mongodb_db]["sla_tickets"].find(armed, {"_id": 1})
+        return len([document async for document in found])
     finally:
         await client.close()
 

@@ -4,7 +4,8 @@ decided on the keys' state documents, one batch at a time in a process, so a key
 decided twice at once here; replicas meet at the documents' version compare-and-swap. Each
 key's timer is armed from the stored state as soon as it is written, before its events are
 published: a restarted replica fires it without waiting for the replay (which comes only once
-its consumer group has formed), and a crash before arming is repaired by the replay."""
+its consumer group has formed), and a crash before arming is repaired by the replay. Held
+timers (shared/timers.py) are armed by the state's write itself."""
 
 import asyncio
 from collections.abc import Callable, Sequence
@@ -67,4 +68,7 @@ class TimedDecisions(Generic[I, S]):
 
     async def _arm(self, slots: list[Slot[S]]) -> None:
         wanted = {slot.key: self.wake_at(slot.state) if slot.state else None for slot in slots}
-        await self.timers.arm(wanted)
+        if not self.timers.held:
+            await self.timers.arm(wanted)
+        elif due := [at for at in wanted.values() if at is not None]:
+            self.timers.wake_for(min(due))

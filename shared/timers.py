@@ -15,6 +15,14 @@ A timer is one document, `{_id: key, due, at, gen, claim}` (times in epoch milli
 - The scheduler claims and fires until nothing is due, then sleeps until the earliest `at`,
   woken at once when this process arms an earlier one, and at least every `recheck` seconds
   for timers armed by other replicas.
+
+Held timers (`held=True`) are the same fields on a key's state document (shared/decisions.py),
+written with the state (`Timers.fields` of its wake time, as the state collection's `keys`):
+arming costs no write of its own, and a state is never stored without its timer. Their
+`gen` is the document's `version`; done clears `at` of a document not written since the
+claim (a fire that changed the state armed what comes next with that write). A write while
+a timer is leased arms it again at its due time, so a tick may come twice: held timers are
+for decisions that a tick repeats harmlessly.
 """
 
 import asyncio
@@ -68,8 +76,11 @@ class Timers:
         recheck_s: float = RECHECK_S,
         batch: int = CLAIM_BATCH,
         metrics: Metrics | None = None,
+        held: bool = False,
     ) -> None:
         self.collection = collection
+        self.held = held
+        self.gen = "version" if held else "gen"
         self.lease_ms = int(lease_s * 1000)
         self.recheck_s = recheck_s
         self.batch = batch
@@ -81,9 +92,17 @@ class Timers:
     def indexes(collection: str) -> dict[str, list[IndexModel]]:
         return {collection: [IndexModel([("at", 1)])]}
 
+    @staticmethod
+    def fields(due_at: datetime | None) -> Document:
+        """A held timer's fields for a state document whose next due time is `due_at`."""
+        due = to_ms(due_at) if due_at is not None else None
+        return {"due": due, "at": due, "claim": None}
+
     async def arm(self, wanted: Mapping[str, datetime | None], keep: bool = False) -> None:
         """Each key's timer set to its due time (None: no timer); with `keep`, a key that
         has a timer keeps it (a replay must not bring a scheduled retry forward)."""
+        if self.held:
+            raise TypeError("held timers are armed by writing their state documents")
         if not wanted:
             return
         found = self.collection.find({"_id": {"$in": list(wanted)}})
@@ -104,6 +123,10 @@ class Timers:
             await self.collection.bulk_write(writes, ordered=False)
             self._wake_for(earliest)
 
+    def wake_for(self, due_at: datetime) -> None:
+        """A timer was armed for `due_at` (a held timer, by its document's write)."""
+        self._wake_for(to_ms(due_at))
+
     def _wake_for(self, at: int | None) -> None:
         if at is not None and (self._sleeping_until is None or at < self._sleeping_until):
             self._woken.set()
@@ -111,7 +134,8 @@ class Timers:
     async def claim(self, now: int | None = None) -> list[Due]:
         """The earliest due timers that nobody holds, leased to this caller."""
         now = now if now is not None else now_ms()
-        cursor = self.collection.find({"at": {"$lte": now}}, sort=[("at", 1)], limit=self.batch)
+        due_now = {"at": {"$lte": now}}
+        cursor = self.collection.find(due_now, {"_id": 1}, sort=[("at", 1)], limit=self.batch)
         keys = [document["_id"] async for document in cursor]
         if not keys:
             return []
@@ -120,10 +144,10 @@ class Timers:
             {"_id": {"$in": keys}, "at": {"$lte": now}},
             {"$set": {"at": now + self.lease_ms, "claim": token}},
         )
-        taken = self.collection.find({"_id": {"$in": keys}})
+        taken = self.collection.find({"_id": {"$in": keys}}, {"due": 1, "claim": 1, self.gen: 1})
         return sorted(
             [
-                Due(document["_id"], from_ms(document["due"]), document["gen"])
+                Due(document["_id"], from_ms(document["due"]), document[self.gen])
                 async for document in taken
                 if document.get("claim") == token
             ],
@@ -131,15 +155,23 @@ class Timers:
         )
 
     async def done(self, fired: list[Due]) -> None:
-        """Fired timers leave, unless re-armed since they were claimed."""
-        if fired:
-            await self.collection.bulk_write(
-                [DeleteOne({"_id": due.key, "gen": due.gen}) for due in fired], ordered=False
-            )
+        """Fired timers leave (a held one is cleared), unless re-armed since they were
+        claimed."""
+        if not fired:
+            return
+        unchanged = [{"_id": due.key, self.gen: due.gen} for due in fired]
+        if self.held:
+            writes: list[UpdateOne | DeleteOne] = [
+                UpdateOne(one, {"$set": {"at": None, "claim": None}}) for one in unchanged
+            ]
+        else:
+            writes = [DeleteOne(one) for one in unchanged]
+        await self.collection.bulk_write(writes, ordered=False)
 
     async def next_at(self) -> int | None:
-        """When the earliest timer may be claimed."""
-        found = await self.collection.find_one({}, sort=[("at", 1)])
+        """When the earliest timer may be claimed (a range, not every document: a held
+        timer's document may have none)."""
+        found = await self.collection.find_one({"at": {"$gte": 0}}, {"at": 1}, sort=[("at", 1)])
         return found["at"] if found else None
 
     async def run(self, fire: Callable[[list[Due]], Awaitable[None]]) -> None:

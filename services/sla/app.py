@@ -18,7 +18,9 @@ READS = (Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
 def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("sla", settings, SlaStore.indexes())
     service.bus.declare_publishes(Topic.SLA_EVENTS)
-    sla = sla_decisions(service.bus, SlaStore(service), Rules.of(service.policy.sla))
+    store = SlaStore(service)
+    service.preparing.append(store.give_timers)
+    sla = sla_decisions(service.bus, store, Rules.of(service.policy.sla))
     service.background.append(sla.run_timers)
 
     service.bus.consume(

@@ -17,6 +17,7 @@ from kefu.services.sla.app import build
 from kefu.shared.admin import create_topics
 from kefu.shared.service import Service
 from kefu.shared.settings import Settings
+from kefu.shared.store import connect, database
 from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.conftest import TEST_PARTITIONS, isolated_settings
@@ -26,6 +27,7 @@ from tests.kafka import TopicReader
 POLICY = {
     "sla": {
         "policies": [
+            {"name": "slow", "when": {"category": ["slow"]}, "targets": {"first_response": "6s"}},
             {
                 "name": "complaints",
                 "when": {"category": ["complaint"]},
@@ -75,12 +77,16 @@ class RunningSla:
         return [v for v in await self.reader.settle(settle_s) if v["subject"] == ticket]
 
 
-@asynccontextmanager
-async def running_sla(backend, tmp_path) -> AsyncIterator[RunningSla]:
+async def sla_settings(backend, tmp_path) -> Settings:
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(POLICY), encoding="utf-8")
     settings = isolated_settings(backend, config=policy)
     await create_topics(settings, TEST_PARTITIONS)
+    return settings
+
+
+@asynccontextmanager
+async def running_sla(settings: Settings) -> AsyncIterator[RunningSla]:
     publisher = Service.create("publisher", settings)
     publisher.bus.declare_publishes(Topic.TICKET_EVENTS, Topic.ROUTING_EVENTS)
     async with (
@@ -93,7 +99,7 @@ async def running_sla(backend, tmp_path) -> AsyncIterator[RunningSla]:
 
 @pytest.fixture
 async def sla(backend, tmp_path) -> AsyncIterator[RunningSla]:
-    async with running_sla(backend, tmp_path) as running:
+    async with running_sla(await sla_settings(backend, tmp_path)) as running:
         yield running
 
 
@@ -197,3 +203,29 @@ async def test_a_replay_announces_nothing_twice(sla: RunningSla) -> None:
     everything = await sla.everything(t, settle_s=2.0)
     ids = [v["id"] for v in everything]
     assert len(ids) == len(set(ids)) == 5  # started, warning, breached, two escalations
+
+
+async def test_tickets_an_older_sla_stored_get_their_timers_when_sla_starts(
+    backend, tmp_path
+) -> None:
+    """Until 0.2 a ticket's timer was a document of `sla_timers`; now it is held in the
+    ticket's own document. A timer stored the older way moves into its ticket when sla
+    starts, and the ticket is breached all the same."""
+    settings = await sla_settings(backend, tmp_path)
+    t, opened_at = ticket_id(), now()
+    async with running_sla(settings) as sla:
+        await sla.send(ev.opened(t, opened_at, category=["slow", "billing", "refund"]))
+        [started] = await sla.announced(1, t, "started")
+    client = connect(settings)
+    db = database(client, settings)
+    try:
+        found = await db.sla_tickets.find_one_and_update(
+            {"_id": t}, {"$unset": {"due": "", "at": "", "claim": ""}}
+        )
+        await db.sla_timers.insert_one({"_id": t, "due": found["due"], "at": found["at"], "gen": 1})
+        async with running_sla(settings) as sla:
+            [breach] = await sla.announced(1, t, "breached")
+        assert at(breach["breached_at"]) >= at(started["targets"][0]["due_at"])
+        assert await db.sla_timers.find_one({}) is None  # moved, not left to come back
+    finally:
+        await client.close()

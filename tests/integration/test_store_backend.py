@@ -452,8 +452,11 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     (`2026-12-03T13:22:54.706Z`) is a date query to nx-27017, which scans for it too, and so
     is a range of dates: the router's wake times and analytics' ticket times are integers
     (milliseconds). So are `_id` in an empty list, which kefu never asks (`by_ids`), and a
-    range of `_id` (analytics pages through a copy of the id in the state) and `$or`."""
+    range of `_id` (analytics pages through a copy of the id in the state) and `$or`. Held
+    timers (sla's, in its tickets) are read by a range of `at`, which half the documents
+    have as null, sorted and limited: through the index too."""
     indexes = [IndexModel([("lane_rank", 1)]), IndexModel("lane"), IndexModel("wake_ms")]
+    indexes.append(IndexModel("at"))
     dates = [IndexModel("wake_text"), IndexModel("wake_at")]
     await ensure_indexes(db, {"queue": [*indexes, *dates]})
     base = int(AT.timestamp() * 1000)
@@ -471,6 +474,7 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
                     "wake_ms": base + n,
                     "wake_text": wake_text(base + n),
                     "wake_at": from_ms(base + n),
+                    "at": None if n % 2 else base + n,
                 }
                 for n in range(start, start + 5_000)
             ]
@@ -490,7 +494,13 @@ async def test_a_range_of_a_field_indexed_alone_stays_fast_where_in_scans(db) ->
     dated = await fastest_of_three({"wake_text": {"$lte": wake_text(base - 1000)}})
     date_range = {"$gte": from_ms(base - 2000), "$lt": from_ms(base - 1000)}
     between_dates = await fastest_of_three({"wake_at": date_range})
+    claimed = await fastest_of_three({"at": {"$lte": base - 1}})
+    started = time.perf_counter()
+    earliest = await db.queue.find_one({"at": {"$gte": 0}}, {"at": 1}, sort=[("at", 1)])
+    next_at = time.perf_counter() - started
+    assert earliest["at"] == base
     if os.environ.get("KEFU_TEST_BACKEND", "embedded") == "embedded":  # nx-27017
+        assert scanned > 3 * claimed and scanned > 3 * next_at, (scanned, claimed, next_at)
         assert scanned > 3 * ranged, (scanned, ranged)
         assert dated > 3 * woken, (dated, woken)
         assert between_dates > 3 * woken, (between_dates, woken)
