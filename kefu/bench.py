@@ -247,11 +247,14 @@ def bench_policy(folder: Path, example: Path) -> Path:
     """The example policy (an SLA on every ticket), with what the bench needs on top: the
     seeded tickets ask for the `backlog` skill, which no agent has, so they wait in the queue
     as a backlog instead of taking the agents' room; no daily limit per agent, so 20 agents
-    can take every ticket of the run; and the timer phases' own SLA (kefu/bench_timers.py)."""
+    can take every ticket of the run; no quiet hours, so every mail is sent whatever the hour
+    (in the example's, 14:00-24:00 UTC, customers' mails wait for the morning: a run then
+    would measure less work); and the timer phases' own SLA (kefu/bench_timers.py)."""
     policy = yaml.safe_load(example.read_text(encoding="utf-8")) or {}
     classification = policy.setdefault("classification", {})
     classification["rules"] = [BACKLOG_RULE, *classification.get("rules", [])]
     policy.setdefault("routing", {})["daily_limit"] = None
+    policy.setdefault("notify", {})["quiet_hours"] = None
     sla = policy.setdefault("sla", {})
     sla["policies"] = [timers_policy, *sla.get("policies", [])]
     path = folder / "bench-policy.yaml"
