@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kefu.services.analytics.agents import AgentProjection, PresenceChange
-from kefu.services.analytics.kpis import Measure, kpis, percentile
+from kefu.services.analytics.kpis import TIMED, Measure, kpis, percentile
 from kefu.services.analytics.kpis import Period as Span
 from kefu.services.analytics.projection import TicketProjection, TimelineEntry, Took
 from kefu.shared.events.ticket import Customer
@@ -46,14 +46,6 @@ def answered(kind: str, score: int, issued: datetime | None, when: datetime | No
 
 EMPTY_TIMING = {"count": 0, "avg_s": None, "p50_s": None, "p90_s": None}
 EMPTY_SLA = {"met": 0, "breached": 0, "achievement": None}
-TIMED = (
-    "first_response",
-    "next_reply",
-    "first_resolution",
-    "resolution",
-    "requester_wait",
-    "handling",
-)
 
 
 @pytest.mark.parametrize(
