@@ -16,13 +16,14 @@ A timer is one document, `{_id: key, due, at, gen, claim}` (times in epoch milli
   woken at once when this process arms an earlier one, and at least every `recheck` seconds
   for timers armed by other replicas.
 
-Held timers (`held=True`) are the same fields on a key's state document (shared/decisions.py),
-written with the state (`Timers.fields` of its wake time, as the state collection's `keys`):
-arming costs no write of its own, and a state is never stored without its timer. Their
-`gen` is the document's `version`; done clears `at` of a document not written since the
-claim (a fire that changed the state armed what comes next with that write). A write while
-a timer is leased arms it again at its due time, so a tick may come twice: held timers are
-for decisions that a tick repeats harmlessly.
+Held timers (`held=True`) are the same fields on the document they are for, written with it
+(`Timers.fields` of its due time): arming costs no write of its own, and the document is
+never stored without its timer. On a state document (shared/decisions.py, the fields as the
+state collection's `keys`) their `gen` is the document's `version`; a write while a timer is
+leased arms it again at its due time, so a tick may come twice: held there, timers are for
+decisions that a tick repeats harmlessly. Another document names its own `gen` field and
+bumps it when it moves its timer. Done clears `at` of a document whose `gen` is still the
+one claimed (a fire that moved the timer armed what comes next with its own write).
 """
 
 import asyncio
@@ -77,10 +78,11 @@ class Timers:
         batch: int = CLAIM_BATCH,
         metrics: Metrics | None = None,
         held: bool = False,
+        gen: str | None = None,
     ) -> None:
         self.collection = collection
         self.held = held
-        self.gen = "version" if held else "gen"
+        self.gen = gen or ("version" if held else "gen")
         self.lease_ms = int(lease_s * 1000)
         self.recheck_s = recheck_s
         self.batch = batch
@@ -122,6 +124,21 @@ class Timers:
         if writes:
             await self.collection.bulk_write(writes, ordered=False)
             self._wake_for(earliest)
+
+    async def take_over(self, older: AsyncCollection[Document], page: int = CLAIM_BATCH) -> None:
+        """Held timers: the timers an older version kept apart, in `older`, move into their
+        documents, a page at a time, each page's left behind once moved (a stale one must not
+        come back later). Before anything is consumed or fired: nothing else writes meanwhile."""
+        while timers := await older.find({}, limit=page).to_list():
+            moved = [
+                UpdateOne(
+                    {"_id": timer["_id"]},
+                    {"$set": Timers.fields(from_ms(timer["due"])), "$inc": {self.gen: 1}},
+                )
+                for timer in timers
+            ]
+            await self.collection.bulk_write(moved, ordered=False)
+            await older.delete_many({"_id": {"$in": [timer["_id"] for timer in timers]}})
 
     def wake_for(self, due_at: datetime) -> None:
         """A timer was armed for `due_at` (a held timer, by its document's write)."""

@@ -29,6 +29,7 @@ def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("notify", settings, NotifyStore.indexes())
     service.bus.declare_publishes(Topic.NOTIFY_DELIVERIES)
     store = NotifyStore(service)
+    service.preparing.append(lambda: store.timers.take_over(store.older_timers))
     policy = service.policy
     check_sms_gateway(settings, policy.notify.sms_gateway)
     notify = Notify(

@@ -2,8 +2,9 @@
 
 Reading: each batch of events updates the tickets' contexts (a version compare-and-swap per
 ticket, decided again on a lost race), inserts the notifications they call for under their
-deterministic ids (an id already there is a redelivery: nothing new) and arms a timer for
-each new one, due at once (or when an acknowledgement stops waiting).
+deterministic ids (an id already there is a redelivery: nothing new), each with its timer
+armed (shared/timers.py, held in the notification's document), due at once (or when an
+acknowledgement stops waiting).
 
 Sending: the durable timers (shared/timers.py) hand each due notification to exactly one
 replica, under a lease. It is suppressed (opted out; quiet hours with `suppress`), deferred
@@ -66,9 +67,8 @@ class Notify:
 
     async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
         notes, wake = await self._plan(inputs)
-        fresh = await self.store.create(notes)
-        await self.store.timers.arm({note.id: note.due_at for note in fresh}, keep=True)
-        await self.store.timers.arm(dict.fromkeys(wake, utc_now()))
+        await self.store.create(notes)
+        await self.store.wake(wake)
         return []
 
     async def _plan(self, inputs: list[Input[Event]]) -> tuple[list[Notification], list[str]]:
@@ -124,9 +124,8 @@ class Notify:
         for note, outcome in zip(sends, outcomes, strict=True):
             if not outcome.elsewhere:
                 decided.changes[note.id] = decided.tried(note, outcome)
-        await self.store.record(decided.changes)
+        await self.store.record(decided.changes, decided.later)
         await self.bus.publish(*decided.events)
-        await self.store.timers.arm(decided.later)
 
     def _quiet(self, note: Notification, now: datetime) -> datetime | None:
         return quiet_until(self.rules.notify.quiet_hours, note.priority, now)

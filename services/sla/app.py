@@ -19,7 +19,7 @@ def build(settings: Settings) -> AsgiFastStream:
     service = Service.create("sla", settings, SlaStore.indexes())
     service.bus.declare_publishes(Topic.SLA_EVENTS)
     store = SlaStore(service)
-    service.preparing.append(store.give_timers)
+    service.preparing.append(lambda: store.timers.take_over(store.older_timers))
     sla = sla_decisions(service.bus, store, Rules.of(service.policy.sla))
     service.background.append(sla.run_timers)
 

@@ -4,19 +4,19 @@
   are computed from, what was announced, and when it next needs a look (`wake_at`), with
   the ticket's durable timer held in the same document (shared/timers.py, `held`): due at
   `wake_at`, armed by the write that stores it. Until 0.2 the timers were a collection of
-  their own, `sla_timers`: its timers move into their tickets when sla starts (`give_timers`).
+  their own, `sla_timers`: its timers move into their tickets when sla starts
+  (`Timers.take_over`).
 """
 
-from pymongo import IndexModel, UpdateOne
+from pymongo import IndexModel
 
 from kefu.services.sla.ticket import SlaTicket
 from kefu.shared.service import Service
 from kefu.shared.store import Document
-from kefu.shared.timers import Timers, from_ms
+from kefu.shared.timers import Timers
 
 TICKETS = "sla_tickets"
 OLDER_TIMERS = "sla_timers"
-PAGE = 500
 
 
 def timer_of(ticket: SlaTicket) -> Document:
@@ -32,15 +32,3 @@ class SlaStore:
     @staticmethod
     def indexes() -> dict[str, list[IndexModel]]:
         return Timers.indexes(TICKETS)
-
-    async def give_timers(self) -> None:
-        """The timers an older sla kept apart move into their tickets' documents, a page at
-        a time, each page's left behind once moved (a stale one must not come back later).
-        Before anything is consumed or fired: nothing else writes the tickets meanwhile."""
-        while page := await self.older_timers.find({}, limit=PAGE).to_list():
-            moved = [
-                UpdateOne({"_id": timer["_id"]}, {"$set": Timers.fields(from_ms(timer["due"]))})
-                for timer in page
-            ]
-            await self.tickets.collection.bulk_write(moved, ordered=False)
-            await self.older_timers.delete_many({"_id": {"$in": [t["_id"] for t in page]}})

@@ -18,6 +18,7 @@ from kefu.shared.events.ops import SurgeStarted
 from kefu.shared.events.sla import SlaStarted, SlaTarget
 from kefu.shared.events.survey import SurveyDetractor
 from kefu.shared.events.ticket import Customer
+from kefu.shared.store import connect, database
 from kefu.shared.topics import Topic
 from tests import sla_events as ev
 from tests.integration.notifying import TOKEN, RunningNotify, running_notify, wait_for
@@ -407,3 +408,34 @@ async def test_a_request_to_a_role_mails_its_staff_once_whatever_the_customer_ru
             assert "&lt;b&gt;slow&lt;/b&gt;" in mail.get_body(("html",)).get_content()
         await asyncio.sleep(1.5)  # neither the detractor event nor the repeat mails again
         assert [len(notify.mailbox.to(a)) for a in staff["supervisor"]] == [1, 1]
+
+
+async def test_notifications_an_older_notify_stored_get_their_timers_when_notify_starts(
+    backend, tmp_path
+) -> None:
+    """Until 0.2 a notification's timer was a document of `notify_timers`; now it is held in
+    the notification's own document. A timer stored the older way (a mail deferred by quiet
+    hours, now due) moves into its notification when notify starts, and the mail goes."""
+    run = uuid.uuid4().hex[:10]
+    same = {"mongodb_db": f"kefu_{run}", "topic_prefix": f"t{run}."}
+    start = (now() - timedelta(hours=1)).strftime("%H:%M")
+    end = (now() + timedelta(hours=1)).strftime("%H:%M")
+    quiet = {"timezone": "UTC", "from": start, "to": end}
+    t, address = ticket(), f"{ticket()}@example.com"
+    async with running_notify(backend, tmp_path, same, quiet_hours=quiet) as notify:
+        await notify.send(ev.opened(t, now(), customer=customer(address)), started(t, now()))
+        await deliveries(notify, 1, type="kefu.notify.suppressed", ticket_id=t)  # deferred
+    client = connect(notify.settings)
+    db = database(client, notify.settings)
+    try:
+        held = {"ticket_id": t, "held": True}
+        found = await db.notify_notifications.find_one_and_update(
+            held, {"$unset": {"due": "", "at": "", "claim": "", "gen": ""}}
+        )
+        await db.notify_timers.insert_one({"_id": found["_id"], "due": 0, "at": 0, "gen": 1})
+        async with running_notify(backend, tmp_path, same) as notify:
+            await wait_for(lambda: notify.mailbox.to(address))
+        assert await db.notify_timers.find_one({}) is None  # moved, not left to come back
+        assert (await db.notify_notifications.find_one({"_id": found["_id"]}))["at"] is None
+    finally:
+        await client.close()
