@@ -71,6 +71,7 @@ TRAFFIC_SEED = 2026  # every run draws the same customers
 AGENTS_AT_WORK = Shape(rate=1, reply_s=0.5, solve_s=1.0, survey_answered=0.3)
 QUIET_S = 2.0
 SETTLED_S = 5.0  # longer than a scheduler's recheck (2 s): writes stopped, not paused
+WRITTEN = "written:"  # a scraped total of documents written to one collection
 Value = tuple[str, bytes, bytes]  # id, key, value
 Received = Callable[[bytes, float], list[tuple[str, float]]]  # a record → (value id, when)
 
@@ -337,7 +338,8 @@ async def _committed(
 
 
 def scrape(process: Process) -> dict[str, float]:
-    """The totals bench reads from a service's /metrics."""
+    """The totals bench reads from a service's /metrics (documents written to each collection
+    under `WRITTEN` and its name)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
     totals = dict.fromkeys(("store_commands", "store_documents", "store_read", "cpu_s"), 0.0)
@@ -348,6 +350,8 @@ def scrape(process: Process) -> dict[str, float]:
                 totals["store_commands"] += sample.value
             elif sample.name == "kefu_store_documents_written_total":
                 totals["store_documents"] += sample.value
+                written = f"{WRITTEN}{sample.labels['collection']}"
+                totals[written] = totals.get(written, 0.0) + sample.value
             elif sample.name == "kefu_store_documents_read_total":
                 totals["store_read"] += sample.value
             elif sample.name == "process_cpu_seconds_total":
@@ -383,12 +387,32 @@ def costs(
         "store_documents_read_per_message": {
             name: per_message(name, "store_read") for name in services
         },
+        "store_documents_written_per_message_by_collection": by_collection(
+            before, after, services, messages
+        ),
         "all_services_cpu_ms_per_message": round(
             sum(per_message(name, "cpu_s", 1000) for name in services), 3
         ),
         "cpu_ms_per_message": {name: per_message(name, "cpu_s", 1000) for name in after},
         "rss_mb": {name: after[name]["rss_mb"] for name in services},
     }
+
+
+def by_collection(
+    before: dict[str, dict[str, float]],
+    after: dict[str, dict[str, float]],
+    services: list[str],
+    messages: int,
+) -> dict[str, float]:
+    """Documents written per message to each collection, most first."""
+    written: dict[str, float] = {}
+    for name in services:
+        for key, total in after[name].items():
+            if key.startswith(WRITTEN):
+                change = total - before[name].get(key, 0.0)
+                collection = key.removeprefix(WRITTEN)
+                written[collection] = written.get(collection, 0.0) + change / messages
+    return {c: round(n, 3) for c, n in sorted(written.items(), key=lambda kv: -kv[1]) if n}
 
 
 def snapshot(services: dict[str, Process], servers: list[Process]) -> dict[str, dict[str, float]]:

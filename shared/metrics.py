@@ -39,15 +39,16 @@ class Metrics:
         )
         self.store_documents = Counter(
             "kefu_store_documents_written",
-            "Documents MongoDB commands asked to insert, update or delete, by command name (a "
-            "bulk write of n documents is one command and n documents)",
-            ["command"],
+            "Documents MongoDB commands asked to insert, update or delete, by command name and "
+            "collection (a bulk write of n documents is one command and n documents)",
+            ["command", "collection"],
             registry=registry,
         )
         self.store_documents_read = Counter(
             "kefu_store_documents_read",
-            "Documents MongoDB returned to `find` and `getMore` commands, by command name",
-            ["command"],
+            "Documents MongoDB returned to `find` and `getMore` commands, by command name and "
+            "collection",
+            ["command", "collection"],
             registry=registry,
         )
 
@@ -107,19 +108,23 @@ class _CommandCounter(monitoring.CommandListener):
         self.commands = commands
         self.documents = documents
         self.read = read
+        self._reading: dict[int, str] = {}  # request id → collection, until the reply
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        name = event.command_name
+        name, command = event.command_name, event.command
         self.commands.labels(name).inc()
         if name in WRITES:
-            self.documents.labels(name).inc(len(event.command.get(WRITES[name], ())))
+            self.documents.labels(name, command[name]).inc(len(command.get(WRITES[name], ())))
         elif name == "findAndModify":
-            self.documents.labels(name).inc()
+            self.documents.labels(name, command[name]).inc()
+        elif name in BATCHES:
+            self._reading[event.request_id] = command["collection" if name == "getMore" else name]
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         name = event.command_name
-        if name in BATCHES:
-            self.read.labels(name).inc(len(event.reply.get("cursor", {}).get(BATCHES[name], ())))
+        if (collection := self._reading.pop(event.request_id, None)) is not None:
+            batch = event.reply.get("cursor", {}).get(BATCHES[name], ())
+            self.read.labels(name, collection).inc(len(batch))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._reading.pop(event.request_id, None)

@@ -65,8 +65,9 @@ async def test_store_documents_count_each_document_written_and_read(backend) -> 
     finally:
         await client.close()
     written = metrics.store_documents
-    assert [written.labels(name)._value.get() for name in WRITES] == [3, 3, 1]
-    assert written.labels("findAndModify")._value.get() == 1
+    assert [written.labels(name, "things")._value.get() for name in WRITES] == [3, 3, 1]
+    assert written.labels("findAndModify", "things")._value.get() == 1
     assert metrics.store_commands.labels("insert")._value.get() == 1
     read = metrics.store_documents_read
-    assert read.labels("find")._value.get() + read.labels("getMore")._value.get() == 2
+    found = [read.labels(name, "things")._value.get() for name in ("find", "getMore")]
+    assert sum(found) == 2
