@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 # through at once (getmany returns as soon as anything is buffered).
 BATCH_MAX_RECORDS = 500
 BATCH_TIMEOUT_MS = 20
+# how long the services off the path a customer waits on gather a batch (`consume`)
+GATHER_S = 0.5
 log = get_logger("kefu.bus")
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
@@ -117,6 +120,9 @@ class Bus:
         self._publishers: dict[str, LogicPublisher] = {}
         self._producer: AIOKafkaProducer | None = None
         self.handing_over: list[Callable[[], Awaitable[None]]] = []  # before partitions leave
+        # this replica's consumer holds every partition of what it reads: no other replica
+        # of the service decides on the documents its consumer writes
+        self.holds_every_partition = False
         self.declare_publishes(Topic.DLQ)
 
     async def start(self) -> None:
@@ -212,21 +218,34 @@ class Bus:
         await asyncio.gather(*acks)
 
     def consume(
-        self, *topics: Topic, decode: Decode, handle: Handle, schema: Any, description: str
+        self,
+        *topics: Topic,
+        decode: Decode,
+        handle: Handle,
+        schema: Any,
+        description: str,
+        gather_s: float = 0.0,
     ) -> None:
         """The service's one consumer: a group member reading all `topics` in micro-batches.
         `decode` turns one record into an input (raising to dead-letter or skip it); `handle`
         gets the batch's inputs (shared/consumer.py says what happens when it fails). The
         offsets are committed after `handle` and the dead letters are done; the NACK only
         fires if even the DLQ cannot be written, and then the batch is read again. One
-        consumer per service keeps the group's members alike, so rebalances stay quick."""
+        consumer per service keeps the group's members alike, so rebalances stay quick.
+        `gather_s`: a batch that was not full is followed by a rest until that long after it
+        began, so the next gathers what came meanwhile: a ticket's events of that time are
+        one write of its document, not one each (for services off the path a customer waits
+        on; a record after a quiet spell still goes at once)."""
         names = [self.topic(topic) for topic in topics]
         consumer = BatchConsumer(self, decode, handle, self.metrics)
 
         async def on_batch(records: Any) -> None:
+            began = time.monotonic()
             await consumer(records)
             if self.metrics is not None and subscriber.consumer is not None:
                 self.metrics.lagging(subscriber.consumer, records)
+            if gather_s and len(records) < BATCH_MAX_RECORDS:
+                await asyncio.sleep(gather_s - (time.monotonic() - began))
 
         # what the AsyncAPI document shows: the payload of each record of the batch
         on_batch.__annotations__["records"] = schema
@@ -243,20 +262,43 @@ class Bus:
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_session_timeout_ms // 3,
-            listener=HandOver(self.handing_over),
+            listener=HandOver(self.handing_over, lambda held: self._assigned(subscriber, held)),
             title=f"{'+'.join(names)}:{self.service}",
             description=description,
         )
         subscriber(on_batch)
 
+    def _assigned(self, subscriber: Any, assigned: Any) -> None:
+        consumer = subscriber.consumer
+        self.holds_every_partition = consumer is not None and holds_every_partition(
+            {topic: consumer.partitions_for_topic(topic) for topic in consumer.subscription()},
+            {(held.topic, held.partition) for held in assigned},
+        )
+
+
+def holds_every_partition(
+    partitions: dict[str, set[int] | None], assigned: set[tuple[str, int]]
+) -> bool:
+    """Whether `assigned` is every partition of the topics (a topic whose partitions are not
+    known yet: no)."""
+    if not partitions or any(known is None for known in partitions.values()):
+        return False
+    return all((topic, n) in assigned for topic, known in partitions.items() for n in known or ())
+
 
 class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
     """Before partitions go to another member of the group, what this one keeps in memory
     for them (marks that events are published) is written, so their new owner does not
-    publish those events again. aiokafka waits for it before rejoining the group."""
+    publish those events again. aiokafka waits for it before rejoining the group. Each
+    assignment (the whole of it) is told to `assigned`."""
 
-    def __init__(self, hooks: list[Callable[[], Awaitable[None]]]) -> None:
+    def __init__(
+        self,
+        hooks: list[Callable[[], Awaitable[None]]],
+        assigned: Callable[[Any], None] = lambda held: None,
+    ) -> None:
         self.hooks = hooks
+        self.assigned = assigned
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for hook in self.hooks if revoked else []:
@@ -266,4 +308,4 @@ class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
                 log.warning("writing what is kept for revoked partitions failed", error=repr(error))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        self.assigned(assigned)

@@ -153,7 +153,9 @@ class StateCollection(Generic[S]):
     replica that owns their partition (another only after a rebalance, or a timer it fired),
     so the marks that their events are published wait in memory for the documents' next
     writes; other collections (the router's agents, which every replica writes) are marked
-    right after publishing, so that another replica does not publish their events again."""
+    right after publishing, so that another replica does not publish their events again,
+    except while `alone()` says that this replica's consumer holds every partition it reads
+    (one replica, as a small team runs it): then no other consumer writes them either."""
 
     def __init__(
         self,
@@ -161,11 +163,13 @@ class StateCollection(Generic[S]):
         model: type[S],
         keys: Keys | None = None,
         owned: bool = False,
+        alone: Callable[[], bool] = lambda: False,
     ) -> None:
         self.collection = collection
         self.model = model
         self.keys = keys
         self.owned = owned
+        self.alone = alone
         self._marking: asyncio.Task[None] | None = None
         self._unmarked: dict[str, tuple[int, str]] = {}  # key: (version, writer) published
         self._mark_due = time.monotonic() + MARK_EVERY_S
@@ -264,8 +268,9 @@ class StateCollection(Generic[S]):
     async def mark_published(self, slots: Iterable[Slot[S]], at_once: bool = False) -> None:
         """Record that the slots' events are on the broker: in memory, for the documents'
         next writes to carry; in the store (one bulk write in the background) for those no
-        write carried within MARK_EVERY_S (`at_once` if the collection is not `owned`, or the
-        slots were decided away from their partition's owner: a timer, a request). If the
+        write carried within MARK_EVERY_S (`at_once` if the collection is not `owned` and
+        this replica is not alone, or the slots were decided away from their partition's
+        owner: a timer, a request). If the
         process dies first, the events are published once more when their documents are next
         written."""
         for slot in slots:
@@ -273,7 +278,7 @@ class StateCollection(Generic[S]):
                 slot.published = slot.version
                 self._unmarked[slot.key] = (slot.version, slot.writer)
         due = time.monotonic() >= self._mark_due or len(self._unmarked) >= MARKS_HELD
-        due = due or at_once or not self.owned
+        due = due or at_once or not (self.owned or self.alone())
         if self._unmarked and due:
             await self.marked()
             self._marking = asyncio.create_task(self._mark(self._take_marks()))

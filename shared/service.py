@@ -78,7 +78,10 @@ class Service:
     ) -> StateCollection[S]:
         """The service's collection of state documents `short` (shared/decisions.py)."""
         collection = self.db[self.collection_name(short)]
-        return self.flushed(StateCollection(collection, model, keys, owned))
+        states = StateCollection(
+            collection, model, keys, owned, alone=lambda: self.bus.holds_every_partition
+        )
+        return self.flushed(states)
 
     def flushed(self, states: StateCollection[S]) -> StateCollection[S]:
         """`states`, whose marks kept in memory are written when the service stops or its

@@ -40,8 +40,10 @@ class TimedDecisions(Generic[I, S]):
         decide: Decide[S, I],
         tick: Callable[[str], I],
         wake_at: Callable[[S], datetime | None],
+        matters: Callable[[Any], bool] = lambda event: True,
     ) -> None:
         self.timers = timers
+        self.matters = matters
         self.tick = tick
         self.wake_at = wake_at
         self.unit: DecisionUnit[I, S] = DecisionUnit(
@@ -50,8 +52,10 @@ class TimedDecisions(Generic[I, S]):
         self._one_at_a_time = asyncio.Lock()
 
     async def handle(self, inputs: Sequence[Input[Any]]) -> list[Rejected]:
+        """The events that `matters` says may change their keys' states (the others are
+        not worth a store write)."""
         async with self._one_at_a_time:
-            return await self.unit.handle(inputs)
+            return await self.unit.handle([one for one in inputs if self.matters(one.value)])
 
     async def apply(
         self, values: Sequence[I], at_once: bool = False

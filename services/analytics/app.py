@@ -9,6 +9,7 @@ from kefu.services.analytics.http import analytics_api
 from kefu.services.analytics.projection import sla_clocks
 from kefu.services.analytics.store import AnalyticsStore
 from kefu.services.analytics.windows import Windows
+from kefu.shared.bus import GATHER_S
 from kefu.shared.consumer import canonical_event
 from kefu.shared.events.schema import envelope_schema
 from kefu.shared.service import Service
@@ -39,5 +40,6 @@ def build(settings: Settings) -> AsgiFastStream:
         schema=envelope_schema(*READS),
         description="Folds every ticket, routing, SLA, survey and presence event into the "
         "ticket's and the agent's projections.",
+        gather_s=GATHER_S,
     )
     return service.app(fallback=analytics_api(store, settings))

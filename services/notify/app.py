@@ -8,6 +8,7 @@ from kefu.services.notify.http import notify_api
 from kefu.services.notify.plan import Rules
 from kefu.services.notify.providers import check_sms_gateway
 from kefu.services.notify.store import NotifyStore
+from kefu.shared.bus import GATHER_S
 from kefu.shared.consumer import canonical_event
 from kefu.shared.events.schema import envelope_schema
 from kefu.shared.service import Service
@@ -44,6 +45,7 @@ def build(settings: Settings) -> AsgiFastStream:
         handle=notify.handle,
         schema=envelope_schema(*READS),
         description="Plans who is told what for every event, and sends it exactly once.",
+        gather_s=GATHER_S,
     )
     api = notify_api(store, settings)
     return service.app([(path, api) for path in dict.fromkeys(r.path for r in api.routes)])

@@ -9,6 +9,7 @@ from kefu.services.survey.handling import Surveys
 from kefu.services.survey.http import survey_pages
 from kefu.services.survey.store import SurveyStore
 from kefu.services.survey.tokens import SurveyLinks
+from kefu.shared.bus import GATHER_S
 from kefu.shared.consumer import canonical_event
 from kefu.shared.events.schema import envelope_schema
 from kefu.shared.service import Service
@@ -30,8 +31,9 @@ def build(settings: Settings) -> AsgiFastStream:
     service.bus.consume(
         *READS,
         decode=canonical_event,
-        handle=surveys.handle,
+        handle=surveys.decisions.handle,
         schema=envelope_schema(*READS),
         description="Sends a survey after each solve, reminds, expires, records SMS answers.",
+        gather_s=GATHER_S,
     )
     return service.app(fallback=survey_pages(surveys, links, settings.max_body_bytes))

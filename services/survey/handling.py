@@ -9,7 +9,6 @@ from kefu.services.survey.decision import AnswerGiven, Rules, Tick, deciding, ti
 from kefu.services.survey.store import SurveyStore
 from kefu.services.survey.ticket import SurveyTicket
 from kefu.shared.bus import Bus
-from kefu.shared.consumer import Input, Rejected
 from kefu.shared.events.base import utc_now
 from kefu.shared.events.routing import TicketAssigned
 from kefu.shared.events.ticket import MessageReceived, Reopened, StatusChanged, TicketOpened
@@ -40,10 +39,8 @@ class Surveys:
             decide=deciding(rules),
             tick=Tick,
             wake_at=SurveyTicket.wake_at,
+            matters=matters,
         )
-
-    async def handle(self, inputs: list[Input[Any]]) -> list[Rejected]:
-        return await self.decisions.handle([one for one in inputs if matters(one.value)])
 
     async def answer(self, given: AnswerGiven) -> None:
         """Record an answer, or raise AnswerRefused saying why not."""

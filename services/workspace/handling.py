@@ -17,7 +17,7 @@ from kefu.services.workspace.decision import decide, recorded
 from kefu.services.workspace.entries import Entry
 from kefu.services.workspace.record import Folding, TicketSummary
 from kefu.services.workspace.record_store import RecordStore
-from kefu.shared.bus import Bus
+from kefu.shared.bus import GATHER_S, Bus
 from kefu.shared.consumer import Input, Rejected, canonical_event
 from kefu.shared.decisions import DecisionUnit
 from kefu.shared.events.schema import envelope_schema
@@ -45,7 +45,12 @@ class ConversationRecord:
     def subscribe(self, bus: Bus) -> None:
         """The workspace's consumer: every topic the record reads, into `handle`."""
         bus.consume(
-            *READS, decode=canonical_event, handle=self.handle, schema=SCHEMA, description=ABOUT
+            *READS,
+            decode=canonical_event,
+            handle=self.handle,
+            schema=SCHEMA,
+            description=ABOUT,
+            gather_s=GATHER_S,
         )
 
     async def handle(self, inputs: list[Input[Any]]) -> list[Rejected]:

@@ -50,10 +50,10 @@ def tally(state: Tally | None, event: Any, now: datetime) -> tuple[Tally, list[A
     return Tally(inputs=[*(state.inputs if state else []), event.id]), [out]
 
 
-def tally_service(settings: Settings) -> tuple[Service, StateCollection[Tally]]:
+def tally_service(settings: Settings, owned: bool = True) -> tuple[Service, StateCollection[Tally]]:
     service = Service.create("tally", settings)
     service.bus.declare_publishes(Topic.ROUTING_EVENTS)
-    states = service.states("tickets", Tally, owned=True)
+    states = service.states("tickets", Tally, owned=owned)
     unit = DecisionUnit(
         states,
         service.bus.publish,
@@ -241,6 +241,42 @@ async def test_a_replica_writes_its_marks_before_its_partitions_go_to_another(
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the marks were not written at the hand-over")
+
+
+async def test_a_collection_every_replica_writes_keeps_its_marks_while_its_replica_is_alone(
+    settings: Settings,
+) -> None:
+    """Documents that any replica may write (intake's tickets) are marked as soon as their
+    events are published, except while one replica holds every partition: then no other
+    writes them, and the marks wait for the next write as an owned collection's do. When a
+    second replica joins, the first writes them before the hand-over, and from then on each
+    replica marks at once."""
+    first, states = tally_service(settings, owned=False)
+    tickets = [str(n) for n in range(1001, 1013)]
+
+    async def published(marks: set[int], wait_s: float = 30) -> bool:
+        for _ in range(int(wait_s * 10)):
+            stored = states.collection.find({"_id": {"$in": tickets}})
+            if {document["published"] async for document in stored} == marks:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async with first.app():
+        await produce_each(settings, [reopened(f"e-{t}", ticket_id=t) for t in tickets])
+        for ticket in tickets:
+            await wait_until_tallied(states, ticket, 1)
+        await asyncio.sleep(0.5)  # the batch's events acknowledged and kept as published
+        assert first.bus.holds_every_partition
+        assert await published({0}, wait_s=0.1)
+        second, _ = tally_service(settings, owned=False)
+        async with second.app():
+            assert await published({1}), "the marks were not written at the hand-over"
+            await wait_until(lambda: not first.bus.holds_every_partition, wait_s=30)
+            await produce_each(settings, [reopened(f"f-{t}", ticket_id=t) for t in tickets])
+            for ticket in tickets:
+                await wait_until_tallied(states, ticket, 2)
+            assert await published({2}, wait_s=10), "not marked at once by two replicas"
 
 
 async def produce_each(settings: Settings, events: list[Any]) -> None:
