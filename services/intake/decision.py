@@ -40,7 +40,6 @@ from kefu.shared.consumer import Input, Rejected
 from kefu.shared.decisions import Slot
 from kefu.shared.events import CloudEvent
 from kefu.shared.events.agent import AgentStatusChanged
-from kefu.shared.events.notify import CUSTOMER_CHANNEL
 from kefu.shared.events.survey import SurveyIssued
 from kefu.shared.inbound import ChannelMessage, MergeCommand, PresenceCommand, TicketCommand
 from kefu.shared.policy import Policy
@@ -189,7 +188,7 @@ class Round:
         if after == ticket or slot.has_applied(event.id):
             return  # a queued ticket, say: nothing to write
         slot.record(event.id, after, [])
-        if isinstance(event.data, SurveyIssued) and CUSTOMER_CHANNEL.get(ticket.channel) == "sms":
+        if isinstance(event.data, SurveyIssued):  # followed only for SMS customers
             self.pointers[id(one)] = {survey_key(ticket.customer_address): slot.key}
             self.index.update(self.pointers[id(one)])
 

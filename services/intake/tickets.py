@@ -11,6 +11,7 @@ from kefu.services.intake.classify import Classified
 from kefu.services.intake.conversation import Conversation, JoinTicket, OpenSurvey, message_ref
 from kefu.shared.events import CloudEvent, new_event
 from kefu.shared.events.base import EventData
+from kefu.shared.events.notify import CUSTOMER_CHANNEL
 from kefu.shared.events.routing import RoutingEvent, TicketAssigned, TicketUnassigned
 from kefu.shared.events.survey import SurveyEvent, SurveyIssued
 from kefu.shared.events.ticket import (
@@ -149,11 +150,12 @@ FOLLOWED = (SurveyEvent, TicketAssigned, TicketUnassigned)  # what `followed` ma
 
 
 def followed(ticket: Conversation, data: SurveyEvent | RoutingEvent) -> Conversation:
-    """The ticket after an event intake follows: an issued survey is open to SMS replies
-    until it is answered or expires; the agent routing assigned is the ticket's assignee
-    until it is unassigned."""
+    """The ticket after an event intake follows: a survey issued to a customer reached by
+    SMS is open to SMS replies until it is answered or expires (others are answered on
+    their page: nothing to keep); the agent routing assigned is the ticket's assignee until
+    it is unassigned."""
     match data:
-        case SurveyIssued():
+        case SurveyIssued() if CUSTOMER_CHANNEL.get(ticket.channel) == "sms":
             survey = OpenSurvey(
                 survey_id=data.survey_id, kind=data.kind, expires_at=data.expires_at
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 from kefu.services.router.decision import Round
 from kefu.services.router.store import QUEUE_PAGE, RouterStore
+from kefu.services.router.tickets import routes
 from kefu.shared.bus import Bus
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.decisions import Played, Write, settle
@@ -40,7 +41,9 @@ class Router:
         self.wake_armed = asyncio.Event()
 
     async def handle(self, inputs: list[Input[Event]]) -> list[Rejected]:
-        events = [one.value for one in inputs]
+        events = [one.value for one in inputs if routes(one.value.data)]
+        if not events:
+            return []
 
         async def plan(round_: Round) -> None:
             for event in events:

@@ -20,12 +20,17 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from kefu.services.router.choice import Need, lane, queue_rank
 from kefu.shared.events.base import CustomerTier, Priority, Timestamp, rfc3339
-from kefu.shared.events.sla import SlaEscalated, SlaStarted
+from kefu.shared.events.sla import SlaBreached, SlaEscalated, SlaMet, SlaStarted, SlaWarning
 from kefu.shared.events.ticket import (
+    AgentReplied,
+    CategoryChanged,
     Escalated,
+    MessageReceived,
+    NoteAdded,
     PriorityChanged,
     Reopened,
     StatusChanged,
+    TicketMerged,
     TicketOpened,
     TransferRequested,
 )
@@ -119,6 +124,23 @@ def opened(data: TicketOpened, first_owner: str | None, due_at: datetime | None 
         sticky=first_owner is not None,
     )
     return Change(ranked(ticket), route=True)
+
+
+# ticket and SLA events that change no routed ticket, whatever its state (`changed`)
+NEVER_ROUTED = (MessageReceived, AgentReplied, NoteAdded, CategoryChanged, TicketMerged)
+NEVER_ROUTED_SLA = (SlaWarning, SlaBreached, SlaMet)
+
+
+def routes(data: Any) -> bool:
+    """Whether an event may change a routed ticket; those that never do are not worth a
+    read or a write (and skipping them, unlike a change that a ticket's state makes
+    nothing of, holds whatever order they are read again in)."""
+    match data:
+        case StatusChanged():
+            return data.to in ("solved", "closed")
+        case SlaEscalated():
+            return data.raise_tier
+    return not isinstance(data, NEVER_ROUTED + NEVER_ROUTED_SLA)
 
 
 def changed(ticket: RoutedTicket, data: Any, at: datetime) -> Change:

@@ -8,6 +8,8 @@ from typing import Any
 from kefu.services.sla.targets import Cause, Event, Rules, evaluate
 from kefu.services.sla.ticket import SlaTicket, fold
 from kefu.shared.decisions import Decide
+from kefu.shared.events.routing import TicketQueued
+from kefu.shared.events.ticket import AgentReplied, NoteAdded
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ def deciding(rules: Rules) -> Decide[SlaTicket, Event | Tick]:
         return evaluate(ticket, rules, now, cause)
 
     return decide
+
+
+def matters(event: Event) -> bool:
+    """Whether an event may change a ticket's SLA: a queued ticket, a note or an internal
+    reply changes nothing whatever the ticket's state (time passing is the timer's), so
+    they are not worth a store write."""
+    data = event.data
+    if isinstance(data, AgentReplied):
+        return data.public
+    return not isinstance(data, NoteAdded | TicketQueued)
 
 
 def ticket_of(input: Any) -> str:

@@ -2,7 +2,7 @@
 each ticket's state document, then the ticket's timer set to what comes next
 (shared/timed.py)."""
 
-from kefu.services.sla.decision import Tick, deciding, ticket_of
+from kefu.services.sla.decision import Tick, deciding, matters, ticket_of
 from kefu.services.sla.store import SlaStore
 from kefu.services.sla.targets import Event, Rules
 from kefu.services.sla.ticket import SlaTicket
@@ -21,4 +21,5 @@ def sla_decisions(
         decide=deciding(rules),
         tick=Tick,
         wake_at=lambda ticket: ticket.wake_at,
+        matters=matters,
     )

@@ -12,9 +12,10 @@
   an event read again is never a second entry; read by equality on the indexed
   `ticket_id`, one ticket at a time.
 - `workspace_commands`: a command sent through the workspace per document, `_id` the
-  command id: `{person_id, ticket_id, action, status, reason, at}`. Its outcome is `$set`
-  by `_id` (upserted: an outcome read before the command was recorded as sent still holds),
-  and recording it as sent never touches an outcome, so it never goes back to pending.
+  command id: `{person_id, ticket_id, action, status, reason, at}`, recorded before it is
+  sent. Its outcome is `$set` by `_id` on the commands recorded; the outcomes of commands
+  sent otherwise (straight to `agent.inbound`) are no one's to read and are not kept.
+  Recording a command as sent never touches an outcome, so it never goes back to pending.
 """
 
 from datetime import datetime
@@ -22,14 +23,14 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from kefu.services.workspace.commands import CommandState, Status
 from kefu.services.workspace.entries import Entry
 from kefu.services.workspace.record import TicketSummary, history_prefix
 from kefu.shared.decisions import StateCollection
 from kefu.shared.inbound import TicketCommand
-from kefu.shared.store import DUPLICATE_KEY, Document, by_ids, insert_all
+from kefu.shared.store import Document, by_ids, insert_all
 
 TICKETS, ENTRIES, COMMANDS = "workspace_tickets", "workspace_entries", "workspace_commands"
 HISTORY_SIZE = 20
@@ -150,28 +151,19 @@ class RecordStore:
             return True
         except DuplicateKeyError:
             found = await self.commands.find_one({"_id": command.command_id}) or {}
-        if found.get("person_id") is None:  # only its outcome was there
+        if found.get("person_id") is None:  # only its outcome, as versions before 0.3 kept
             await self.commands.update_one({"_id": command.command_id}, {"$set": sender})
             return True
         return bool(found["person_id"] == person_id)
 
     async def settle(self, outcomes: list[tuple[str, Status, str | None]]) -> None:
-        """Set each command's outcome by `_id`, whether or not it was recorded as sent."""
+        """Set the outcome of each command recorded as sent, by `_id`."""
         writes = [
-            UpdateOne({"_id": command_id}, {"$set": {"status": s, "reason": r}}, upsert=True)
+            UpdateOne({"_id": command_id}, {"$set": {"status": s, "reason": r}})
             for command_id, s, r in outcomes
         ]
-        for _ in range(2):  # an upsert racing the insert of `sent` gets a duplicate key once
-            try:
-                if writes:
-                    await self.commands.bulk_write(writes, ordered=False)
-                return
-            except BulkWriteError as error:
-                problems = error.details.get("writeErrors", [])
-                if any(problem["code"] != DUPLICATE_KEY for problem in problems):
-                    raise
-                writes = [writes[problem["index"]] for problem in problems]
-        raise RuntimeError("command outcomes kept racing their inserts")
+        if writes:
+            await self.commands.bulk_write(writes, ordered=False)
 
     async def command(self, command_id: str) -> CommandState | None:
         found: dict[str, Any] | None = await self.commands.find_one({"_id": command_id})

@@ -9,6 +9,7 @@ from kefu.services.intake.conversation import JoinTicket, own_keys, thread_keys
 from kefu.services.intake.handling import log_conversations
 from kefu.services.intake.tickets import followed, joined, joining_events, opened_conversation
 from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
+from kefu.shared.events.survey import SurveyIssued, SurveyResponded
 from kefu.shared.logs import configure_logging
 from kefu.shared.policy import Classification
 from tests.factories import NOW, message, opening
@@ -192,6 +193,26 @@ def test_routing_says_who_the_assignee_is() -> None:
     assert followed(assigned, other) == assigned, "another agent's unassignment is stale"
     gone = TicketUnassigned(agent_id="a-1", reason="agent_offline", **at)
     assert followed(assigned, gone).assignee is None
+
+
+def test_only_a_survey_sent_by_sms_is_kept_open_to_sms_replies() -> None:
+    expires = {"kind": "csat", "url": "u", "expires_at": NOW + timedelta(days=3)}
+    for channel, kept in (("sms", True), ("voice", True), ("chat", False), ("email", False)):
+        ticket = conversation_of(message(channel), "solved")
+        issued = SurveyIssued(survey_id="1001-1", ticket_id="1001", **expires)
+        after = followed(ticket, issued)
+        assert (after.survey is not None) is kept, channel
+        assert after == ticket or kept, "a ticket answered on its page is not written"
+        answered = SurveyResponded(
+            survey_id="1001-1",
+            ticket_id="1001",
+            kind="csat",
+            score=5,
+            comment=None,
+            agent_id=None,
+            at=NOW,
+        )
+        assert followed(after, answered).survey is None
 
 
 def test_an_operator_sees_tickets_open_and_messages_join(capsys) -> None:

@@ -14,10 +14,18 @@ from kefu.services.router.tickets import (
     gone_from,
     let_go,
     opened,
+    routes,
     unopened,
 )
 from kefu.shared.events.agent import AgentStatusChanged
-from kefu.shared.events.sla import SlaEscalated, SlaStarted, SlaTarget
+from kefu.shared.events.sla import (
+    SlaBreached,
+    SlaEscalated,
+    SlaMet,
+    SlaStarted,
+    SlaTarget,
+    SlaWarning,
+)
 from kefu.shared.events.ticket import (
     Escalated,
     PriorityChanged,
@@ -201,3 +209,32 @@ def test_an_agent_lets_a_ticket_go_only_when_another_has_it_or_it_is_done(
     ticket = opened(opening(message("email", "m-1"))[0].data, None).ticket
     ticket = ticket.model_copy(update={"status": status, "assignee": assignee})
     assert gone_from(ticket, "a") is lets_go
+
+
+def test_events_that_never_route_change_no_ticket_in_any_state() -> None:
+    """What `routes` lets the router skip (no read, no write) changes no routed ticket,
+    whatever its state: so a skipped event read again after later ones changes nothing."""
+    sla = {"ticket_id": "1001", "policy": "p1", "metric": "first_response", "due_at": NOW}
+    skipped = [
+        ev.customer_wrote("1001", NOW).data,
+        ev.replied("1001", NOW).data,
+        ev.replied("1001", NOW, public=False).data,
+        ev.status("1001", "open", "pending", NOW).data,
+        ev.status("1001", "pending", "open", NOW).data,
+        ev.category("1001", ["billing", "refund", "late"], NOW).data,
+        *(e.data for e in ev.merged("1001", "1002", NOW)[:1]),
+        ev.escalated("1001", 1, ["supervisor"], NOW).data,
+        SlaWarning(**sla, remaining_s=60),
+        SlaMet(**sla, met_at=NOW),
+        SlaBreached(**sla, priority="P3", breached_at=NOW, agent_id="a"),
+    ]
+    waiting = opened(opening(message("email", "m-1"))[0].data, None).ticket
+    done = changed(held(), ev.status("1001", "open", "solved", NOW).data, NOW).ticket
+    for data in skipped:
+        assert not routes(data), type(data).__name__
+        for ticket in (waiting, held(), done):
+            after = changed(ticket, data, NOW)
+            assert (after.ticket, after.frees, after.route) == (ticket, None, False)
+    solved = ev.status("1001", "open", "solved", NOW).data
+    raised = SlaEscalated(**{**sla, "level": 1, "notify": [], "raise_tier": True, "at": NOW})
+    assert all(routes(data) for data in (solved, raised, ev.reopened("1001", NOW).data))

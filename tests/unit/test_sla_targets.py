@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kefu.services.sla.decision import Tick, deciding
+from kefu.services.sla.decision import Tick, deciding, matters
 from kefu.services.sla.targets import Rules
-from kefu.services.sla.ticket import SlaTicket
+from kefu.services.sla.ticket import SlaTicket, fold
+from kefu.shared.events.routing import TicketQueued
+from kefu.shared.events.ticket import NoteAdded
 from kefu.shared.policy import Policy
 from tests import sla_events as ev
 
@@ -279,3 +281,23 @@ def test_a_target_in_working_days_is_due_at_the_same_hour_and_pauses_like_hours(
     resumed = story.then(120, ev.status("t1", "pending", "open", minutes(120)))  # 12:00 = 13:30
     moved = next(t for t in resumed[0].data.targets if t.metric == "resolution")
     assert moved.due_at == minutes(3 * 24 * 60 + 60)  # Thursday 11:00
+
+
+def test_what_sla_skips_changes_no_ticket_in_any_state() -> None:
+    """A queued ticket, a note, an internal reply: `matters` lets sla skip them (no write),
+    and whatever the ticket's state, they fold into nothing."""
+    at = minutes(1)
+    queued = TicketQueued(ticket_id="t1", skills=[], tier=1, reason="no agent", at=at)
+    note = NoteAdded(ticket_id="t1", agent_id="a1", command_id="c1", text="hm", at=at)
+    skipped = [ev.event(queued, at), ev.event(note, at), ev.replied("t1", at, public=False)]
+    story = Story()
+    states = [None]
+    life = [ev.opened("t1", minutes(0), priority="P1"), ev.assigned("t1", "a1", at)]
+    life += [ev.replied("t1", at), ev.status("t1", "open", "solved", at)]
+    for step, event in enumerate(life):
+        story.then(step, event)
+        states.append(story.ticket)
+    for event in skipped:
+        assert not matters(event), event.type
+        assert all(fold(state, event) == state for state in states)
+    assert matters(ev.replied("t1", at)) and matters(ev.assigned("t1", "a1", at))
