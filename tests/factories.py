@@ -7,6 +7,7 @@ from kefu.services.intake.classify import classify
 from kefu.services.intake.conversation import Conversation
 from kefu.services.intake.tickets import opening_events
 from kefu.shared.events import CloudEvent
+from kefu.shared.events.survey import SurveyResponded
 from kefu.shared.inbound import ChannelMessage, TimeBounds
 from kefu.shared.policy import Classification
 
@@ -82,3 +83,16 @@ def held(slot, input_id: str) -> list:
     from kefu.shared.events import decode_event
 
     return [decode_event(raw) for h in slot.outbox if h.input == input_id for raw in h.events]
+
+
+def survey_answer(score: int, at: datetime, agent_id: str | None = None) -> SurveyResponded:
+    """Ticket 1001's CSAT survey 1001-1 answered with `score`, without a comment."""
+    return SurveyResponded(
+        survey_id="1001-1",
+        ticket_id="1001",
+        kind="csat",
+        score=score,
+        comment=None,
+        agent_id=agent_id,
+        at=at,
+    )

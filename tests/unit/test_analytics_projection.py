@@ -8,7 +8,7 @@ from kefu.shared.clock import AlwaysOpen, business_hours
 from kefu.shared.events import new_event
 from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
 from kefu.shared.events.sla import SlaBreached, SlaMet
-from kefu.shared.events.survey import SurveyIssued, SurveyResponded
+from kefu.shared.events.survey import SurveyIssued
 from kefu.shared.events.ticket import (
     AgentReplied,
     Escalated,
@@ -20,7 +20,7 @@ from kefu.shared.events.ticket import (
 )
 from kefu.shared.policy import Calendar
 from tests import sla_events as ev
-from tests.factories import NOW, message, opening
+from tests.factories import NOW, message, opening, survey_answer
 
 
 def event(data, at=NOW):
@@ -253,15 +253,7 @@ def test_surveys_issued_and_answered() -> None:
     issued = SurveyIssued(
         survey_id="1001-1", ticket_id="1001", kind="csat", url="u", expires_at=later(100)
     )
-    answered = SurveyResponded(
-        survey_id="1001-1",
-        ticket_id="1001",
-        kind="csat",
-        score=4,
-        comment=None,
-        agent_id="a",
-        at=later(30),
-    )
+    answered = survey_answer(4, later(30), agent_id="a")
     projection = folded(opened, event(issued, later(10)), event(answered, later(30)))
     assert (projection.surveys_issued, projection.survey_issued_at) == (1, later(10))
     assert (projection.csat, projection.nps, projection.survey_answered_at) == (4, None, later(30))

@@ -9,10 +9,10 @@ from kefu.services.intake.conversation import JoinTicket, own_keys, thread_keys
 from kefu.services.intake.handling import log_conversations
 from kefu.services.intake.tickets import followed, joined, joining_events, opened_conversation
 from kefu.shared.events.routing import TicketAssigned, TicketUnassigned
-from kefu.shared.events.survey import SurveyIssued, SurveyResponded
+from kefu.shared.events.survey import SurveyIssued
 from kefu.shared.logs import configure_logging
 from kefu.shared.policy import Classification
-from tests.factories import NOW, message, opening
+from tests.factories import NOW, message, opening, survey_answer
 
 
 def test_a_new_ticket_is_opened_then_its_message_received() -> None:
@@ -203,16 +203,7 @@ def test_only_a_survey_sent_by_sms_is_kept_open_to_sms_replies() -> None:
         after = followed(ticket, issued)
         assert (after.survey is not None) is kept, channel
         assert after == ticket or kept, "a ticket answered on its page is not written"
-        answered = SurveyResponded(
-            survey_id="1001-1",
-            ticket_id="1001",
-            kind="csat",
-            score=5,
-            comment=None,
-            agent_id=None,
-            at=NOW,
-        )
-        assert followed(after, answered).survey is None
+        assert followed(after, survey_answer(5, NOW)).survey is None
 
 
 def test_an_operator_sees_tickets_open_and_messages_join(capsys) -> None:
