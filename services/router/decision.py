@@ -258,8 +258,8 @@ class Round:
         )
         event = self._event(data, cause, f"assigned:{after.assignments}")
         slot.record(f"route:{cause.id}", after, [event])
-        if ticket.customer:
-            self.new_owners[ticket.customer] = choice.agent_id
+        if ticket.customer and self.owners.get(ticket.customer) != choice.agent_id:
+            self.new_owners[ticket.customer] = choice.agent_id  # a returning one's: unchanged
 
     def _limits(self) -> Limits:
         return Limits(

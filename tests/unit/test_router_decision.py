@@ -76,3 +76,16 @@ def test_with_room_left_the_round_asks_for_the_next_page() -> None:
     decided = a_round(agent("li", 5))
     decided.drain = opened_event("0")
     assert decided.serve({"1001": waiting("1001")}) is True
+
+
+def test_a_first_owner_is_written_only_when_it_changes() -> None:
+    decided = a_round(agent("li", 2))
+    customer = opened_event("1001").data.customer.address.lower()
+    decided.owners = {customer: "li"}  # a returning customer, back to her owner
+    decided.apply(opened_event("1001"))
+    decided.route()
+    assert decided.tickets["1001"].state.assignee == "li" and decided.new_owners == {}
+    other = a_round(agent("wang", 2))
+    other.apply(opened_event("1002"))
+    other.route()
+    assert other.new_owners == {customer: "wang"}
