@@ -1,6 +1,7 @@
 """Kafka through FastStream: the broker factory, CloudEvents publishing and guarded consumers."""
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import IllegalStateError
 from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -246,6 +248,7 @@ class Bus:
                 self.metrics.lagging(subscriber.consumer, records)
             if gather_s and len(records) < BATCH_MAX_RECORDS:
                 await asyncio.sleep(gather_s - (time.monotonic() - began))
+                await refetch(subscriber.consumer)
 
         # what the AsyncAPI document shows: the payload of each record of the batch
         on_batch.__annotations__["records"] = schema
@@ -284,6 +287,17 @@ def holds_every_partition(
     if not partitions or any(known is None for known in partitions.values()):
         return False
     return all((topic, n) in assigned for topic, known in partitions.items() for n in known or ())
+
+
+async def refetch(consumer: Any) -> None:
+    """After a rest: drop what the fetcher took early in it (its fetch goes out the moment a
+    batch is taken and comes back with the first record that arrives), so the next fetch
+    brings everything that came meanwhile instead of that one record."""
+    if consumer is None:
+        return
+    for partition in consumer.assignment():
+        with contextlib.suppress(IllegalStateError):  # revoked during the rest
+            consumer.seek(partition, await consumer.position(partition))
 
 
 class HandOver(ConsumerRebalanceListener):  # type: ignore[misc]

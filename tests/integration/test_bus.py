@@ -1,5 +1,7 @@
 """The bus and its batch consumer against the real broker: headers, keys, skips, DLQ."""
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,3 +100,39 @@ async def test_an_unknown_type_on_a_topic_of_one_type_is_skipped_too(settings: S
         await produce(settings, Topic.OPS_EVENTS, future)
         assert await reader.settle(2.0) == []
     assert seen == []
+
+
+async def test_a_gathering_consumer_takes_a_lone_record_at_once_then_gathers(
+    settings: Settings,
+) -> None:
+    """A service off the customer's path (`gather_s`): a record after a quiet spell goes at
+    once; what follows it within the rest is one batch, not one each."""
+    batches: list[tuple[float, list[str]]] = []
+    service = Service.create("gatherer", settings)
+    service.bus.declare_publishes(Topic.TICKET_EVENTS)
+
+    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
+        batches.append((time.monotonic(), [one.value.id for one in inputs]))
+        return []
+
+    service.bus.consume(
+        Topic.TICKET_EVENTS,
+        decode=lambda record: decode_event(record.value),
+        handle=handle,
+        schema=envelope_schema(Topic.TICKET_EVENTS),
+        description="gathers",
+        gather_s=1.0,
+    )
+    async with service.app():
+        await service.bus.publish(reopened("warm-up"))
+        await wait_until(lambda: bool(batches), wait_s=30)
+        await asyncio.sleep(1.2)  # a quiet spell
+        sent = time.monotonic()
+        await service.bus.publish(reopened("first"))
+        for n in range(8):
+            await asyncio.sleep(0.05)
+            await service.bus.publish(reopened(f"then-{n}"))
+        await wait_until(lambda: sum(len(ids) for _, ids in batches) == 10, wait_s=10)
+    first = next(at for at, ids in batches if "first" in ids)
+    assert first - sent < 0.5, "a record after a quiet spell waits for nothing"
+    assert len(batches) <= 3, [ids for _, ids in batches]  # warm-up, first, the rest
