@@ -6,7 +6,6 @@ from faststream.asgi import AsgiFastStream
 from kefu.services.sla.handling import sla_decisions
 from kefu.services.sla.store import SlaStore
 from kefu.services.sla.targets import Rules
-from kefu.shared.bus import GATHER_S
 from kefu.shared.consumer import canonical_event
 from kefu.shared.events.schema import envelope_schema
 from kefu.shared.service import Service
@@ -31,6 +30,5 @@ def build(settings: Settings) -> AsgiFastStream:
         schema=envelope_schema(*READS),
         description="Arms every ticket's SLA targets, announces warnings, breaches, "
         "escalations and met targets.",
-        gather_s=GATHER_S,
     )
     return service.app()
