@@ -270,9 +270,8 @@ class StateCollection(Generic[S]):
         next writes to carry; in the store (one bulk write in the background) for those no
         write carried within MARK_EVERY_S (`at_once` if the collection is not `owned` and
         this replica is not alone, or the slots were decided away from their partition's
-        owner: a timer, a request). If the
-        process dies first, the events are published once more when their documents are next
-        written."""
+        owner: a timer, a request). If the process dies first, the events are published once
+        more when their documents are next written."""
         for slot in slots:
             if slot.version > slot.published and slot.outbox:
                 slot.published = slot.version
