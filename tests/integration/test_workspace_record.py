@@ -164,6 +164,19 @@ async def test_replies_and_notes_are_sent_as_the_person_and_shown_with_their_nam
     assert missing.status_code == 404
 
 
+async def test_a_command_sent_straight_to_intake_leaves_no_command_document(desk: Desk) -> None:
+    """Only commands sent through the workspace are recorded (before they are sent), so the
+    outcome of one an integration sent to `agent.inbound` itself is not kept."""
+    _, me = await desk.agent()
+    ticket, command_id = await desk.ticket(), unique("straight-")
+    command = {"action": "reply", "agent_id": "bot", "command_id": command_id}
+    await desk.intake.act({**command, "ticket_id": ticket, "text": "On it"})
+    await desk.conversation(ticket, me, has("reply", text="On it"))
+    await asyncio.sleep(1)  # the outcome comes with the reply: time to (not) be kept
+    kept = await desk.workspace.http.get(f"/v1/commands/{command_id}", headers=desk.workspace.admin)
+    assert kept.status_code == 404
+
+
 async def test_an_action_body_naming_an_agent_or_invalid_is_refused(desk: Desk) -> None:
     _, me = await desk.agent()
     path = "/v1/tickets/1001/actions"
