@@ -50,18 +50,27 @@ class TopicReader:
         count: int,
         where: Callable[[dict[str, Any]], bool] = lambda _: True,
         wait_s: float = 30,
+        repeats: bool = True,
     ) -> list[dict[str, Any]]:
-        """The first `count` JSON values that match, waiting up to `wait_s` seconds."""
+        """The first `count` JSON values that match, waiting up to `wait_s` seconds; without
+        `repeats`, a value whose "id" came before does not count (a republished event)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        while len(matching := self._matching(where)) < count and loop.time() < deadline:
+        while len(matching := self._matching(where, repeats)) < count and loop.time() < deadline:
             batches = await self.consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 self.seen.extend(records)
         return matching[:count] if len(matching) >= count else matching
 
-    def _matching(self, where: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    def _matching(
+        self, where: Callable[[dict[str, Any]], bool], repeats: bool = True
+    ) -> list[dict[str, Any]]:
         values = [json.loads(record.value) for record in self.seen]
+        if not repeats:
+            firsts: dict[str, dict[str, Any]] = {}
+            for value in values:
+                firsts.setdefault(value["id"], value)
+            values = list(firsts.values())
         return [value for value in values if where(value)]
 
     async def settle(self, seconds: float = 1.0) -> list[dict[str, Any]]:

@@ -19,12 +19,16 @@ from tests.kafka import TopicReader
 pytestmark = pytest.mark.e2e
 
 
+def assigned(event: dict[str, Any]) -> bool:
+    return bool(event["type"] == "kefu.ticket.assigned")
+
+
 def assignments(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each assigned event once (repeats of an id carry the same data)."""
     by_id: dict[str, dict[str, Any]] = {}
     for one in events:
         assert by_id.setdefault(one["id"], one) == one, "an id carried different data"
-    return [one["data"] for one in by_id.values() if one["type"] == "kefu.ticket.assigned"]
+    return [one["data"] for one in by_id.values() if assigned(one)]
 
 
 async def roster(settings: Settings) -> dict[str, list[str]]:
@@ -55,7 +59,7 @@ async def test_two_replicas_never_exceed_capacity_nor_share_a_ticket(
             await publisher.bus.publish(*(agent(f"a{n}", capacity=5) for n in range(3)))
             await asyncio.sleep(1.5)  # both replicas know the agents: they race for them
             await publisher.bus.publish(*(opened(ticket) for ticket in tickets))
-            await reader.take(15, lambda e: e["type"] == "kefu.ticket.assigned", wait_s=60)
+            await reader.take(15, assigned, wait_s=60, repeats=False)
             await reader.settle(2.0)
             first = assignments(await reader.settle(0))
             assert len(first) == 15
@@ -67,11 +71,7 @@ async def test_two_replicas_never_exceed_capacity_nor_share_a_ticket(
                 solving = [a["ticket_id"] for a in held][done:]
                 await publisher.bus.publish(*(solved(ticket) for ticket in solving))
                 done += len(solving)
-                await reader.take(
-                    min(done + 15, len(tickets)),
-                    lambda e: e["type"] == "kefu.ticket.assigned",
-                    wait_s=60,
-                )
+                await reader.take(min(done + 15, len(tickets)), assigned, wait_s=60, repeats=False)
             events = await reader.settle(2.0)
     finally:
         for replica in replicas:
@@ -92,12 +92,12 @@ async def test_a_router_killed_mid_load_assigns_every_ticket_exactly_once(
         async with publisher.app(), TopicReader(settings, Topic.ROUTING_EVENTS) as reader:
             await publisher.bus.publish(*(agent(f"b{n}", capacity=50) for n in range(4)))
             sending = asyncio.create_task(send_slowly(publisher, tickets))
-            await reader.take(50, lambda e: e["type"] == "kefu.ticket.assigned", wait_s=60)
+            await reader.take(50, assigned, wait_s=60)
             router.popen.kill()  # SIGKILL mid-load
             await asyncio.sleep(1)
             router = start_service("router", settings, tmp_path)
             await sending
-            await reader.take(200, lambda e: e["type"] == "kefu.ticket.assigned", wait_s=90)
+            await reader.take(200, assigned, wait_s=90, repeats=False)
             events = await reader.settle(2.0)
     finally:
         router.popen.kill()
