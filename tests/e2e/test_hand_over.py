@@ -169,7 +169,9 @@ async def test_sigterm_mid_stream_hands_over_cleanly(service: str, backend, tmp_
                 with await handed_over(first, settings, tmp_path):
                     await feeding
                     wanted = INPUTS * scenario.per_input
-                    await reader.take(wanted, lambda v: v["type"] == scenario.outcome, wait_s=90)
+                    await reader.take(
+                        wanted, lambda v: v["type"] == scenario.outcome, wait_s=90, repeats=False
+                    )
                     outcomes = each_once(await reader.settle(2.0), scenario)
                     assert len(outcomes) == INPUTS
                     assert set(outcomes.values()) == {scenario.per_input}

@@ -81,7 +81,7 @@ async def test_a_killed_sla_fires_every_breach_exactly_once(settings: Settings, 
             await asyncio.sleep(2)  # more come due while nobody runs
             sla = start_service("sla", settings, tmp_path)
             ready = datetime.now(UTC)
-            await reader.take(len(tickets), is_breach, wait_s=60)
+            await reader.take(len(tickets), is_breach, wait_s=60, repeats=False)
             events = await reader.settle(2.0)
     finally:
         sla.popen.kill()
@@ -145,7 +145,7 @@ async def test_a_restarted_sla_fires_before_its_group_forms(
             spawned = time.time()
             sla = start_service("sla", settings, tmp_path, instance_id=instance_id)
             ready = time.time()
-            await reader.take(len(tickets) + 1, is_breach)
+            await reader.take(len(tickets) + 1, is_breach, repeats=False)
             await open_tickets(publisher, ["late"], spread_s=0)
             await reader.take(1, is_started("late"), wait_s=30)
             consuming = time.time() - spawned

@@ -64,7 +64,9 @@ async def test_a_killed_survey_issues_and_expires_each_survey_once(
             survey.popen.kill()  # timers armed, some of them firing
             await asyncio.sleep(1)
             survey = start_service("survey", settings, tmp_path)
-            await reader.take(TICKETS, lambda v: v["type"] == "kefu.survey.expired", wait_s=60)
+            await reader.take(
+                TICKETS, lambda v: v["type"] == "kefu.survey.expired", wait_s=60, repeats=False
+            )
             everything = await reader.settle(2.0)
         for kind in ("kefu.survey.issued", "kefu.notify.requested", "kefu.survey.expired"):
             assert once_each(everything, kind) == dict.fromkeys(tickets, 1), kind
