@@ -11,16 +11,21 @@ whose id is in `applied` is skipped), writes new documents with one unordered `i
 and changed ones with one `bulk_write` of version-filtered replaces, and decides the losers
 again on fresh state. Then it publishes the events of every entry above `published` (a
 crashed or beaten writer's too) and waits for the acks; the consumer commits after that.
-That the events are published is kept in memory (key, version, writer) and rides on the
-document's next write; what no write carried within MARK_EVERY_S is marked in the store in
-one bulk write in the background, and at shutdown (`flush`).
+That the events are published is kept in memory and rides on the document's next write;
+what no write carried is marked in the store in the background every MARK_EVERY_S, and at
+shutdown (`flush`): a save whose documents' events are all published as one (a batch's, as
+usual) by one document of the service's `marks` collection that names the save's number
+among its process's published ones (shared/marks.py), whatever the number of documents it
+wrote; a document published on its own (a split batch's retry, a document another process
+left unpublished) by its own `published`.
 
 Why the pieces are safe:
 - An input's events are written in the same document write as the state they produce, so a
   replay after a crash finds them there and publishes exactly those: an event id always
   carries the same data.
 - Whoever writes a document publishes every entry above `published` before marking it, so a
-  mark never covers events that nobody sent. The mark kept in memory applies to a document
+  mark never covers events that nobody sent; a save's number is marked only when every one
+  of its documents with events has been. The mark kept in memory applies to a document
   only while it is still the version and writer it was kept for; another process (after a
   crash or a rebalance) finds the document unmarked and publishes its last events again,
   with the same ids, which consumers drop.
@@ -54,6 +59,7 @@ from kefu.shared.errors import PoisonMessage
 from kefu.shared.events import CloudEvent, decode_event
 from kefu.shared.events.base import utc_now
 from kefu.shared.logs import get_logger
+from kefu.shared.marks import Ranges, save_of, writer_id
 from kefu.shared.store import Document, by_ids, insert_all
 
 log = get_logger("kefu.decisions")
@@ -64,6 +70,7 @@ Publish = Callable[..., Awaitable[None]]
 APPLIED_SIZE = 200
 MARK_EVERY_S = 10.0
 MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
+PENDING_SAVES = 10_000  # saves whose events are awaited, before the oldest is forgotten
 
 
 class Held(BaseModel):
@@ -164,15 +171,23 @@ class StateCollection(Generic[S]):
         keys: Keys | None = None,
         owned: bool = False,
         alone: Callable[[], bool] = lambda: False,
+        marks: AsyncCollection[Document] | None = None,
     ) -> None:
         self.collection = collection
         self.model = model
         self.keys = keys
         self.owned = owned
         self.alone = alone
+        self.marks = marks
         self._marking: asyncio.Task[None] | None = None
         self._unmarked: dict[str, tuple[int, str]] = {}  # key: (version, writer) published
         self._mark_due = time.monotonic() + MARK_EVERY_S
+        self.process = uuid.uuid4().hex
+        self._saves = 0
+        self._pending: dict[int, set[str]] = {}  # save: its keys whose events are not marked
+        self._published = Ranges()  # this process's saves whose events are all published
+        self._published_changed = False
+        self._others: dict[str, Ranges] = {}  # other processes' published saves, as last read
 
     async def load(self, keys: Iterable[str]) -> dict[str, Slot[S]]:
         """Every key's slot, with one `$in`; keys not stored yet get an empty slot."""
@@ -210,12 +225,41 @@ class StateCollection(Generic[S]):
     async def _find(
         self, query: Document, sort: list[tuple[str, int]] | None = None, limit: int = 0
     ) -> dict[str, Slot[S]]:
-        cursor = self.collection.find(query, sort=sort, limit=limit)
-        return {document["_id"]: self._slot(document) async for document in cursor}
+        documents = await self.collection.find(query, sort=sort, limit=limit).to_list()
+        await self._read_marks(documents)
+        return {document["_id"]: self._slot(document) for document in documents}
+
+    async def _read_marks(self, documents: list[Document]) -> None:
+        """The published saves of the other processes that wrote unmarked `documents`."""
+        unknown = {
+            save[0]
+            for document in documents
+            if document.get("published", 0) < document["version"]
+            and (save := save_of(document.get("writer") or "")) is not None
+            and save[0] != self.process
+            and not self._others.get(save[0], Ranges()).covers(save[1])
+        }
+        if not unknown or self.marks is None:
+            return
+        ids = [self._marks_id(process) for process in unknown]
+        async for found in self.marks.find({"_id": {"$in": ids}}):
+            self._others[found["_id"].rpartition(":")[2]] = Ranges(found["ranges"])
+
+    def _marks_id(self, process: str) -> str:
+        return f"{self.collection.name}:{process}"
+
+    def _save_published(self, writer: str | None) -> bool:
+        save = save_of(writer or "")
+        if save is None:
+            return False
+        process, number = save
+        ranges = self._published if process == self.process else self._others.get(process)
+        return ranges is not None and ranges.covers(number)
 
     def _slot(self, document: Document) -> Slot[S]:
         state, version, writer = document.get("state"), document["version"], document.get("writer")
         marked = self._unmarked.get(document["_id"]) == (version, writer)
+        marked = marked or self._save_published(writer)
         return Slot(
             key=document["_id"],
             state=self.model.model_validate(state) if state is not None else None,
@@ -230,16 +274,29 @@ class StateCollection(Generic[S]):
         """Write every changed slot: new ones inserted, stored ones replaced if still at the
         version read. The keys that lost to another writer; the winners are now stored."""
         changed = [slot for slot in slots if slot.changed]
-        writer = uuid.uuid4().hex
+        writer = self._next_writer()
         lost = await self._insert([s for s in changed if s.version == 0], writer)
         lost |= await self._replace([s for s in changed if s.version > 0], writer)
+        pending = set()
         for slot in changed:
             if slot.key not in lost:
                 slot.version += 1
                 slot.writer = writer
                 slot.changed = False
                 self._unmarked.pop(slot.key, None)  # the write carried what was known
+                if any(held.version > slot.published for held in slot.outbox):
+                    pending.add(slot.key)
+        if pending and (save := save_of(writer)) is not None:
+            self._pending[save[1]] = pending  # the number taken before the writes' awaits
+            for old in list(self._pending)[: max(0, len(self._pending) - PENDING_SAVES)]:
+                del self._pending[old]  # a save never published whole: its keys marked alone
         return lost
+
+    def _next_writer(self) -> str:
+        if self.marks is None:
+            return uuid.uuid4().hex
+        self._saves += 1
+        return writer_id(self.process, self._saves)
 
     def _document(self, slot: Slot[S], writer: str) -> Document:
         document = slot.document(writer)
@@ -272,21 +329,40 @@ class StateCollection(Generic[S]):
         this replica is not alone, or the slots were decided away from their partition's
         owner: a timer, a request). If the process dies first, the events are published once
         more when their documents are next written."""
-        for slot in slots:
-            if slot.version > slot.published and slot.outbox:
-                slot.published = slot.version
+        marking = [s for s in slots if s.version > s.published and s.outbox]
+        whole = self._saves_published(marking)
+        for slot in marking:
+            slot.published = slot.version
+            if slot.writer not in whole:
                 self._unmarked[slot.key] = (slot.version, slot.writer)
         due = time.monotonic() >= self._mark_due or len(self._unmarked) >= MARKS_HELD
         due = due or at_once or not (self.owned or self.alone())
-        if self._unmarked and due:
+        if (self._unmarked or self._published_changed) and due:
             await self.marked()
-            self._marking = asyncio.create_task(self._mark(self._take_marks()))
+            self._marking = asyncio.create_task(self._mark(*self._take_marks()))
+
+    def _saves_published(self, slots: list[Slot[S]]) -> set[str]:
+        """The writers among `slots` (saves of this process) whose every key with events is
+        now published: they join the process's published ranges."""
+        whole = set()
+        for slot in slots:
+            save = save_of(slot.writer)
+            if save is None or save[0] != self.process or save[1] not in self._pending:
+                continue
+            keys = self._pending[save[1]]
+            keys.discard(slot.key)
+            if not keys:
+                del self._pending[save[1]]
+                self._published.add(save[1])
+                self._published_changed = True
+                whole.add(slot.writer)
+        return whole
 
     async def flush(self) -> None:
         """Write every mark kept in memory (at shutdown: the next owner of these documents
         then publishes nothing again)."""
         await self.marked()
-        await self._mark(self._take_marks())
+        await self._mark(*self._take_marks())
 
     async def marked(self) -> None:
         """Wait for the last background mark (and raise what it raised)."""
@@ -294,12 +370,18 @@ class StateCollection(Generic[S]):
         if marking is not None:
             await marking
 
-    def _take_marks(self) -> dict[str, tuple[int, str]]:
+    def _take_marks(self) -> tuple[dict[str, tuple[int, str]], list[list[int]] | None]:
         marks, self._unmarked = self._unmarked, {}
+        spans = [list(span) for span in self._published.spans]
+        published, self._published_changed = self._published_changed, False
         self._mark_due = time.monotonic() + MARK_EVERY_S
-        return marks
+        return marks, spans if published else None
 
-    async def _mark(self, marks: dict[str, tuple[int, str]]) -> None:
+    async def _mark(self, marks: dict[str, tuple[int, str]], spans: list[list[int]] | None) -> None:
+        if spans is not None and self.marks is not None:
+            await self.marks.update_one(
+                {"_id": self._marks_id(self.process)}, {"$set": {"ranges": spans}}, upsert=True
+            )
         if not marks:
             return
         await self.collection.bulk_write(

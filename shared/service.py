@@ -79,7 +79,12 @@ class Service:
         """The service's collection of state documents `short` (shared/decisions.py)."""
         collection = self.db[self.collection_name(short)]
         states = StateCollection(
-            collection, model, keys, owned, alone=lambda: self.bus.holds_every_partition
+            collection,
+            model,
+            keys,
+            owned,
+            alone=lambda: self.bus.holds_every_partition,
+            marks=self.db[self.collection_name("marks")],
         )
         return self.flushed(states)
 

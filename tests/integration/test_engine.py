@@ -214,8 +214,7 @@ async def test_a_replica_deciding_on_the_state_it_kept_loses_to_a_newer_write(
     assert set(sent) == {f"tally:{id}" for id in ("e-1", "e-2", "after-e-2", "e-3")}
     await first.apply([reopened("e-4")], at_once=True)  # a timer's: marked in the store now
     await states.marked()
-    stored = await states.collection.find_one({"_id": "1001"})
-    assert stored is not None and stored["published"] == stored["version"]
+    assert await published_as_another_reads(settings, "1001") == {5}
 
 
 async def test_a_replica_writes_its_marks_before_its_partitions_go_to_another(
@@ -230,17 +229,19 @@ async def test_a_replica_writes_its_marks_before_its_partitions_go_to_another(
         for ticket in tickets:
             await wait_until_tallied(states, ticket, 1)
         await asyncio.sleep(0.5)  # the batch's events acknowledged and kept as published
-        stored = states.collection.find({"_id": {"$in": tickets}})
-        assert {document["published"] async for document in stored} == {0}
+        assert await published_as_another_reads(settings, *tickets) == {0}
         second, _ = tally_service(settings)
         async with second.app():
             for _ in range(300):  # the group rebalances within seconds
-                stored = states.collection.find({"_id": {"$in": tickets}})
-                if {document["published"] async for document in stored} == {1}:
+                if await published_as_another_reads(settings, *tickets) == {1}:
                     break
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the marks were not written at the hand-over")
+        marks = await states.marks.find({}).to_list() if states.marks is not None else []
+        assert [mark["_id"] for mark in marks] == [f"tally_tickets:{states.process}"]
+        stored = states.collection.find({"_id": {"$in": tickets}})
+        assert {document["published"] async for document in stored} == {0}  # none written
 
 
 async def test_a_collection_every_replica_writes_keeps_its_marks_while_its_replica_is_alone(
@@ -256,8 +257,7 @@ async def test_a_collection_every_replica_writes_keeps_its_marks_while_its_repli
 
     async def published(marks: set[int], wait_s: float = 30) -> bool:
         for _ in range(int(wait_s * 10)):
-            stored = states.collection.find({"_id": {"$in": tickets}})
-            if {document["published"] async for document in stored} == marks:
+            if await published_as_another_reads(settings, *tickets) == marks:
                 return True
             await asyncio.sleep(0.1)
         return False
@@ -277,6 +277,37 @@ async def test_a_collection_every_replica_writes_keeps_its_marks_while_its_repli
             for ticket in tickets:
                 await wait_until_tallied(states, ticket, 2)
             assert await published({2}, wait_s=10), "not marked at once by two replicas"
+
+
+async def test_a_save_is_marked_whole_only_when_every_one_of_its_documents_is_published(
+    settings: Settings,
+) -> None:
+    """A batch's documents are marked by one write of their save's number, but only once the
+    events of all of them are published: a retry that publishes some (a split batch) marks
+    those documents one by one, and the rest stay unpublished for any other reader."""
+    states = Service.create("tally", settings).states("tickets", Tally, owned=True)
+    slots = await states.load(["2001", "2002"])
+    for key, slot in slots.items():
+        slot.record(f"e-{key}", Tally(inputs=[f"e-{key}"]), [reopened(f"x-{key}", key)])
+    assert await states.save(slots.values()) == set()
+    await states.mark_published([slots["2001"]])
+    await states.flush()
+    assert await published_as_another_reads(settings, "2001") == {1}  # marked on its own
+    assert await published_as_another_reads(settings, "2002") == {0}
+    stored = await states.collection.find_one({"_id": "2001"})
+    assert stored is not None and stored["published"] == 1
+    await states.mark_published([slots["2002"]])
+    await states.flush()
+    assert await published_as_another_reads(settings, "2002") == {1}  # the save, whole
+    stored = await states.collection.find_one({"_id": "2002"})
+    assert stored is not None and stored["published"] == 0
+
+
+async def published_as_another_reads(settings: Settings, *tickets: str) -> set[int]:
+    """The versions up to which a process that did not write the tickets' documents takes
+    their events as published."""
+    reader = Service.create("tally", settings).states("tickets", Tally)
+    return {slot.published for slot in (await reader.load(tickets)).values()}
 
 
 async def produce_each(settings: Settings, events: list[Any]) -> None:
