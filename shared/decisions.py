@@ -231,6 +231,8 @@ class StateCollection(Generic[S]):
 
     async def _read_marks(self, documents: list[Document]) -> None:
         """The published saves of the other processes that wrote unmarked `documents`."""
+        if self.marks is None:
+            return
         unknown = {
             save[0]
             for document in documents
@@ -239,11 +241,10 @@ class StateCollection(Generic[S]):
             and save[0] != self.process
             and not self._others.get(save[0], Ranges()).covers(save[1])
         }
-        if not unknown or self.marks is None:
-            return
-        ids = [self._marks_id(process) for process in unknown]
-        async for found in self.marks.find({"_id": {"$in": ids}}):
-            self._others[found["_id"].rpartition(":")[2]] = Ranges(found["ranges"])
+        found = await by_ids(self.marks, map(self._marks_id, unknown), {"ranges": 1})
+        for process in unknown:
+            if (marks := found.get(self._marks_id(process))) is not None:
+                self._others[process] = Ranges(marks["ranges"])
 
     def _marks_id(self, process: str) -> str:
         return f"{self.collection.name}:{process}"
