@@ -10,7 +10,8 @@ handler's own events; FastStream commits the batch's offsets only when all of th
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
@@ -43,11 +44,15 @@ log = get_logger("kefu.consumer")
 
 @dataclass(frozen=True)
 class Input(Generic[T]):
-    """One decoded record, with what logs about it should carry."""
+    """One decoded record, with what logs about it should carry (worked out only for the
+    inputs a log line or a span is about: most are never logged)."""
 
     record: Record
     value: T
-    log_fields: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def log_fields(self) -> dict[str, Any]:
+        return log_fields(self.record, self.value)
 
 
 @dataclass(frozen=True)
@@ -100,16 +105,14 @@ class BatchConsumer:
                 if size > self.max_body_bytes:
                     raise PoisonMessage(f"body of {size} bytes exceeds KEFU_MAX_BODY_BYTES")
                 value = self.decode(record)
-                inputs.append(Input(record, value, log_fields(record, value)))
+                inputs.append(Input(record, value))
             except Exception as error:
-                fields = log_fields(record)
                 if classify(error) is Failure.UNKNOWN_TYPE:
+                    fields = log_fields(record)
                     log.warning("event of unknown type skipped", error=str(error)[:300], **fields)
                     skipped.append(record)
                 else:
-                    rejected.append(
-                        Rejected(Input(record, None, fields), describe(error, record.value))
-                    )
+                    rejected.append(Rejected(Input(record, None), describe(error, record.value)))
         return inputs, rejected, skipped
 
     async def _handle(self, inputs: list[Input[Any]]) -> list[Rejected]:
