@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kefu import __version__
+from kefu.shared import collector
 from kefu.shared.durations import parse_duration
 from kefu.shared.service import SERVICES
 from kefu.shared.settings import SettingsError, load_settings
@@ -51,6 +52,7 @@ def serve(command: str, build: Callable[[Any], Any]) -> int:
     except (SettingsError, PolicyError) as error:
         print(f"{command}: {error}", file=sys.stderr)
         return 2
+    collector.tune()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
