@@ -5,6 +5,7 @@ References repeat even when the subject was rewritten."""
 
 import hashlib
 import re
+from email.utils import parseaddr
 
 TICKET_TOKEN = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
 _TICKET_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -13,7 +14,7 @@ _KEFU_MESSAGE_ID = re.compile(r"<kefu\.([A-Za-z0-9_-]{1,64})\.[0-9a-f]{32}@[^>\s
 
 def kefu_message_id(notification_id: str, ticket_id: str, sender: str) -> str:
     """The Message-ID of one notification's mail: the same on every retry."""
-    domain = sender.rpartition("@")[2] or "kefu"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "kefu"
     digest = hashlib.sha256(notification_id.encode()).hexdigest()[:32]
     ticket = f"kefu.{ticket_id}." if _TICKET_ID.fullmatch(ticket_id) else ""
     return f"<{ticket}{digest}@{domain}>"

@@ -24,3 +24,9 @@ def test_a_notification_about_no_ticket_gets_a_plain_id() -> None:
 )
 def test_other_message_ids_name_no_ticket(message_id) -> None:
     assert ticket_of_message_id(message_id) is None
+
+
+def test_a_sender_with_a_display_name_gives_its_address_domain() -> None:
+    made = kefu_message_id("n-1", "1042", '"Acme 客服" <support@acme.example>')
+    assert made.endswith("@acme.example>") and not made.endswith(">>")
+    assert ticket_of_message_id(made) == "1042"
