@@ -5,12 +5,11 @@ Retry-After); SMTP 5xx, other HTTP 4xx and a refused private destination (contra
 not."""
 
 import asyncio
-import email.policy
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parsedate_to_datetime
 
 import aiosmtplib
@@ -22,7 +21,6 @@ from kefu.shared.policy import SmsGateway, Webhook
 from kefu.shared.settings import Settings, SettingsError
 
 SMTP_CONNECTIONS = 2
-SEVEN_BIT = email.policy.SMTP.clone(cte_type="7bit")
 Commit = Callable[[], Awaitable[bool]]
 HTTP_TIMEOUT_S = 5.0  # well inside the timers' lease
 
@@ -66,7 +64,7 @@ class Mailer:
             timeout=HTTP_TIMEOUT_S,
         )
 
-    async def send(self, message: EmailMessage, recipient: str, committing: Commit) -> Outcome:
+    async def send(self, message: Message, recipient: str, committing: Commit) -> Outcome:
         """One mail. `committing` runs after the server said it is ready for the content
         and before the content goes: once it has run, the mail counts as handed over (a
         process killed after it still has the content flushed by the kernel), and before
@@ -99,10 +97,10 @@ class Mailer:
             await _close(self._idle.get_nowait())
 
 
-def _content(message: EmailMessage) -> bytes:
-    """The DATA content with its end mark: CRLF lines, leading dots doubled (RFC 5321),
-    7-bit clean so any server takes it."""
-    data = message.as_bytes(policy=SEVEN_BIT)
+def _content(message: Message) -> bytes:
+    """The DATA content with its end mark: CRLF lines (the message's policy, compose.py),
+    leading dots doubled (RFC 5321)."""
+    data = message.as_bytes()
     data = re.sub(rb"(?m)^\.", b"..", data)
     return (data if data.endswith(b"\r\n") else data + b"\r\n") + b".\r\n"
 
