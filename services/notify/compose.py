@@ -6,8 +6,8 @@ line break in a customer's name neither adds a header nor stops the mail (contra
 
 Built with the standard library's `compat32` classes, which take headers as they are given:
 the default policy parses every header it is given and folds it again when the mail is
-written, which made a mail cost five times as much (4.9 ms against 0.85 ms, measured on the
-bench's machine), notify's largest cost. The mail stays 7-bit: text that is not ASCII goes in
+written, which made a mail cost several times as much (timed alone on the bench's machine),
+notify's largest cost. The mail stays 7-bit: text that is not ASCII goes in
 RFC 2047 encoded words and base64 parts."""
 
 import re
