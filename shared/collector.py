@@ -5,7 +5,8 @@ young ones) collection took a tenth to a fifth of every service's CPU under load
 `gc.callbacks` in a short bench run): each old collection walks every object the process
 holds, most of them built once at start (modules, pydantic's schemas, the policy). Those are
 frozen out of the collector once the app is built, and the young generation is collected
-every YOUNG allocations, so the old one runs that much less often. Memory is reclaimed by reference counting as before; only cycles wait longer.
+every YOUNG allocations, so the old one runs that much less often. Memory is reclaimed by
+reference counting as before; only cycles wait longer.
 """
 
 import gc
