@@ -73,9 +73,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", work / "venv"], check=True)
     bin_dir = work / "venv" / "bin"
     lock = next(context.rglob("*.lock"))
-    install = [bin_dir / "python", "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*install, "install", "--require-hashes", "-r", lock], check=True)
-    subprocess.run([*install, "install", "--no-deps", wheel], check=True)
+    pip_of_venv = [bin_dir / "python", "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    install = [*pip_of_venv, "install", "--no-compile"]  # bytecode: the image's, not the test's
+    subprocess.run([*install, "--require-hashes", "-r", lock], check=True)
+    subprocess.run([*install, "--no-deps", wheel], check=True)
     return bin_dir
 
 
