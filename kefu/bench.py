@@ -71,6 +71,7 @@ TRAFFIC_SEED = 2026  # every run draws the same customers
 AGENTS_AT_WORK = Shape(rate=1, reply_s=0.5, solve_s=1.0, survey_answered=0.3)
 QUIET_S = 2.0
 SETTLED_S = 5.0  # longer than a scheduler's recheck (2 s): writes stopped, not paused
+IDLE_S = 10.0  # at rest, before the loads: what the stack costs doing nothing
 WRITTEN = "written:"  # a scraped total of documents written to one collection
 Value = tuple[str, bytes, bytes]  # id, key, value
 Received = Callable[[bytes, float], list[tuple[str, float]]]  # a record → (value id, when)
@@ -424,6 +425,16 @@ def snapshot(services: dict[str, Process], servers: list[Process]) -> dict[str, 
     return taken
 
 
+async def idle_cpu(services: dict[str, Process], servers: list[Process]) -> dict[str, float]:
+    """Per cent of one core each process takes while nothing arrives: what the stack costs
+    at rest (fetches waiting, heartbeats, timers' and marks' loops)."""
+    before = snapshot(services, servers)
+    await asyncio.sleep(IDLE_S)
+    after = snapshot(services, servers)
+    used = {name: after[name]["cpu_s"] - before[name]["cpu_s"] for name in after}
+    return {name: round(100 * seconds / IDLE_S, 1) for name, seconds in used.items()}
+
+
 async def run_loads(
     settings: Settings,
     services: dict[str, Process],
@@ -439,8 +450,9 @@ async def run_loads(
     seeded = await measure(settings, backlog, seed, rate=None) if seed else None
     caught_up_s = await caught_up(settings, within_s=300 + seed / 20)  # a big seed takes minutes
     settled_s = await settled(services, within_s=300 + seed / 20) if seed else 0.0
+    say(f"at rest for {IDLE_S:g} s")
+    results: dict[str, Any] = {"idle": await idle_cpu(services, servers)}
     traffic = Traffic(Shape(rate=rate, follow_up=0), TRAFFIC_SEED, uuid.uuid4().hex[:8])
-    results: dict[str, Any] = {}
     first_tier = sum(tier_of(number) == 1 for number in range(BENCH_AGENTS))  # take tier 1
     async with agents_at_work(settings, (messages + 100) // first_tier + 1) as work:
         for load in (raw_load(settings), kefu_load(settings), routed_load(settings, traffic)):
@@ -547,6 +559,9 @@ def report(results: dict[str, Any], messages: int, rate: float, seed: int, backe
         "messages": messages,
         "paced_rate_per_s": rate,
         "cpus": os.cpu_count(),
+        "idle_benchmark": f"per cent of one core each process took over {IDLE_S:g} s with "
+        "nothing arriving, after the stored tickets were settled",
+        "idle_cpu_percent": results["idle"],
         "raw_broker": raw,
         "routed": results["routed"],
         "routed_ratio": ratios(raw, results["routed"]),

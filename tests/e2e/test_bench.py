@@ -60,6 +60,9 @@ def test_bench_prints_throughput_latency_and_the_raw_broker_ratio() -> None:
         assert costs["store_documents_read_per_message"]["router"] > 0
         assert set(costs["cpu_ms_per_message"]) >= {"intake", "router", "tansu", "nx-27017"}
         assert all(cpu >= 0 for cpu in costs["cpu_ms_per_message"].values())
+    idle = result["idle_cpu_percent"]
+    assert set(idle) >= {"intake", "workspace", "tansu", "nx-27017"}
+    assert all(0 <= percent < 100 * result["cpus"] for percent in idle.values())
     agents = result["agents"]
     assert agents["assigned"] >= 2 * (20 + 60 + 100)  # warm-up, burst, paced: kefu and routed
     assert agents["replied"] == agents["solved"] == agents["assigned"]
