@@ -50,12 +50,11 @@ class Settings(BaseSettings):
         "service's replicas; empty for dynamic membership",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        500,
+        50,
         ge=1,
         le=10_000,
-        description="longest a consumer's fetch waits when no data comes (Kafka and Tansu "
-        "answer as soon as it does); a shorter wait is more fetches for the broker to serve "
-        "while idle",
+        description="longest a consumer's fetch waits for data; brokers that answer a waiting "
+        "fetch only when it runs out (Tansu) add up to this much latency per hop",
     )
     mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongodb_db: str = "kefu"
