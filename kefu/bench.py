@@ -47,6 +47,7 @@ from kefu.bench_timers import run_timers
 from kefu.bench_workspace import reads as workspace_reads
 from kefu.bench_workspace import seed as seed_workspace
 from kefu.embedded import (
+    PARTITIONS,
     EmbeddedStack,
     Process,
     free_ports,
@@ -636,7 +637,9 @@ def bench(
             settings = load_settings(
                 **{key.removeprefix("KEFU_").lower(): value for key, value in env.items()}
             )
-            asyncio.run(_create_topics(settings))
+            asyncio.run(
+                _create_topics(settings, settings.topic_partitions if use_env else PARTITIONS)
+            )
             service_env = {
                 **os.environ,
                 **env,
@@ -685,11 +688,11 @@ def kept_if_failed(path: str) -> Iterator[str]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-async def _create_topics(settings: Settings) -> None:
-    await create_topics(settings, settings.topic_partitions)
-    await create_topics(
-        settings, settings.topic_partitions, names=[f"{settings.topic_prefix}{RAW_TOPIC}"]
-    )
+async def _create_topics(settings: Settings, partitions: int) -> None:
+    """kefu's topics and the raw broker's, with the partitions users run with: `kefu up`'s on
+    the embedded stack, KEFU_TOPIC_PARTITIONS (`kefu topics create`'s) on the KEFU_* servers."""
+    await create_topics(settings, partitions)
+    await create_topics(settings, partitions, names=[f"{settings.topic_prefix}{RAW_TOPIC}"])
 
 
 def spread(reports: list[Any]) -> Any:

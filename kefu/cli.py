@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kefu import __version__
+from kefu.embedded import PARTITIONS
 from kefu.shared import collector
 from kefu.shared.durations import parse_duration
 from kefu.shared.service import SERVICES
@@ -181,6 +182,12 @@ def since(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="kefu", description="kefu customer-service platform")
     root.add_argument("--version", action="version", version=f"kefu {__version__}")
@@ -214,6 +221,12 @@ def parser() -> argparse.ArgumentParser:
         "--keep",
         action="store_true",
         help="keep MongoDB's documents from the last run (the topics start empty anyway)",
+    )
+    up.add_argument(
+        "--partitions",
+        type=positive,
+        default=PARTITIONS,
+        help="each topic's partitions: as many replicas of a service as may share its work",
     )
     bench = commands.add_parser(
         "bench", help="kefu's throughput and latency as users run it, next to the raw broker's"
@@ -319,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         from kefu.up import up
 
         ports = (args.kafka_port, args.mongo_port, args.smtp_port, args.http_port, args.mail_port)
-        return up(args.data_dir, *ports, keep=args.keep)
+        return up(args.data_dir, *ports, keep=args.keep, partitions=args.partitions)
     except SettingsError as error:
         print(f"kefu: {error}", file=sys.stderr)
         return 2

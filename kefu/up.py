@@ -9,7 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from kefu.embedded import EmbeddedError, EmbeddedStack, Process, start_service, wait_for_port
+from kefu.embedded import (
+    PARTITIONS,
+    EmbeddedError,
+    EmbeddedStack,
+    Process,
+    start_service,
+    wait_for_port,
+)
 from kefu.shared.admin import create_topics
 from kefu.shared.service import SERVICES
 from kefu.shared.settings import SIGNING_SECRETS, load_settings
@@ -30,6 +37,7 @@ def up(
     http_port: int,
     mail_port: int = 2525,
     keep: bool = False,
+    partitions: int = PARTITIONS,
 ) -> int:
     """The embedded broker keeps topics in memory, so each run starts with empty topics; the
     store starts empty too (state that no events back would mislead), unless `keep`."""
@@ -66,7 +74,7 @@ def up(
     services: dict[str, Process] = {}
     try:
         settings = load_settings(kafka_bootstrap=stack.kafka_bootstrap)
-        asyncio.run(create_topics(settings, settings.topic_partitions))
+        asyncio.run(create_topics(settings, partitions))
         for offset, name in enumerate(SERVICES):
             services[name] = start_service(name, http_port + offset, env, data_dir / "logs")
         mail_in = ("adapter", "smtp", "--host", "127.0.0.1", "--port", str(mail_port))
@@ -75,7 +83,9 @@ def up(
         )
         for process in services.values():
             wait_for_port(process.port, process.popen, process.name, data_dir / "logs")
-        _print_endpoints(stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep, admin)
+        _print_endpoints(
+            stack, services, data_dir, env.get("KEFU_CONFIG"), token, keep, admin, partitions
+        )
         print(
             f"Mail to any address at 127.0.0.1:{mail_port} (SMTP) becomes a ticket too, e.g.\n"
             f"  {first_mail(mail_port)}",
@@ -152,13 +162,14 @@ def _print_endpoints(
     token: str | None,
     keep: bool,
     admin: object,
+    partitions: int,
 ) -> None:
     intake = f"http://127.0.0.1:{services['intake'].port}"
     where = f"admin, kept in {data_dir / 'api-token'}"
     lines = [
         "kefu is up. Ctrl-C stops everything.",
-        f"  kafka     {stack.kafka_bootstrap}   (Tansu; topics are kept in memory: every run "
-        "starts with empty topics)",
+        f"  kafka     {stack.kafka_bootstrap}   (Tansu; {partitions} partition(s) a topic, "
+        "kept in memory: every run starts with empty topics)",
         f"  mongodb   {stack.mongodb_url}   (nx-27017, SQLite files in {stack.mongo_dir}; "
         f"{'kept from the last run' if keep else 'empty at every run, --keep keeps it'})",
         f"  smtp      127.0.0.1:{stack.smtp_port}   (mails written to {stack.mail_dir})",

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from kefu.embedded import free_port, port_open
@@ -33,7 +34,8 @@ async def test_kefu_up_runs_everything_and_a_message_becomes_a_ticket(tmp_path) 
     up = _start_up(tmp_path, kafka, mongo, smtp, http, mail_in)
     try:
         banner = await asyncio.to_thread(_read_until, up, ".sendmail(")
-        assert "topics are kept in memory" in banner
+        assert "1 partition(s) a topic, kept in memory" in banner
+        assert await _partitions(kafka, "kefu.ticket.events") == {0}
         assert f"dashboard http://127.0.0.1:{http + 5}/" in banner
         assert f"desk      http://127.0.0.1:{http + 6}/" in banner
         for port in range(http, http + SERVED):
@@ -111,6 +113,17 @@ async def _mail_in(banner: str, port: int, mongodb_url: str) -> None:
         raise AssertionError("the mail to the SMTP adapter became no ticket")
     finally:
         await client.close()
+
+
+async def _partitions(kafka: int, topic: str) -> set[int]:
+    """One replica of each service reads every partition on the embedded stack: one a topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=f"127.0.0.1:{kafka}")
+    await consumer.start()
+    try:
+        await consumer.topics()
+        return consumer.partitions_for_topic(topic) or set()
+    finally:
+        await consumer.stop()
 
 
 def _start_up(
