@@ -141,7 +141,7 @@ class Slot(Generic[S]):
         return {
             "_id": self.key,
             "version": self.version + 1,
-            "state": self.state.model_dump() if self.state is not None else None,
+            "state": self.state.model_dump(mode="json") if self.state is not None else None,
             "applied": self.applied,
             "outbox": [held.model_dump() for held in outbox],
             "published": self.published,

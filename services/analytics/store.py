@@ -23,7 +23,7 @@ from kefu.services.analytics.projection import DONE, TicketProjection
 from kefu.shared.events.base import utc_now
 from kefu.shared.service import Service
 from kefu.shared.store import Document, insert_all, paced
-from kefu.shared.timers import Timers, to_ms
+from kefu.shared.timers import Timers, from_ms, to_ms
 
 TIMERS = "analytics_timers"
 PAGE_MAX = 200
@@ -110,9 +110,9 @@ class AnalyticsStore:
 
     async def first_opened_at(self) -> datetime | None:
         found = await self.tickets.collection.find_one(
-            {"opened_ms": {"$gte": 0}}, {"state": 1}, sort=[("opened_ms", 1)]
+            {"opened_ms": {"$gte": 0}}, {"opened_ms": 1}, sort=[("opened_ms", 1)]
         )
-        return found["state"]["opened_at"] if found else None
+        return from_ms(found["opened_ms"]) if found else None
 
     async def give_keys(self) -> None:
         """Tickets stored before their times were written in milliseconds get them."""

@@ -258,6 +258,18 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
     assert (await states.load(["nothing"]))["nothing"].version == 0
 
 
+async def test_a_state_keeps_its_times_as_text_and_reads_them_back_exactly(db) -> None:
+    """State documents hold JSON values (nx-27017 spends more on a BSON date than on text),
+    and the stored text is what is read back: no backend takes it for a date."""
+    states = StateCollection(db.states, Stamp)
+    slot, at = Slot("s1"), AT + timedelta(microseconds=456)
+    slot.record("in-1", Stamp(at=at, flag=True, ids=[], first="r1"), [])
+    await states.save([slot])
+    stored = await db.states.find_one({"_id": "s1"})
+    assert stored["state"]["at"] == "2026-11-23T10:00:00.123456Z"
+    assert (await states.load(["s1"]))["s1"].state.at == at
+
+
 async def test_published_marks_ride_on_the_next_write_or_are_flushed(db) -> None:
     from kefu.shared.events import new_event
     from kefu.shared.events.ticket import Reopened

@@ -162,7 +162,8 @@ async def test_the_scheduler_sleeps_until_the_earliest_held_timer(held) -> None:
         assert 0 <= fired[0] - soon.timestamp() < 0.3
         await asyncio.sleep(0.2)
         far = await states.collection.find_one({"_id": "far"})
-        assert await timers.next_at() == far["at"] == to_ms(far["state"]["wake_at"])
+        wake_at = Waiting.model_validate(far["state"]).wake_at
+        assert await timers.next_at() == far["at"] == to_ms(wake_at)
     finally:
         running.cancel()
 
