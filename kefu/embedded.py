@@ -18,8 +18,8 @@ from pathlib import Path
 
 PARTITIONS = 1
 """Each topic's partitions on the embedded stack, where one replica of each service reads them
-all: Tansu's work for every fetch grows with the partitions it names (at rest, every consumer
-asking 20 times a second: 28 % of a core with 6 partitions, 8 % with 1)."""
+all: Tansu's work for every fetch grows with the partitions it names (docs/performance.md,
+Lessons kept)."""
 
 
 class EmbeddedError(RuntimeError):
