@@ -48,6 +48,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -71,6 +72,13 @@ APPLIED_SIZE = 200
 MARK_EVERY_S = 10.0
 MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
 PENDING_SAVES = 10_000  # saves whose events are awaited, before the oldest is forgotten
+
+
+def drop_oldest(kept: dict[Any, Any], most: int) -> None:
+    """The first inserted entries of `kept` dropped until at most `most` are left, without
+    walking the rest (a batch's slots join ten thousand kept)."""
+    for key in list(islice(kept, max(0, len(kept) - most))):
+        del kept[key]
 
 
 class Held(BaseModel):
@@ -289,8 +297,8 @@ class StateCollection(Generic[S]):
                     pending.add(slot.key)
         if pending and (save := save_of(writer)) is not None:
             self._pending[save[1]] = pending  # the number taken before the writes' awaits
-            for old in list(self._pending)[: max(0, len(self._pending) - PENDING_SAVES)]:
-                del self._pending[old]  # a save never published whole: its keys marked alone
+            # the oldest save never published whole is forgotten: its keys are marked alone
+            drop_oldest(self._pending, PENDING_SAVES)
         return lost
 
     def _next_writer(self) -> str:
@@ -550,8 +558,7 @@ class DecisionUnit(Generic[I, S]):
             self._kept.pop(key, None)
             if key not in doubtful:
                 self._kept[key] = slot  # the newest last
-        for key in list(self._kept)[: max(0, len(self._kept) - KEPT_SLOTS)]:
-            del self._kept[key]
+        drop_oldest(self._kept, KEPT_SLOTS)
 
     def _decide_all(
         self, values: list[tuple[int, I]], slots: dict[str, Slot[S]]

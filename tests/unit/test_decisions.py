@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from kefu.shared.decisions import APPLIED_SIZE, Slot
+from kefu.shared.decisions import APPLIED_SIZE, Slot, drop_oldest
 from kefu.shared.events import new_event
 from kefu.shared.events.ticket import Reopened
 from tests.factories import held
@@ -78,3 +78,11 @@ def test_an_input_without_an_id_is_not_kept_among_the_applied() -> None:
     assert slot.applied == ["in-1"] and not slot.has_applied(None)
     assert [e.id for e in slot.unpublished()] == ["e-1", "e-2"]
     assert len({held.input for held in slot.outbox}) == 2
+
+
+def test_drop_oldest_leaves_the_newest_entries_in_order() -> None:
+    kept = {key: index for index, key in enumerate("abcdef")}
+    drop_oldest(kept, 4)
+    assert list(kept) == ["c", "d", "e", "f"]
+    drop_oldest(kept, 10)
+    assert list(kept) == ["c", "d", "e", "f"]
