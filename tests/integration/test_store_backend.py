@@ -259,8 +259,8 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
 
 
 async def test_a_state_keeps_its_times_as_text_and_reads_them_back_exactly(db) -> None:
-    """State documents hold JSON values (nx-27017 spends more on a BSON date than on text),
-    and the stored text is what is read back: no backend takes it for a date."""
+    """State documents hold JSON values, times as text, and the stored text is what is read
+    back: no backend takes it for a date."""
     states = StateCollection(db.states, Stamp)
     slot, at = Slot("s1"), AT + timedelta(microseconds=456)
     slot.record("in-1", Stamp(at=at, flag=True, ids=[], first="r1"), [])

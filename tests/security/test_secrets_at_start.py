@@ -48,7 +48,7 @@ def test_the_workspace_refuses_a_default_or_short_admin_password(value):
     assert "KEFU_ADMIN_PASSWORD" in done.stderr and value not in done.stderr
 
 
-@pytest.mark.parametrize("service", ["intake", "router", "sla", "survey", "analytics"])
+@pytest.mark.parametrize("service", ["intake", "router", "sla", "notify", "survey", "analytics"])
 def test_a_service_checking_person_tokens_refuses_a_default_auth_secret(service):
     """Every API checks person tokens with KEFU_AUTH_SECRET when it is set."""
     done = started(service, KEFU_AUTH_SECRET="change-me")
