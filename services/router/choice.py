@@ -12,8 +12,9 @@ Among the fitting agents, `least_loaded` takes the lowest share of capacity in u
 the longest idle, then the agent id; `round_robin` takes the longest since its last
 assignment. A ticket transferred to a named agent is held for that agent (`transfer`) until
 the router lets it go (`transfer_fallback`, tickets.py). A ticket with a first owner goes to
-that agent when it fits (`sticky`), else to the normal choice (`sticky_fallback`). When
-nobody fits, the reason says why.
+that agent when it fits (`sticky`), else to the normal choice (`sticky_fallback`). An agent
+already holding the ticket (its assignment was written to her and not to the ticket) keeps it
+when she fits. When nobody fits, the reason says why.
 
 The queue is served in order: customer tier (svip, vip, standard), priority, the earliest
 SLA due time, then age; a round that serves it reads only the lanes (tier and skills) that an
@@ -65,6 +66,7 @@ class Need:
     label: str | None = None  # what any assignment of this need is called
     avoid: str | None = None  # the agent a transfer or an escalation leaves
     relaxed: bool = False  # waited past relax_after: higher tiers welcome
+    holder: str | None = None  # an agent whose document already holds it (a crash between writes)
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,8 @@ def choose(agents: list[Agent], need: Need, limits: Limits) -> Assign | Queue:
     preferred = next((agent for agent in fitting if agent.agent_id == need.preferred), None)
     if preferred:
         return Assign(preferred.agent_id, need.label or "sticky")
-    best = min(fitting, key=_order(limits.strategy))
+    holder = next((agent for agent in fitting if agent.agent_id == need.holder), None)
+    best = holder or min(fitting, key=_order(limits.strategy))
     missed = "sticky_fallback" if need.sticky and need.preferred else None
     return Assign(best.agent_id, need.label or missed or _named(best, need, limits))
 

@@ -6,12 +6,12 @@ room, which is when the handler reads the next page. Agents' slots are taken and
 the handler writes the agents before the tickets.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from kefu.services.router.choice import Agent, Assign, Limits, choose, lanes_with_room, room
-from kefu.services.router.roster import presence, release, take
+from kefu.services.router.roster import presence, release, take, withdraw
 from kefu.services.router.tickets import (
     Change,
     RoutedTicket,
@@ -60,6 +60,7 @@ class Round:
     new_owners: dict[str, str] = field(default_factory=dict)
     surge_set: bool | None = None
     wake_armed: bool = False  # a ticket entered the queue with a wake_at
+    holders: dict[str, str] = field(default_factory=dict)  # waiting ticket → agent holding it
 
     def apply(self, event: Event) -> None:
         match event.data:
@@ -144,13 +145,16 @@ class Round:
         """Agents give up tickets whose documents say somebody else holds them, or that are
         done. A waiting ticket an agent holds is an assignment in flight: its agent's document
         is written before the ticket's, so another replica may read the two in between (the
-        kill-under-load test caught an agent given a third ticket over capacity 2 that way)."""
+        kill-under-load test caught an agent given a third ticket over capacity 2 that way);
+        routed again, it goes to her if she fits (a crash between the writes left it so)."""
         for slot in self.agents.values():
             agent = slot.state
             for ticket_id in list(agent.tickets) if agent else []:
                 ticket = self.tickets.get(ticket_id)
                 if ticket and ticket.state and gone_from(ticket.state, agent.agent_id):
                     slot.replace(release(slot.state, ticket_id))
+                elif ticket and ticket.state and ticket.state.status == "waiting":
+                    self.holders[ticket_id] = agent.agent_id
 
     def route(self) -> None:
         """Every ticket an event asked to route, in the order asked."""
@@ -220,8 +224,15 @@ class Round:
         ticket = slot.state
         if ticket is None or ticket.status != "waiting":
             return
+        holder = self.agents.get(self.holders.pop(ticket_id, ""))
+        claim = holder.state if holder and holder.state else None
+        if holder and claim:  # her slot is counted again by choosing her
+            holder.replace(withdraw(claim, ticket_id))
         roster = [agent.state for agent in self.agents.values() if agent.state]
-        choice = choose(roster, ticket.need(self._relaxed(ticket)), limits)
+        need = replace(ticket.need(self._relaxed(ticket)), holder=claim and claim.agent_id)
+        choice = choose(roster, need, limits)
+        if holder and claim and not (isinstance(choice, Assign) and choice.agent_id == holder.key):
+            holder.replace(claim)  # in flight elsewhere, or a document will say she lost it
         if isinstance(choice, Assign):
             self._assign(slot, ticket, choice, cause)
         elif fresh:

@@ -8,7 +8,8 @@ freeing slots: one version-filtered replace each, so no agent ever exceeds its c
 whatever the replicas), then the tickets with their events. Another writer beat us to an
 agent or a ticket: the round starts again on fresh state, and events already applied are
 skipped. A ticket's document says who holds it; an agent found holding a ticket whose
-document says otherwise (a crash between the two writes, or a race lost) gives it up.
+document says otherwise (a race lost) gives it up, and one holding a waiting ticket (a crash
+between the two writes) gets it when it is routed again, if she still fits.
 """
 
 import asyncio

@@ -54,3 +54,9 @@ def take(agent: Agent, ticket_id: str, now: datetime, today: str) -> Agent:
 
 def release(agent: Agent, ticket_id: str) -> Agent:
     return agent.model_copy(update={"tickets": [t for t in agent.tickets if t != ticket_id]})
+
+
+def withdraw(agent: Agent, ticket_id: str) -> Agent:
+    """A slot taken for an assignment never finished: given back with the day's count."""
+    taken = agent.taken_today - 1 if ticket_id in agent.tickets else agent.taken_today
+    return release(agent, ticket_id).model_copy(update={"taken_today": max(0, taken)})

@@ -410,3 +410,29 @@ async def test_tickets_queued_before_queue_keys_get_them_when_the_router_starts(
         await router.send(agent("b", capacity=1))
         [taken] = await router.routed(1, type="assigned")
     assert taken["ticket_id"] == "9801"
+
+
+async def test_after_a_crash_between_the_agent_write_and_the_ticket_write_she_gets_it(
+    backend, tmp_path
+) -> None:
+    """The router wrote li's slot for 9901, then died before writing the ticket: the
+    redelivered `opened` finishes that assignment (least_loaded alone would give it to
+    wang, leaving li's slot taken by a ticket she never got), and wang takes the next."""
+    from kefu.services.router.roster import take
+    from kefu.services.router.store import RouterStore
+    from kefu.shared.service import Service
+
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("li", capacity=1), agent("wang", capacity=1))
+        await router.send(opened("9900", skills=["none"]))  # after the agents, in order
+        await router.routed(1, type="queued", ticket_id="9900")
+        settings = router.settings
+    agents = RouterStore(Service.create("router", settings)).agents
+    li = (await agents.load(["li"]))["li"]
+    li.replace(take(li.state, "9901", now(), now().date().isoformat()))
+    assert await agents.save([li]) == set()
+    async with running_router(backend, tmp_path, settings=settings) as router:
+        await router.send(opened("9901"), opened("9902"))
+        first = (await router.routed(1, type="assigned", ticket_id="9901"))[0]
+        second = (await router.routed(1, type="assigned", ticket_id="9902"))[0]
+    assert (first["agent_id"], second["agent_id"]) == ("li", "wang")

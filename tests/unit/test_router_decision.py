@@ -89,3 +89,32 @@ def test_a_first_owner_is_written_only_when_it_changes() -> None:
     other.apply(opened_event("1002"))
     other.route()
     assert other.new_owners == {customer: "wang"}
+
+
+def test_a_ticket_its_agent_already_holds_goes_to_her_without_a_second_slot() -> None:
+    """A crash between the agents' write and the tickets': replayed, the assignment is
+    finished where it began, though least_loaded alone would pick the idler agent."""
+    li = agent("li", 2, "1001")
+    li.state = li.state.model_copy(update={"day": NOW.date().isoformat(), "taken_today": 1})
+    decided = a_round(li, agent("wang", 2))
+    decided.apply(opened_event("1001"))
+    decided.reconcile()
+    decided.route()
+    [event] = decided.tickets["1001"].unpublished()
+    assert event.type == "kefu.ticket.assigned" and event.data.agent_id == "li"
+    assert decided.agents["li"].state.tickets == ["1001"]
+    assert decided.agents["li"].state.taken_today == 1
+    assert not decided.agents["wang"].changed
+
+
+def test_a_holder_who_may_no_longer_take_it_keeps_her_claim_until_its_document_says() -> None:
+    """Away, she cannot finish it: somebody else takes it, and her slot waits for the
+    ticket's document to name the other (another replica may be writing it to her now)."""
+    li = agent("li", 2, "1001")
+    li.state = li.state.model_copy(update={"status": "away"})
+    decided = a_round(li, agent("wang", 2))
+    decided.apply(opened_event("1001"))
+    decided.reconcile()
+    decided.route()
+    assert decided.tickets["1001"].state.assignee == "wang"
+    assert decided.agents["li"].state.tickets == ["1001"]
