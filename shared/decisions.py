@@ -49,7 +49,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 from pydantic import BaseModel
 from pymongo import ReplaceOne, UpdateOne
@@ -72,6 +72,7 @@ APPLIED_SIZE = 200
 MARK_EVERY_S = 10.0
 MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
 PENDING_SAVES = 10_000  # saves whose events are awaited, before the oldest is forgotten
+STATE_DUMP: dict[str, Any] = {"mode": "json", "exclude_none": True}  # see absent_is_none
 
 
 def drop_oldest(kept: dict[Any, Any], most: int) -> None:
@@ -79,6 +80,26 @@ def drop_oldest(kept: dict[Any, Any], most: int) -> None:
     walking the rest (a batch's slots join ten thousand kept)."""
     for key in list(islice(kept, max(0, len(kept) - most))):
         del kept[key]
+
+
+def absent_is_none(model: type[BaseModel], seen: frozenset[type] = frozenset()) -> None:
+    """State is written without its None fields (the store encodes, copies and decodes each
+    value it is given), so a field that may be None must read as None when absent: refused
+    at start otherwise, in the model and every model it holds."""
+    for name, spec in model.model_fields.items():
+        kinds = get_args(spec.annotation) or (spec.annotation,)
+        nullable = type(None) in kinds or Any in kinds
+        if nullable and (spec.is_required() or spec.default is not None):
+            raise TypeError(f"{model.__name__}.{name} may be None: it must default to None")
+        for kind in _models_in(spec.annotation):
+            if kind not in seen and kind is not model:
+                absent_is_none(kind, seen | {model})
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    nested = [kind for arg in get_args(annotation) for kind in _models_in(arg)]
+    own = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return [annotation, *nested] if own else nested
 
 
 class Held(BaseModel):
@@ -149,7 +170,7 @@ class Slot(Generic[S]):
         return {
             "_id": self.key,
             "version": self.version + 1,
-            "state": self.state.model_dump(mode="json") if self.state is not None else None,
+            "state": None if self.state is None else self.state.model_dump(**STATE_DUMP),
             "applied": self.applied,
             "outbox": [held.model_dump() for held in outbox],
             "published": self.published,
@@ -181,6 +202,7 @@ class StateCollection(Generic[S]):
         alone: Callable[[], bool] = lambda: False,
         marks: AsyncCollection[Document] | None = None,
     ) -> None:
+        absent_is_none(model)
         self.collection = collection
         self.model = model
         self.keys = keys

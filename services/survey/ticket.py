@@ -16,7 +16,7 @@ class Answer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     score: int
-    comment: str | None
+    comment: str | None = None
     at: Timestamp
     via: str  # `web` or `sms`
 
@@ -26,7 +26,7 @@ class Survey(BaseModel):
 
     id: str
     kind: SurveyKind
-    agent_id: str | None
+    agent_id: str | None = None
     issued_at: Timestamp
     expires_at: Timestamp
     remind_at: Timestamp | None = None

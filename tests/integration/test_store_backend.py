@@ -25,6 +25,7 @@ class Stamp(BaseModel):
     flag: bool
     ids: list[str]
     first: str
+    note: str | None = None
 
 
 @pytest.fixture
@@ -268,6 +269,20 @@ async def test_a_state_keeps_its_times_as_text_and_reads_them_back_exactly(db) -
     stored = await db.states.find_one({"_id": "s1"})
     assert stored["state"]["at"] == "2026-11-23T10:00:00.123456Z"
     assert (await states.load(["s1"]))["s1"].state.at == at
+
+
+async def test_a_state_leaves_out_what_it_does_not_have_and_reads_it_back_as_none(db) -> None:
+    """Fields that are None are not written (the store encodes, copies and decodes every
+    value it is given: an analytics ticket's eighteen empty fields cost an eighth of its
+    write); a document that still holds them reads the same."""
+    states = StateCollection(db.states, Stamp)
+    slot = Slot("s1")
+    slot.record("in-1", Stamp(at=AT, flag=True, ids=[], first="r1"), [])
+    await states.save([slot])
+    stored = await db.states.find_one({"_id": "s1"})
+    assert "note" not in stored["state"] and stored["state"]["ids"] == []
+    await db.states.update_one({"_id": "s1"}, {"$set": {"state.note": None}})
+    assert (await states.load(["s1"]))["s1"].state == slot.state
 
 
 async def test_published_marks_ride_on_the_next_write_or_are_flushed(db) -> None:

@@ -99,7 +99,7 @@ async def test_the_scheduler_fires_on_time_and_wakes_for_an_earlier_timer(timers
 
 
 class Waiting(BaseModel):
-    wake_at: datetime | None
+    wake_at: datetime | None = None
 
 
 @pytest.fixture

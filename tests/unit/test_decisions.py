@@ -1,10 +1,12 @@
 """The decision unit's slot: idempotence, the outbox and what a document holds."""
 
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
-from kefu.shared.decisions import APPLIED_SIZE, Slot, drop_oldest
+from kefu.shared.decisions import APPLIED_SIZE, Slot, absent_is_none, drop_oldest
 from kefu.shared.events import new_event
 from kefu.shared.events.ticket import Reopened
 from tests.factories import held
@@ -86,3 +88,35 @@ def test_drop_oldest_leaves_the_newest_entries_in_order() -> None:
     assert list(kept) == ["c", "d", "e", "f"]
     drop_oldest(kept, 10)
     assert list(kept) == ["c", "d", "e", "f"]
+
+
+class Reply(BaseModel):
+    by: str | None = None
+    data: dict[str, Any | None] = {}  # a dict keeps its None values
+
+
+class Thread(BaseModel):
+    replies: list[Reply] = []
+    closed_at: datetime | None = None
+
+
+class Required(BaseModel):
+    by: str | None
+
+
+class Defaulted(BaseModel):
+    tier: str | None = "standard"
+
+
+class Holds(BaseModel):
+    inner: list[Required] = []
+
+
+def test_a_state_whose_none_fields_default_to_none_is_accepted() -> None:
+    absent_is_none(Thread)
+
+
+@pytest.mark.parametrize("model", [Required, Defaulted, Holds])
+def test_a_state_that_would_read_an_absent_field_as_something_else_is_refused(model) -> None:
+    with pytest.raises(TypeError, match="must default to None"):
+        absent_is_none(model)
