@@ -6,6 +6,7 @@ room, which is when the handler reads the next page. Agents' slots are taken and
 the handler writes the agents before the tickets.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -57,7 +58,6 @@ class Round:
     surge: bool
     to_route: dict[str, Event] = field(default_factory=dict)  # ticket → the event that asks
     drain: Event | None = None  # capacity appeared: serve the queue
-    new_owners: dict[str, str] = field(default_factory=dict)
     surge_set: bool | None = None
     wake_armed: bool = False  # a ticket entered the queue with a wake_at
     holders: dict[str, str] = field(default_factory=dict)  # waiting ticket → agent holding it
@@ -269,8 +269,6 @@ class Round:
         )
         event = self._event(data, cause, f"assigned:{after.assignments}")
         slot.record(f"route:{cause.id}", after, [event])
-        if ticket.customer and self.owners.get(ticket.customer) != choice.agent_id:
-            self.new_owners[ticket.customer] = choice.agent_id  # a returning one's: unchanged
 
     def _limits(self) -> Limits:
         return Limits(
@@ -294,3 +292,17 @@ class Round:
             causationid=cause.id,
             time=self.now,
         )
+
+
+def new_owners(tickets: Iterable[Slot[RoutedTicket]], known: dict[str, str]) -> dict[str, str]:
+    """Customers of written tickets whose assignments are not yet published, to the agent of
+    the last: a round's, and a replayed round's whose router died before remembering them. A
+    returning customer's, back to the owner `known`, is unchanged: not written."""
+    owners = {
+        slot.state.customer: event.data.agent_id
+        for slot in tickets
+        if slot.state and slot.state.customer
+        for event in slot.unpublished()
+        if isinstance(event.data, TicketAssigned)
+    }
+    return {who: agent for who, agent in owners.items() if known.get(who) != agent}

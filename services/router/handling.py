@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
-from kefu.services.router.decision import Round
+from kefu.services.router.decision import Round, new_owners
 from kefu.services.router.store import QUEUE_PAGE, RouterStore
 from kefu.services.router.tickets import routes
 from kefu.shared.bus import Bus
@@ -96,8 +96,8 @@ class Router:
 
     async def _decide(self, events: list[Event], plan: Callable[[Round], Awaitable[None]]) -> None:
         """Rounds until one writes without losing a race (the agents first: a lost agent
-        writes no ticket); then what the rounds that wrote their tickets learned (first
-        owners, the surge flag), and publish what was written."""
+        writes no ticket); then the first owners of the written tickets' unpublished
+        assignments, the surge flag the rounds learned, and publish what was written."""
         written: list[Round] = []
 
         async def play(batch: list[bool], _: int) -> Played[bool]:
@@ -110,8 +110,9 @@ class Router:
             return Played(writes, lambda lost: _beaten(round_, lost, written, batch))
 
         stored = await settle([True], play)  # the batch is one decision, made again if beaten
+        known = written[-1].owners if written else {}
+        await self.store.remember_owners(new_owners(stored.slots(self.store.tickets), known))
         for round_ in written:
-            await self.store.remember_owners(round_.new_owners)
             if round_.surge_set is not None:
                 await self.store.set_surge(round_.surge_set)
         await stored.publish(self.bus.publish)

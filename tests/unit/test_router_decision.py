@@ -2,7 +2,7 @@
 slots and tickets' events out, and the queue served a page at a time as the round asks."""
 
 from kefu.services.router.choice import Agent
-from kefu.services.router.decision import Round
+from kefu.services.router.decision import Round, new_owners
 from kefu.services.router.tickets import entered_queue, opened
 from kefu.shared.decisions import Slot
 from kefu.shared.policy import Routing
@@ -84,11 +84,30 @@ def test_a_first_owner_is_written_only_when_it_changes() -> None:
     decided.owners = {customer: "li"}  # a returning customer, back to her owner
     decided.apply(opened_event("1001"))
     decided.route()
-    assert decided.tickets["1001"].state.assignee == "li" and decided.new_owners == {}
+    assert decided.tickets["1001"].state.assignee == "li"
+    assert new_owners(decided.tickets.values(), decided.owners) == {}
     other = a_round(agent("wang", 2))
     other.apply(opened_event("1002"))
     other.route()
-    assert other.new_owners == {customer: "wang"}
+    assert new_owners(other.tickets.values(), other.owners) == {customer: "wang"}
+
+
+def test_an_owner_a_crashed_router_did_not_remember_is_remembered_by_the_replay() -> None:
+    """The ticket was written with its assignment, then the router died: the replayed
+    `opened` decides nothing new, and the assignment still unpublished names the owner."""
+    first = a_round(agent("li", 2))
+    first.apply(opened_event("1001"))
+    first.route()
+    written = first.tickets["1001"]
+    written.version = 1  # stored, its events not published
+    replay = a_round(agent("li", 2, "1001"), tickets={"1001": written})
+    replay.apply(opened_event("1001"))
+    replay.reconcile()
+    replay.route()
+    customer = opened_event("1001").data.customer.address.lower()
+    assert new_owners(replay.tickets.values(), replay.owners) == {customer: "li"}
+    written.published = 1
+    assert new_owners(replay.tickets.values(), replay.owners) == {}
 
 
 def test_a_ticket_its_agent_already_holds_goes_to_her_without_a_second_slot() -> None:
