@@ -61,6 +61,7 @@ class Round:
     surge_set: bool | None = None
     wake_armed: bool = False  # a ticket entered the queue with a wake_at
     holders: dict[str, str] = field(default_factory=dict)  # waiting ticket → agent holding it
+    causes: set[str] = field(default_factory=set)  # of this round's assignments
 
     def apply(self, event: Event) -> None:
         match event.data:
@@ -269,6 +270,7 @@ class Round:
         )
         event = self._event(data, cause, f"assigned:{after.assignments}")
         slot.record(f"route:{cause.id}", after, [event])
+        self.causes.add(cause.id)
 
     def _limits(self) -> Limits:
         return Limits(
@@ -294,15 +296,19 @@ class Round:
         )
 
 
-def new_owners(tickets: Iterable[Slot[RoutedTicket]], known: dict[str, str]) -> dict[str, str]:
-    """Customers of written tickets whose assignments are not yet published, to the agent of
-    the last: a round's, and a replayed round's whose router died before remembering them. A
-    returning customer's, back to the owner `known`, is unchanged: not written."""
+def new_owners(
+    tickets: Iterable[Slot[RoutedTicket]], known: dict[str, str], causes: set[str]
+) -> dict[str, str]:
+    """Customers of written tickets whose assignments, caused by one of `causes` (the batch's
+    events, the round's timers), are not yet published, to the agent of the last: a round's,
+    and a replayed round's whose router died before remembering them (an older ticket's
+    assignment left unpublished is not its customer's latest). A returning customer's, back
+    to the owner `known`, is unchanged: not written."""
     owners = {
         slot.state.customer: event.data.agent_id
         for slot in tickets
         if slot.state and slot.state.customer
         for event in slot.unpublished()
-        if isinstance(event.data, TicketAssigned)
+        if isinstance(event.data, TicketAssigned) and event.causationid in causes
     }
     return {who: agent for who, agent in owners.items() if known.get(who) != agent}

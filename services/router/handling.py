@@ -111,7 +111,9 @@ class Router:
 
         stored = await settle([True], play)  # the batch is one decision, made again if beaten
         known = written[-1].owners if written else {}
-        await self.store.remember_owners(new_owners(stored.slots(self.store.tickets), known))
+        causes = {event.id for event in events}.union(*(round_.causes for round_ in written))
+        owners = new_owners(stored.slots(self.store.tickets), known, causes)
+        await self.store.remember_owners(owners)
         for round_ in written:
             if round_.surge_set is not None:
                 await self.store.set_surge(round_.surge_set)
