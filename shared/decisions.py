@@ -72,7 +72,6 @@ APPLIED_SIZE = 200
 MARK_EVERY_S = 10.0
 MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
 PENDING_SAVES = 10_000  # saves whose events are awaited, before the oldest is forgotten
-STATE_DUMP: dict[str, Any] = {"mode": "json", "exclude_none": True}  # see absent_is_none
 
 
 def drop_oldest(kept: dict[Any, Any], most: int) -> None:
@@ -167,10 +166,11 @@ class Slot(Generic[S]):
 
     def document(self, writer: str) -> Document:
         outbox = [held for held in self.outbox if held.version > self.published]
+        state = self.state and self.state.model_dump(mode="json", exclude_none=True)
         return {
             "_id": self.key,
             "version": self.version + 1,
-            "state": None if self.state is None else self.state.model_dump(**STATE_DUMP),
+            "state": state,  # without its None fields: see absent_is_none
             "applied": self.applied,
             "outbox": [held.model_dump() for held in outbox],
             "published": self.published,

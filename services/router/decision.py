@@ -225,14 +225,14 @@ class Round:
         ticket = slot.state
         if ticket is None or ticket.status != "waiting":
             return
-        holder = self.agents.get(self.holders.pop(ticket_id, ""))
-        claim = holder.state if holder and holder.state else None
-        if holder and claim:  # her slot is counted again by choosing her
+        holder = self.agents.get(self.holders.pop(ticket_id, ""), Slot(""))
+        claim = holder.state
+        if claim:  # her slot is counted again by choosing her
             holder.replace(withdraw(claim, ticket_id))
         roster = [agent.state for agent in self.agents.values() if agent.state]
         need = replace(ticket.need(self._relaxed(ticket)), holder=claim and claim.agent_id)
         choice = choose(roster, need, limits)
-        if holder and claim and not (isinstance(choice, Assign) and choice.agent_id == holder.key):
+        if claim and not (isinstance(choice, Assign) and choice.agent_id == claim.agent_id):
             holder.replace(claim)  # in flight elsewhere, or a document will say she lost it
         if isinstance(choice, Assign):
             self._assign(slot, ticket, choice, cause)

@@ -436,3 +436,45 @@ async def test_after_a_crash_between_the_agent_write_and_the_ticket_write_she_ge
         first = (await router.routed(1, type="assigned", ticket_id="9901"))[0]
         second = (await router.routed(1, type="assigned", ticket_id="9902"))[0]
     assert (first["agent_id"], second["agent_id"]) == ("li", "wang")
+
+
+async def test_after_a_crash_before_remembering_the_owner_the_replay_remembers_her(
+    backend, tmp_path
+) -> None:
+    """The router wrote li's slot and ticket 9951, assigned, then died before remembering
+    that li owns its customer: the redelivered `opened` decides nothing new, publishes the
+    assignment it finds unpublished and remembers li, so the customer's next ticket goes to
+    her (`sticky`) where least_loaded would pick wang."""
+    from kefu.services.router.decision import Round
+    from kefu.services.router.store import RouterStore
+    from kefu.shared.policy import Routing
+    from kefu.shared.service import Service
+
+    async with running_router(backend, tmp_path) as router:
+        await router.send(agent("li", capacity=3), agent("wang", capacity=3))
+        await router.send(opened("9950", skills=["none"]))  # after the agents, in order
+        await router.routed(1, type="queued", ticket_id="9950")
+        settings = router.settings
+    store = RouterStore(Service.create("router", settings))
+    first = opened("9951", customer="mei@example.com")
+    crashed = Round(
+        policy=Routing(),
+        now=now(),
+        today=now().date().isoformat(),
+        agents=await store.agents.load(["li", "wang"]),
+        tickets={},
+        owners={},
+        surge=False,
+    )
+    crashed.apply(first)
+    crashed.route()
+    assert crashed.tickets["9951"].state.assignee == "li"
+    assert await store.agents.save(crashed.agents.values()) == set()
+    assert await store.tickets.save(crashed.tickets.values()) == set()
+    async with running_router(backend, tmp_path, settings=settings) as router:
+        await router.send(first)
+        [replayed] = await router.routed(1, type="assigned", ticket_id="9951")
+        await router.send(opened("9952", customer="mei@example.com"))
+        [again] = await router.routed(1, type="assigned", ticket_id="9952")
+    assert replayed["agent_id"] == "li"
+    assert (again["agent_id"], again["strategy"]) == ("li", "sticky")
