@@ -19,6 +19,7 @@ ticket, the working time it spans, so pauses and escalation offsets work as for 
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from kefu.shared.policy import Calendar, HolidayPreset, opening_span, public_hol
 
 ALWAYS = "24x7"
 SEARCH_DAYS = 5 * 366  # a calendar that works nowhere in five years is a broken calendar
+REMEMBERED = 1 << 14  # answers of each kind a calendar keeps
 Span = tuple[datetime, datetime]
 Run = tuple[datetime, datetime | None]  # a clock running from start to end (None: still)
 
@@ -64,6 +66,10 @@ class BusinessHours:
         self.workdays = workdays
         self.workday_hours = next((week[day] for day in range(7) if week.get(day)), [])
         self._spans: dict[date, list[Span]] = {}
+        # a ticket's targets are worked out again at each of its events, from the same instants
+        self.add = lru_cache(REMEMBERED)(self._add)
+        self.worked = lru_cache(REMEMBERED)(self._worked)
+        self.add_days = lru_cache(REMEMBERED)(self._add_days)
 
     def spans(self, day: date) -> list[Span]:
         """The day's working spans as UTC instants."""
@@ -85,7 +91,7 @@ class BusinessHours:
     def _local_day(self, instant: datetime) -> date:
         return instant.astimezone(self.zone).date()
 
-    def add(self, start: datetime, amount: timedelta) -> datetime:
+    def _add(self, start: datetime, amount: timedelta) -> datetime:
         """The instant at which `amount` of working time from `start` is done."""
         if amount <= timedelta(0):
             return start
@@ -101,7 +107,7 @@ class BusinessHours:
             day += timedelta(days=1)
         raise ValueError(f"the calendar has no working time in {SEARCH_DAYS} days from {start}")
 
-    def add_days(self, start: datetime, days: int) -> datetime:
+    def _add_days(self, start: datetime, days: int) -> datetime:
         """The instant `days` working days after `start` (the module's rule)."""
         day, begun = self._next_working(start)
         done = self.worked(self.spans(day)[0][0], begun)
@@ -122,7 +128,7 @@ class BusinessHours:
             day += timedelta(days=1)
         raise ValueError(f"the calendar has no working time in {SEARCH_DAYS} days from {start}")
 
-    def worked(self, start: datetime, end: datetime) -> timedelta:
+    def _worked(self, start: datetime, end: datetime) -> timedelta:
         """The working time between two instants."""
         total, day, last = timedelta(0), self._local_day(start), self._local_day(end)
         while day <= last:

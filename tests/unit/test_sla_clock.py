@@ -250,3 +250,16 @@ def test_a_target_in_working_days_is_written_wd_and_only_targets_take_it() -> No
         Sla.model_validate({"policies": [{"name": "x", "targets": {"resolution": "0wd"}}]})
     with pytest.raises(ValueError, match="SLA targets only"):
         Routing.model_validate({"relax_after": "1wd"})
+
+
+def test_a_calendar_answers_a_question_asked_again_from_memory() -> None:
+    """A ticket's targets are worked out again at each of its events, from the same instants:
+    the calendar keeps its answers, and they are the ones it worked out."""
+    clock = business_hours(SHANGHAI)
+    start = sh("2026-11-27", "17:00")
+    asked = clock.add(start, h(2)), clock.worked(start, sh("2026-11-30", "10:00"))
+    again = clock.add(start, h(2)), clock.worked(start, sh("2026-11-30", "10:00"))
+    assert asked == again == (sh("2026-11-30", "10:00"), h(2))
+    assert clock.add.cache_info().hits == 1 and clock.worked.cache_info().hits == 1
+    assert clock.add_days(start, 1) == clock.add_days(start, 1) == sh("2026-11-30", "17:00")
+    assert clock.add_days.cache_info().hits == 1
