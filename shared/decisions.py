@@ -45,7 +45,7 @@ state; then everything written is published and marked.
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
@@ -66,12 +66,16 @@ from kefu.shared.store import Document, by_ids, insert_all
 log = get_logger("kefu.decisions")
 S = TypeVar("S", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
+T = TypeVar("T")
 Events = list[CloudEvent[Any]]
 Publish = Callable[..., Awaitable[None]]
 APPLIED_SIZE = 200
 MARK_EVERY_S = 10.0
 MARKS_HELD = 20_000  # marks kept in memory before they are written whatever their age
 PENDING_SAVES = 10_000  # saves whose events are awaited, before the oldest is forgotten
+# the documents of one write command: the embedded store serves one command at a time, so a
+# bigger batch is written in several and the hot path's commands get in between
+WRITE_SLICE = 500
 
 
 def drop_oldest(kept: dict[Any, Any], most: int) -> None:
@@ -79,6 +83,11 @@ def drop_oldest(kept: dict[Any, Any], most: int) -> None:
     walking the rest (a batch's slots join ten thousand kept)."""
     for key in list(islice(kept, max(0, len(kept) - most))):
         del kept[key]
+
+
+def sliced(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def absent_is_none(model: type[BaseModel], seen: frozenset[type] = frozenset()) -> None:
@@ -336,11 +345,19 @@ class StateCollection(Generic[S]):
         return document
 
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
-        return await insert_all(self.collection, [self._document(slot, writer) for slot in slots])
+        lost: set[str] = set()
+        for some in sliced(slots, WRITE_SLICE):
+            documents = [self._document(slot, writer) for slot in some]
+            lost |= await insert_all(self.collection, documents)
+        return lost
 
     async def _replace(self, slots: list[Slot[S]], writer: str) -> set[str]:
-        if not slots:
-            return set()
+        lost: set[str] = set()
+        for some in sliced(slots, WRITE_SLICE):
+            lost |= await self._replace_some(some, writer)
+        return lost
+
+    async def _replace_some(self, slots: list[Slot[S]], writer: str) -> set[str]:
         writes = [
             ReplaceOne({"_id": slot.key, "version": slot.version}, self._document(slot, writer))
             for slot in slots

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pymongo import IndexModel, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from kefu.shared.decisions import Slot, StateCollection
+from kefu.shared.decisions import WRITE_SLICE, Slot, StateCollection
 from kefu.shared.store import by_ids, connect, database, ensure_indexes
 from kefu.shared.timers import from_ms, to_ms
 from tests.factories import held
@@ -257,6 +257,41 @@ async def test_state_collection_round_trip_and_lost_writers(db) -> None:
     stored = (await states.load_by("first", ["r1"]))["r1"]
     assert stored.key == "s1" and stored.version == 2 and stored.applied == ["in-1", "in-2"]
     assert (await states.load(["nothing"]))["nothing"].version == 0
+
+
+async def test_a_save_bigger_than_a_slice_is_written_in_several_commands(db) -> None:
+    """The store serves one command at a time: a save of more documents than WRITE_SLICE
+    goes in several, and a document another writer took in any of them is lost alone."""
+    commands: list[int] = []
+
+    class Counted:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(db.states, name)
+
+        async def insert_many(self, documents: list[Any], **options: Any) -> Any:
+            commands.append(len(documents))
+            return await db.states.insert_many(documents, **options)
+
+        async def bulk_write(self, writes: list[Any], **options: Any) -> Any:
+            commands.append(len(writes))
+            return await db.states.bulk_write(writes, **options)
+
+    states = StateCollection(Counted(), Stamp)
+    count = WRITE_SLICE * 2 + 7
+    slots = [Slot(f"s{n}") for n in range(count)]
+    for n, slot in enumerate(slots):
+        slot.record("in-1", Stamp(at=AT, flag=True, ids=[], first=f"r{n}"), [])
+    assert await states.save(slots) == set()
+    assert commands == [WRITE_SLICE, WRITE_SLICE, 7]
+
+    taken = f"s{WRITE_SLICE + 3}"
+    await db.states.update_one({"_id": taken}, {"$inc": {"version": 1}})
+    for slot in slots:
+        slot.record("in-2", slot.state.model_copy(update={"flag": False}), [])
+    commands.clear()
+    assert await states.save(slots) == {taken}
+    assert commands[:3] == [WRITE_SLICE, WRITE_SLICE, 7]
+    assert await db.states.count_documents({"state.flag": False}) == count - 1
 
 
 async def test_a_state_keeps_its_times_as_text_and_reads_them_back_exactly(db) -> None:
