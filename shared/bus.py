@@ -227,6 +227,7 @@ class Bus:
         schema: Any,
         description: str,
         gather_s: float = 0.0,
+        most: int = BATCH_MAX_RECORDS,
     ) -> None:
         """The service's one consumer: a group member reading all `topics` in micro-batches.
         `decode` turns one record into an input (raising to dead-letter or skip it); `handle`
@@ -237,7 +238,8 @@ class Bus:
         `gather_s`: a batch that was not full is followed by a rest until that long after it
         began, so the next gathers what came meanwhile: a ticket's events of that time are
         one write of its document, not one each (for services off the path a customer waits
-        on; a record after a quiet spell still goes at once)."""
+        on; a record after a quiet spell still goes at once). `most`: the records a batch
+        may hold; more gather more of a ticket's events under load, when batches are full."""
         names = [self.topic(topic) for topic in topics]
         consumer = BatchConsumer(self, decode, handle, self.metrics)
 
@@ -246,7 +248,7 @@ class Bus:
             await consumer(records)
             if self.metrics is not None and subscriber.consumer is not None:
                 self.metrics.lagging(subscriber.consumer, records)
-            if gather_s and len(records) < BATCH_MAX_RECORDS:
+            if gather_s and len(records) < most:
                 await asyncio.sleep(gather_s - (time.monotonic() - began))
                 await refetch(subscriber.consumer)
 
@@ -255,7 +257,7 @@ class Bus:
         subscriber = self.broker.subscriber(
             *names,
             batch=True,
-            max_records=BATCH_MAX_RECORDS,
+            max_records=most,
             batch_timeout_ms=BATCH_TIMEOUT_MS,
             decoder=raw_records,
             group_id=self.group_id,

@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from kefu.shared.bus import BATCH_MAX_RECORDS
 from kefu.shared.consumer import Input, Rejected
 from kefu.shared.events import decode_event, new_event
 from kefu.shared.events.schema import envelope_schema
@@ -108,21 +109,7 @@ async def test_a_gathering_consumer_takes_a_lone_record_at_once_then_gathers(
     """A service off the customer's path (`gather_s`): a record after a quiet spell goes at
     once; what follows it within the rest is one batch, not one each."""
     batches: list[tuple[float, list[str]]] = []
-    service = Service.create("gatherer", settings)
-    service.bus.declare_publishes(Topic.TICKET_EVENTS)
-
-    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
-        batches.append((time.monotonic(), [one.value.id for one in inputs]))
-        return []
-
-    service.bus.consume(
-        Topic.TICKET_EVENTS,
-        decode=lambda record: decode_event(record.value),
-        handle=handle,
-        schema=envelope_schema(Topic.TICKET_EVENTS),
-        description="gathers",
-        gather_s=1.0,
-    )
+    service = gathering_service(settings, batches, gather_s=1.0)
     async with service.app():
         await service.bus.publish(reopened("warm-up"))
         await wait_until(lambda: bool(batches), wait_s=30)
@@ -136,3 +123,46 @@ async def test_a_gathering_consumer_takes_a_lone_record_at_once_then_gathers(
     first = next(at for at, ids in batches if "first" in ids)
     assert first - sent < 0.5, "a record after a quiet spell waits for nothing"
     assert len(batches) <= 3, [ids for _, ids in batches]  # warm-up, first, the rest
+
+
+async def test_a_gathering_consumer_takes_at_most_its_records_and_does_not_rest_when_full(
+    settings: Settings,
+) -> None:
+    """Under load its batches are full (`most` records each) and follow one another at
+    once: the rest is only for a batch that was not full."""
+    await produce(
+        settings,
+        Topic.TICKET_EVENTS,
+        *(reopened(f"e-{n}").model_dump(mode="json") for n in range(10)),
+    )
+    batches: list[tuple[float, list[str]]] = []
+    service = gathering_service(settings, batches, gather_s=3.0, most=4)
+    async with service.app():
+        await wait_until(lambda: sum(len(ids) for _, ids in batches) == 10, wait_s=30)
+    assert [len(ids) for _, ids in batches] == [4, 4, 2]
+    assert batches[-1][0] - batches[0][0] < 1.5, "full batches wait for nothing"
+
+
+def gathering_service(
+    settings: Settings,
+    batches: list[tuple[float, list[str]]],
+    gather_s: float,
+    most: int = BATCH_MAX_RECORDS,
+) -> Service:
+    service = Service.create("gatherer", settings)
+    service.bus.declare_publishes(Topic.TICKET_EVENTS)
+
+    async def handle(inputs: list[Input[Any]]) -> list[Rejected]:
+        batches.append((time.monotonic(), [one.value.id for one in inputs]))
+        return []
+
+    service.bus.consume(
+        Topic.TICKET_EVENTS,
+        decode=lambda record: decode_event(record.value),
+        handle=handle,
+        schema=envelope_schema(Topic.TICKET_EVENTS),
+        description="gathers",
+        gather_s=gather_s,
+        most=most,
+    )
+    return service
