@@ -54,15 +54,18 @@ async def until(check: Any, wait_s: float = 20) -> Any:
 
 
 async def test_a_minutes_snapshot_is_emitted_once_by_two_replicas(backend, tmp_path) -> None:
+    # The services arm their first minute for the boundary after they start: the test's
+    # minute is the one before that, which only the test's timer decides, so the services
+    # start and the test arms in one minute (a setup that straddled a boundary had the
+    # services decide the test's minute before its tickets were stored, or re-arm their
+    # timer over the test's as their own fire ended).
+    await clear_of_the_next_minute(25)
+    boundary = minute_floor(datetime.now(UTC))
+    start = boundary - timedelta(minutes=1)
     async with (
         running_analytics(backend, tmp_path) as analytics,
         served(build(analytics.settings), free_port()),  # a second replica
     ):
-        # the services' own minute fire re-arms their timer when it ends: at a boundary that
-        # passed while this test armed it, that would replace the test's
-        await clear_of_the_next_minute(20)
-        boundary = minute_floor(datetime.now(UTC))
-        start = boundary - timedelta(minutes=1)
         tickets = await opened_in(analytics, {start: 3})
         timers = Timers(analytics.publisher.db["analytics_timers"])
         await timers.arm({"kpi:1m": boundary})  # the boundary has just passed
