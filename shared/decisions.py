@@ -345,17 +345,24 @@ class StateCollection(Generic[S]):
         return document
 
     async def _insert(self, slots: list[Slot[S]], writer: str) -> set[str]:
-        lost: set[str] = set()
-        for some in sliced(slots, WRITE_SLICE):
-            documents = [self._document(slot, writer) for slot in some]
-            lost |= await insert_all(self.collection, documents)
-        return lost
+        return await self._in_slices(slots, writer, self._insert_some)
 
     async def _replace(self, slots: list[Slot[S]], writer: str) -> set[str]:
+        return await self._in_slices(slots, writer, self._replace_some)
+
+    async def _in_slices(
+        self,
+        slots: list[Slot[S]],
+        writer: str,
+        write: Callable[[list[Slot[S]], str], Awaitable[set[str]]],
+    ) -> set[str]:
         lost: set[str] = set()
         for some in sliced(slots, WRITE_SLICE):
-            lost |= await self._replace_some(some, writer)
+            lost |= await write(some, writer)
         return lost
+
+    async def _insert_some(self, slots: list[Slot[S]], writer: str) -> set[str]:
+        return await insert_all(self.collection, [self._document(slot, writer) for slot in slots])
 
     async def _replace_some(self, slots: list[Slot[S]], writer: str) -> set[str]:
         writes = [
