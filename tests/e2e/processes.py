@@ -24,6 +24,7 @@ class RunningService:
 
 
 MIN_SECRET_SEEN = 8
+READY_WITHIN_S = 60  # a test may start fourteen services at once, beside other workers' tests
 # every service any test started, for the session's last check: no secret in any log
 STARTED: list[RunningService] = []
 
@@ -110,7 +111,7 @@ def start_service(
 
 
 def wait_ready(service: RunningService) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY_WITHIN_S
     while time.monotonic() < deadline:
         assert service.popen.poll() is None, service.log.read_text()
         try:

@@ -69,9 +69,15 @@ class Replicas:
         self.running: dict[str, list[RunningService]] = {}
 
     async def start(self) -> None:
-        started = await asyncio.gather(*(self._start(name) for name in SERVICES for _ in range(2)))
+        """Every replica, each started one kept (to be stopped) even if another did not start."""
+        starts = (self._start(name) for name in SERVICES for _ in range(2))
+        started = await asyncio.gather(*starts, return_exceptions=True)
         for service in started:
-            self.running.setdefault(service.name, []).append(service)
+            if isinstance(service, RunningService):
+                self.running.setdefault(service.name, []).append(service)
+        for failure in started:
+            if isinstance(failure, BaseException):
+                raise failure
 
     async def _start(self, name: str) -> RunningService:
         return await asyncio.to_thread(start_service, name, self.settings, self.log_dir)
