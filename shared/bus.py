@@ -274,6 +274,8 @@ class Bus:
         subscriber(on_batch)
 
     def _assigned(self, subscriber: Any, assigned: Any) -> None:
+        held = sorted(f"{one.topic}:{one.partition}" for one in assigned)
+        log.info("partitions assigned", partitions=held)  # each rebalance: whose work is whose
         consumer = subscriber.consumer
         self.holds_every_partition = consumer is not None and holds_every_partition(
             {topic: consumer.partitions_for_topic(topic) for topic in consumer.subscription()},

@@ -4,10 +4,12 @@ never fire one timer twice."""
 
 import asyncio
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,13 +159,25 @@ async def test_a_restarted_sla_fires_before_its_group_forms(
         if is_breach(value) and value["data"]["ticket_id"] != "late":
             first_sent.setdefault(value["id"], record.timestamp / 1000)
     last = max(first_sent.values())
+    assigned = first_assignment(sla.log)
     print(
         f"{instance_id or 'dynamic'}: ready {ready - spawned:.1f} s after the restart, every "
-        f"breach after {last - spawned:.1f} s, consuming again after {consuming:.1f} s"
+        f"breach after {last - spawned:.1f} s, partitions after {assigned - spawned:.1f} s, "
+        f"consuming again after {consuming:.1f} s"
     )
     assert consuming < settings.kafka_session_timeout_ms / 1000 + 5
     assert last - ready < 3
-    assert last - spawned < 5, "the timers waited for the group"
+    # quickly, or (a start slowed by a busy machine) still before the group gave it partitions
+    assert last - spawned < 5 or last < assigned, "the timers waited for the group"
+
+
+def first_assignment(log: Path) -> float:
+    """When a service was first given partitions, by its log's `partitions assigned`."""
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        if entry.get("event") == "partitions assigned" and entry["partitions"]:
+            return datetime.fromisoformat(entry["timestamp"]).timestamp()
+    return math.inf
 
 
 def is_started(ticket_id: str | None = None) -> Callable[[dict[str, Any]], bool]:
