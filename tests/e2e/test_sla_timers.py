@@ -4,7 +4,6 @@ never fire one timer twice."""
 
 import asyncio
 import json
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -177,7 +176,7 @@ def first_assignment(log: Path) -> float:
         entry = json.loads(line) if line.startswith("{") else {}
         if entry.get("event") == "partitions assigned" and entry["partitions"]:
             return datetime.fromisoformat(entry["timestamp"]).timestamp()
-    return math.inf
+    raise AssertionError(f"no partitions assigned in {log}")
 
 
 def is_started(ticket_id: str | None = None) -> Callable[[dict[str, Any]], bool]:
